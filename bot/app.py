@@ -1,0 +1,170 @@
+"""Builds the bot: the Bolt app, its listeners, the clients and the scheduler. No logic."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from sqlalchemy import Engine, text
+
+from bot import db
+from bot.clients.tfe import TFEClient
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.connections.service import ConnectionService
+from bot.flows.connect import ConnectFlow, FlowSettings
+from bot.jobs.due import DueWork
+from bot.jobs.scheduler import start_scheduler, sweep_interval
+from bot.slack import actions, commands, views
+from bot.slack.deps import SlackDeps
+from bot.slack.notify import Notifier
+from bot.work import BackgroundWork
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _without_env(*names: str) -> Iterator[None]:
+    # Bolt switches to multi-workspace OAuth when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are
+    # in the environment; this bot is single-workspace, so it must not see them.
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def slack_client(settings: Settings) -> WebClient:
+    base_url = (
+        settings.slack_api_url
+        if settings.slack_api_url.endswith("/")
+        else (settings.slack_api_url + "/")
+    )
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=base_url,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+@dataclass
+class Runtime:
+    """Everything a running bot holds; `close()` stops it cleanly."""
+
+    settings: Settings
+    engine: Engine
+    service: ConnectionService
+    flow: ConnectFlow
+    notifier: Notifier
+    work: BackgroundWork
+    app: App
+    due: DueWork
+    tfe: TFEClient
+    scheduler: BackgroundScheduler | None = field(default=None)
+
+    def start_jobs(self) -> None:
+        """Start the scheduler (token watch and housekeeping)."""
+        if self.scheduler is None:
+            self.scheduler = start_scheduler(
+                self.due, self.service, sweep_interval(self.settings.token_poll_every)
+            )
+
+    def wsgi(self) -> Any:
+        """The WSGI application: Slack at POST /slack/events, a health check at GET /healthz."""
+        slack = SlackRequestHandler(self.app)
+
+        def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") == "/healthz":
+                healthy = self.healthy()
+                start_response(
+                    "200 OK" if healthy else "503 Service Unavailable",
+                    [("Content-Type", "text/plain")],
+                )
+                return [b"ok\n" if healthy else b"database unavailable\n"]
+            return slack(environ, start_response)
+
+        return application
+
+    def healthy(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.work.shutdown(wait=True)
+        self.tfe.close()
+        self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+) -> Runtime:
+    """Wire the bot together (migrating the schema first unless told not to)."""
+    clock = clock or SystemClock()
+    if migrate:
+        db.migrate(settings.database_url)
+    engine = db.make_engine(settings.database_url)
+    service = ConnectionService(db.make_sessionmaker(engine), clock)
+    tfe = TFEClient(settings.tfe_url, settings.tfe_token)
+    flow = ConnectFlow(
+        service,
+        tfe,
+        FlowSettings(
+            tfe_url=settings.tfe_url,
+            bitbucket_url=settings.bitbucket_url,
+            bitbucket_api_url=settings.bitbucket_api_url,
+            token_poll_every=settings.token_poll_every,
+        ),
+        clock,
+    )
+    client = slack_client(settings)
+    notifier = Notifier(client, service, flow)
+    work = BackgroundWork()
+    with _without_env("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        app = App(
+            client=client,
+            signing_secret=settings.slack_signing_secret or "",
+            request_verification_enabled=not settings.socket_mode,
+            # Listeners ack at once and hand slow work to `work`, so running them inline
+            # answers Slack fastest and never waits on Bolt's 5-thread pool.
+            process_before_response=True,
+            name="connect-bitbucket",
+        )
+    deps = SlackDeps(settings=settings, service=service, flow=flow, notifier=notifier, work=work)
+    commands.register(app, deps)
+    views.register(app, deps)
+    actions.register(app, deps)
+    due = DueWork(service, flow, notifier, clock)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        service=service,
+        flow=flow,
+        notifier=notifier,
+        work=work,
+        app=app,
+        due=due,
+        tfe=tfe,
+    )

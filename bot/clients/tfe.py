@@ -1,0 +1,364 @@
+"""TFE / HCP Terraform JSON:API v2: organizations, OAuth clients and their tokens."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from bot.clients.http import (
+    RETRY_STATUSES,
+    TIMEOUT,
+    Exhausted,
+    RateLimiter,
+    RetryPolicy,
+    send_with_retries,
+)
+
+log = logging.getLogger(__name__)
+
+BITBUCKET_CLOUD = "bitbucket_hosted"
+JSONAPI = "application/vnd.api+json"
+# TFE documents about 30 requests per second per token; stay a little under it.
+RATE_PER_SECOND = 25.0
+
+
+class TFEErrorKind(StrEnum):
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    UNEXPECTED = "unexpected"
+
+
+class TFEError(Exception):
+    """TFE refused or failed a call; `user_message` says what happened and what to do."""
+
+    def __init__(
+        self,
+        kind: TFEErrorKind,
+        user_message: str,
+        *,
+        status: int | None = None,
+        details: tuple[str, ...] = (),
+        fields: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"TFE {kind.value} (HTTP {status}): {user_message}")
+        self.kind = kind
+        self.user_message = user_message
+        self.status = status
+        self.details = details
+        self.fields = fields or {}
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when a write may or may not have happened (timeouts, 5xx)."""
+        return self.kind == TFEErrorKind.UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class Organization:
+    name: str
+    # None when TFE did not say (older installs omit permission keys).
+    can_update_oauth: bool | None
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    id: str
+    name: str | None
+    service_provider: str
+    callback_url: str | None
+    connect_path: str | None
+    token_ids: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class OAuthToken:
+    id: str
+    service_provider_user: str | None
+    created_at: str | None
+
+
+class TFEClient:
+    """A small client for the calls the bot makes; every method raises TFEError on failure."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        limiter: RateLimiter | None = None,
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}/api/v2",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": JSONAPI,
+                "Accept": JSONAPI,
+                "User-Agent": "connect-bitbucket",
+            },
+            timeout=timeout,
+            transport=transport,
+        )
+        self._limiter = limiter or RateLimiter(RATE_PER_SECOND)
+        self._policy = policy or RetryPolicy()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # Organizations.
+
+    def get_organization(self, name: str) -> Organization:
+        """The organization and whether the token may manage its VCS settings."""
+        body = self._call("GET", f"/organizations/{name}", what=f"organization {name}")
+        data = body.get("data") or {}
+        attributes = data.get("attributes") or {}
+        permissions = attributes.get("permissions") or {}
+        can = permissions.get("can-update-oauth")
+        return Organization(
+            name=attributes.get("name") or data.get("id") or name,
+            can_update_oauth=can if isinstance(can, bool) else None,
+        )
+
+    # OAuth clients.
+
+    def create_oauth_client(
+        self,
+        organization: str,
+        *,
+        name: str,
+        key: str,
+        secret: str,
+        http_url: str,
+        api_url: str,
+    ) -> OAuthClient:
+        """Create a Bitbucket Cloud OAuth client; the secret goes into this one request only."""
+        payload = {
+            "data": {
+                "type": "oauth-clients",
+                "attributes": {
+                    "service-provider": BITBUCKET_CLOUD,
+                    "name": name,
+                    "http-url": http_url,
+                    "api-url": api_url,
+                    "key": key,
+                    "secret": secret,
+                    "organization-scoped": True,
+                },
+            }
+        }
+        body = self._call(
+            "POST",
+            f"/organizations/{organization}/oauth-clients",
+            json=payload,
+            what=f"organization {organization}",
+            idempotent=False,
+            redact=(secret,),
+        )
+        return _oauth_client(body.get("data") or {})
+
+    def list_oauth_clients(self, organization: str) -> list[OAuthClient]:
+        """Every OAuth client of the organization (following pages when TFE paginates)."""
+        return [
+            _oauth_client(item)
+            for item in self._pages(
+                f"/organizations/{organization}/oauth-clients",
+                what=f"organization {organization}",
+            )
+        ]
+
+    def get_oauth_client(self, client_id: str) -> OAuthClient:
+        body = self._call("GET", f"/oauth-clients/{client_id}", what=f"OAuth client {client_id}")
+        return _oauth_client(body.get("data") or {})
+
+    def delete_oauth_client(self, client_id: str) -> None:
+        self._call("DELETE", f"/oauth-clients/{client_id}", what=f"OAuth client {client_id}")
+
+    def list_oauth_tokens(self, client_id: str) -> list[OAuthToken]:
+        """The tokens TFE holds for a client: empty until someone authorized it."""
+        tokens = []
+        for item in self._pages(
+            f"/oauth-clients/{client_id}/oauth-tokens", what=f"OAuth client {client_id}"
+        ):
+            attributes = item.get("attributes") or {}
+            tokens.append(
+                OAuthToken(
+                    id=str(item.get("id")),
+                    service_provider_user=attributes.get("service-provider-user"),
+                    created_at=attributes.get("created-at"),
+                )
+            )
+        return tokens
+
+    # Plumbing.
+
+    def _pages(self, path: str, *, what: str) -> Iterator[dict[str, Any]]:
+        params: dict[str, Any] | None = None
+        for _ in range(1000):
+            body = self._call("GET", path, params=params, what=what)
+            data = body.get("data") or []
+            yield from data
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            next_page = pagination.get("next-page")
+            if not next_page:
+                return
+            params = {"page[number]": next_page, "page[size]": 100}
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotent: bool = True,
+        redact: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        try:
+            response = send_with_retries(
+                lambda: self._http.request(method, path, json=json, params=params),
+                limiter=self._limiter,
+                policy=self._policy,
+                retry_statuses=RETRY_STATUSES if idempotent else frozenset({429}),
+                retry_transport_errors=idempotent,
+            )
+        except httpx.TransportError as error:
+            raise _unavailable(None, type(error).__name__) from None
+        except Exhausted as exhausted:
+            if exhausted.response is None:
+                reason = type(exhausted.error).__name__ if exhausted.error else "no answer"
+                raise _unavailable(None, reason) from None
+            response = exhausted.response
+        if response.status_code < 300:
+            if response.status_code == 204 or not response.content:
+                return {}
+            try:
+                body = response.json()
+            except ValueError:
+                raise TFEError(
+                    TFEErrorKind.UNEXPECTED,
+                    "Terraform answered with something that is not JSON; "
+                    "check that TFE_URL points at Terraform.",
+                    status=response.status_code,
+                ) from None
+            return body if isinstance(body, dict) else {}
+        raise _error_for(response, what=what, redact=redact)
+
+
+def _oauth_client(data: dict[str, Any]) -> OAuthClient:
+    attributes = data.get("attributes") or {}
+    tokens = ((data.get("relationships") or {}).get("oauth-tokens") or {}).get("data") or []
+    return OAuthClient(
+        id=str(data.get("id")),
+        name=attributes.get("name"),
+        service_provider=attributes.get("service-provider") or "",
+        callback_url=attributes.get("callback-url"),
+        connect_path=attributes.get("connect-path"),
+        token_ids=tuple(str(t.get("id")) for t in tokens if isinstance(t, dict)),
+    )
+
+
+def _error_details(response: httpx.Response) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Error texts and per-attribute messages from either JSON:API error shape."""
+    try:
+        body = response.json()
+    except ValueError:
+        return (), {}
+    errors = body.get("errors") if isinstance(body, dict) else None
+    details: list[str] = []
+    fields: dict[str, str] = {}
+    for error in errors if isinstance(errors, list) else []:
+        if isinstance(error, str):
+            details.append(error)
+            continue
+        if not isinstance(error, dict):
+            continue
+        text = str(error.get("detail") or error.get("title") or "").strip()
+        if not text:
+            continue
+        details.append(text)
+        pointer = str((error.get("source") or {}).get("pointer") or "")
+        if pointer.startswith("/data/attributes/"):
+            fields[pointer.removeprefix("/data/attributes/")] = text
+    return tuple(details), fields
+
+
+def _scrub(text: str, redact: tuple[str, ...]) -> str:
+    for secret in redact:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _unavailable(status: int | None, reason: str) -> TFEError:
+    said = f"answered {status}" if status else f"did not answer ({reason})"
+    return TFEError(
+        TFEErrorKind.UNAVAILABLE,
+        f"Terraform {said}. It may be busy or down; try again in a minute.",
+        status=status,
+    )
+
+
+def _error_for(response: httpx.Response, *, what: str, redact: tuple[str, ...]) -> TFEError:
+    status = response.status_code
+    details, fields = _error_details(response)
+    details = tuple(_scrub(d, redact) for d in details)
+    fields = {k: _scrub(v, redact) for k, v in fields.items()}
+    if status == 401:
+        return TFEError(
+            TFEErrorKind.UNAUTHORIZED,
+            "Terraform refused the bot's API token (401). Whoever runs the bot must "
+            "set TFE_TOKEN to a valid token.",
+            status=status,
+            details=details,
+        )
+    if status == 403:
+        return TFEError(
+            TFEErrorKind.FORBIDDEN,
+            f"The bot's Terraform token may not do this for {what} (403). "
+            "It needs permission to manage VCS settings there.",
+            status=status,
+            details=details,
+        )
+    if status == 404:
+        return TFEError(
+            TFEErrorKind.NOT_FOUND,
+            f"Terraform could not find {what}, or the bot's token may not see it (404).",
+            status=status,
+            details=details,
+        )
+    if status == 422 or status == 400:
+        said = "; ".join(details) or "the request was refused"
+        return TFEError(
+            TFEErrorKind.INVALID,
+            f"Terraform refused the values: {said}.",
+            status=status,
+            details=details,
+            fields=fields,
+        )
+    if status == 429:
+        return TFEError(
+            TFEErrorKind.RATE_LIMITED,
+            "Terraform is rate-limiting the bot right now; try again in a minute.",
+            status=status,
+        )
+    if status >= 500:
+        return _unavailable(status, "")
+    return TFEError(
+        TFEErrorKind.UNEXPECTED,
+        f"Terraform answered {status} unexpectedly for {what}.",
+        status=status,
+        details=details,
+    )

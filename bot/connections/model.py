@@ -1,0 +1,116 @@
+"""Tables: connections, their audit trail, and the Slack deliveries already handled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.connections.states import State
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC and hands back aware UTC, the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Connection(Base):
+    """One attempt to connect a TFE organization to Bitbucket Cloud, owned by one Slack user."""
+
+    __tablename__ = "connections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The Slack request that started it; unique so a replayed submission cannot make two.
+    request_ref: Mapped[str] = mapped_column(String(255), unique=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    owner_id: Mapped[str] = mapped_column(String(32), index=True)
+    organization: Mapped[str] = mapped_column(String(255), index=True)
+    account_kind: Mapped[str] = mapped_column(String(32))
+    bitbucket_username: Mapped[str | None] = mapped_column(String(255))
+    bitbucket_workspace: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    # The state before the connection ended, so an ended one can say where it stopped.
+    last_open_state: Mapped[str | None] = mapped_column(String(32))
+    status_note: Mapped[str | None] = mapped_column(Text)
+
+    progress_channel: Mapped[str | None] = mapped_column(String(32))
+    progress_ts: Mapped[str | None] = mapped_column(String(32))
+    owner_dm_channel: Mapped[str | None] = mapped_column(String(32))
+    authorize_message_ts: Mapped[str | None] = mapped_column(String(32))
+
+    oauth_client_id: Mapped[str | None] = mapped_column(String(64))
+    oauth_client_name: Mapped[str | None] = mapped_column(String(255))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    connect_path: Mapped[str | None] = mapped_column(Text)
+    oauth_token_id: Mapped[str | None] = mapped_column(String(64))
+    authorized_as: Mapped[str | None] = mapped_column(String(255))
+
+    # Set while one worker creates the OAuth client, so a second submission waits its turn.
+    client_create_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    authorize_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Last time the connection moved forward; reminders count from here.
+    progressed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # What is due lives here: the sweep reads only rows whose time has come.
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    events: Mapped[list[ConnectionEvent]] = relationship(
+        back_populates="connection", order_by="ConnectionEvent.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_connections_next_due_at", "next_due_at"),)
+
+    @property
+    def current_state(self) -> State:
+        return State(self.state)
+
+
+class ConnectionEvent(Base):
+    """The audit trail: who moved which connection from which state to which, and when."""
+
+    __tablename__ = "connection_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    connection: Mapped[Connection] = relationship(back_populates="events")
+
+
+class SlackDelivery(Base):
+    """A Slack request already handled; a second delivery with the same key is a duplicate."""
+
+    __tablename__ = "slack_deliveries"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

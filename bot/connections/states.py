@@ -1,0 +1,92 @@
+"""The connection state graph of product.md; every transition not listed is refused."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """Where a connection stands."""
+
+    REQUESTED = "requested"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    DENIED = "denied"
+    AWAITING_CREDENTIALS = "awaiting_credentials"
+    AWAITING_CALLBACK = "awaiting_callback"
+    AWAITING_AUTHORIZATION = "awaiting_authorization"
+    CONNECTED = "connected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+FINAL: frozenset[State] = frozenset({State.CONNECTED, State.DENIED, State.CANCELLED, State.EXPIRED})
+_ENDINGS = {State.CANCELLED, State.EXPIRED, State.FAILED}
+
+_FORWARD: dict[State, set[State]] = {
+    State.REQUESTED: {State.AWAITING_APPROVAL, State.AWAITING_CREDENTIALS},
+    State.AWAITING_APPROVAL: {State.APPROVED, State.DENIED},
+    State.APPROVED: {State.AWAITING_CREDENTIALS},
+    State.AWAITING_CREDENTIALS: {State.AWAITING_CALLBACK},
+    State.AWAITING_CALLBACK: {State.AWAITING_AUTHORIZATION},
+    State.AWAITING_AUTHORIZATION: {State.CONNECTED},
+    # A failed connection is not final: it can still be cancelled or expire, which
+    # is what cleans up an OAuth client it left behind in TFE.
+    State.FAILED: set(),
+}
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    **{state: frozenset(targets | (_ENDINGS - {state})) for state, targets in _FORWARD.items()},
+    **{state: frozenset() for state in FINAL},
+}
+
+
+class InvalidTransition(Exception):
+    """A transition that the state graph does not allow."""
+
+    def __init__(self, current: State, target: State) -> None:
+        super().__init__(f"a connection in state {current.value} cannot move to {target.value}")
+        self.current = current
+        self.target = target
+
+
+def is_open(state: State) -> bool:
+    """Open connections still need someone to act; final ones never change again."""
+    return state not in FINAL
+
+
+def check_transition(current: State, target: State) -> None:
+    """Raise InvalidTransition unless the graph allows current → target."""
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+
+
+# The steps a user sees in the progress message, in order, and the state each is current in.
+STEPS: tuple[tuple[str, str], ...] = (
+    ("consumer", "Create the OAuth consumer in Bitbucket"),
+    ("client", "Add the OAuth client in Terraform"),
+    ("callback", "Paste the callback URL into the consumer"),
+    ("authorize", "Authorize in Bitbucket"),
+    ("connected", "Terraform holds the token"),
+)
+
+_CURRENT_STEP: dict[State, int] = {
+    State.REQUESTED: 0,
+    State.AWAITING_APPROVAL: 0,
+    State.APPROVED: 0,
+    State.AWAITING_CREDENTIALS: 0,
+    State.AWAITING_CALLBACK: 2,
+    State.AWAITING_AUTHORIZATION: 3,
+    State.CONNECTED: len(STEPS),
+}
+
+
+def current_step(state: State, last_open: State | None = None) -> int:
+    """Index into STEPS of the step being worked on (len(STEPS) when all are done).
+
+    Final states other than connected report the step that was current before them.
+    """
+    if state in _CURRENT_STEP:
+        return _CURRENT_STEP[state]
+    return _CURRENT_STEP.get(last_open or State.REQUESTED, 0)

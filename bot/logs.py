@@ -1,0 +1,52 @@
+"""Structured logging: one event a line, key=value fields, never a secret."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from bot.redaction import RedactingFilter
+
+# Fields a record may carry through `extra=`; printed after the message as key=value.
+FIELDS = ("connection", "organization", "user", "state", "client", "status", "error", "worker")
+
+# Libraries that would log request bodies (Bolt logs a whole raw body when a signature
+# check fails; slack_sdk logs bodies at DEBUG) never go below WARNING.
+QUIET = ("slack_bolt", "slack_sdk", "httpx", "httpcore", "apscheduler", "waitress", "alembic")
+
+
+class KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        parts = [stamp, record.levelname, record.name, _quote(record.getMessage())]
+        for name in FIELDS:
+            value: Any = getattr(record, name, None)
+            if value is not None:
+                parts.append(f"{name}={_quote(str(value))}")
+        line = " ".join(parts)
+        if record.exc_info:
+            exc = record.exc_text or self.formatException(record.exc_info)
+            line += " exception=" + _quote(exc.strip().splitlines()[-1])
+        return line
+
+
+def _quote(text: str) -> str:
+    text = text.replace("\n", " ")
+    if not text or any(c in text for c in ' ="'):
+        return '"' + text.replace('"', '\\"') + '"'
+    return text
+
+
+def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
+    """Send every log line through the key=value formatter and the secret filter."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(KeyValueFormatter())
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return handler

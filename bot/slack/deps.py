@@ -1,0 +1,20 @@
+"""What the Slack listeners need, handed to each `register(app, deps)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.connections.service import ConnectionService
+from bot.flows.connect import ConnectFlow
+from bot.slack.notify import Notifier
+from bot.work import BackgroundWork
+
+
+@dataclass(frozen=True)
+class SlackDeps:
+    settings: Settings
+    service: ConnectionService
+    flow: ConnectFlow
+    notifier: Notifier
+    work: BackgroundWork

@@ -1,0 +1,27 @@
+"""The callback and action ids the bot's views and buttons use, in one place."""
+
+COMMAND = "/connect-bitbucket"
+
+# Views (callback_id).
+REQUEST_VIEW = "connect_request"
+CREDENTIALS_VIEW = "connect_credentials"
+
+# Blocks of the request view (block_id; each holds one element with action_id "value").
+ORGANIZATION = "organization"
+ACCOUNT_KIND = "account_kind"
+SERVICE_USERNAME = "service_username"
+OWNERSHIP_ACK = "ownership_ack"
+WORKSPACE = "workspace"
+# Blocks of the credentials view.
+KEY = "key"
+SECRET = "secret"
+VALUE = "value"
+
+# Buttons (action_id).
+OPEN_BITBUCKET = "open_bitbucket"
+ENTER_CREDENTIALS = "enter_credentials"
+OPEN_CONSUMERS = "open_consumers"
+CALLBACK_UPDATED = "callback_updated"
+AUTHORIZE = "authorize"
+RESEND_AUTHORIZE = "resend_authorize"
+START_OVER = "start_over"

@@ -1,0 +1,141 @@
+"""Posting and updating the bot's messages: the progress message, DMs, channel notices."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.connections.model import Connection
+from bot.connections.service import AccountKind, ConnectionService
+from bot.flows.connect import ConnectFlow
+from bot.slack import blocks
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the bot cannot post in that channel", so the owner's DM is used instead.
+_CANNOT_POST = {
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "restricted_action",
+    "cannot_dm_bot",
+    "ekm_access_denied",
+}
+
+
+class Notifier:
+    """Keeps each connection's Slack messages in step with its state."""
+
+    def __init__(self, client: WebClient, service: ConnectionService, flow: ConnectFlow) -> None:
+        self.client = client
+        self.service = service
+        self.flow = flow
+        self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+
+    def pages(self, connection: Connection) -> blocks.BitbucketPages:
+        base = self.flow.settings.bitbucket_url
+        if connection.bitbucket_workspace:
+            root = f"{base}/{connection.bitbucket_workspace}/workspace/settings"
+            return blocks.BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
+        if (
+            connection.account_kind == AccountKind.SERVICE_ACCOUNT.value
+            and connection.bitbucket_username
+        ):
+            root = f"{base}/account/user/{connection.bitbucket_username}"
+            return blocks.BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
+        return blocks.BitbucketPages(f"{base}/account/workspaces/", f"{base}/account/workspaces/")
+
+    def refresh_progress(self, connection_id: int) -> Connection:
+        """Post the progress message, or update it in place if it exists."""
+        with self._locks[connection_id]:
+            connection = self.service.get(connection_id)
+            text, body = blocks.progress_message(
+                connection,
+                values=self.flow.consumer_values(connection),
+                pages=self.pages(connection),
+                poll_every=self.flow.settings.token_poll_every,
+            )
+            if connection.progress_ts and connection.progress_channel:
+                self.client.chat_update(
+                    channel=connection.progress_channel,
+                    ts=connection.progress_ts,
+                    text=text,
+                    blocks=body,
+                )
+                return connection
+            channel, ts = self._post_where_possible(connection, text, body)
+            return self.service.update(connection_id, progress_channel=channel, progress_ts=ts)
+
+    def _post_where_possible(
+        self, connection: Connection, text: str, body: list[dict[str, Any]]
+    ) -> tuple[str, str]:
+        try:
+            answer = self.client.chat_postMessage(
+                channel=connection.channel_id, text=text, blocks=body, unfurl_links=False
+            )
+            return str(answer["channel"]), str(answer["ts"])
+        except SlackApiError as error:
+            if error.response.get("error") not in _CANNOT_POST:
+                raise
+            log.info(
+                "cannot post in the channel, using the owner's DM",
+                extra={"connection": connection.id, "error": error.response.get("error")},
+            )
+        dm = self.owner_dm(connection)
+        answer = self.client.chat_postMessage(
+            channel=dm,
+            text=text,
+            blocks=[
+                blocks._context(
+                    "I can't post in the channel where you started this, so I'll keep you "
+                    "posted here. Invite me to the channel (/invite) to have it there next time."
+                ).to_dict(),
+                *body,
+            ],
+        )
+        return str(answer["channel"]), str(answer["ts"])
+
+    def owner_dm(self, connection: Connection) -> str:
+        """The owner's DM channel with the bot, opened once and remembered."""
+        if connection.owner_dm_channel:
+            return connection.owner_dm_channel
+        answer = self.client.conversations_open(users=connection.owner_id)
+        channel = str(answer["channel"]["id"])
+        self.service.update(connection.id, owner_dm_channel=channel)
+        return channel
+
+    def send_authorize_link(self, connection: Connection) -> None:
+        """DM the Authorize button to the owner alone."""
+        link = self.flow.authorize_link(connection)
+        if link is None:
+            return
+        text, body = blocks.authorize_message(connection, link)
+        answer = self.client.chat_postMessage(
+            channel=self.owner_dm(connection), text=text, blocks=body
+        )
+        self.service.update(connection.id, authorize_message_ts=str(answer["ts"]))
+
+    def announce_connected(self, connection: Connection) -> None:
+        """Tell the channel the connection is complete."""
+        text, body = blocks.connected_announcement(connection)
+        channel = connection.progress_channel or connection.channel_id
+        self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+
+    def tell_user(self, channel: str | None, user: str, text: str) -> None:
+        """An ephemeral note to one user where they are, or a DM when that fails."""
+        from bot.slack.text import fit
+
+        text = fit(text, 3000)
+        if channel:
+            try:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+                return
+            except SlackApiError:
+                pass
+        dm = self.client.conversations_open(users=user)["channel"]["id"]
+        self.client.chat_postMessage(channel=dm, text=text)

@@ -1,0 +1,55 @@
+"""Slow work that runs after Slack has its acknowledgement, on a pool of its own."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWork:
+    """A thread pool for TFE, Bitbucket and Slack calls, so acks never wait behind them."""
+
+    def __init__(self, max_workers: int = 16) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="work")
+
+    def submit(
+        self,
+        what: str,
+        fn: Callable[[], object],
+        *,
+        connection: int | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> Future[None]:
+        """Run `fn` later; an exception is logged (never its arguments) and handed to on_error."""
+
+        def run() -> None:
+            try:
+                fn()
+            except Exception as error:
+                log.error(
+                    "%s failed",
+                    what,
+                    extra={"connection": connection, "error": type(error).__name__},
+                    exc_info=True,
+                )
+                if on_error is not None:
+                    try:
+                        on_error(error)
+                    except Exception:
+                        log.exception(
+                            "telling the user about a failure failed too",
+                            extra={"connection": connection},
+                        )
+
+        return self._pool.submit(run)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def ignore(*_args: Any) -> None:
+    """An on_error for work whose failure the user need not hear about."""
