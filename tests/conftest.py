@@ -1,0 +1,98 @@
+"""Fixtures: the fakes, a real database (SQLite and PostgreSQL), and the running bot."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.logs import setup_logging
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.tfe import FakeTFE
+from tests.harness import RunningBot, bot_env
+from tests.postgres import Cluster
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster | None]:
+    try:
+        cluster = Cluster()
+    except Exception as error:
+        if os.environ.get("REQUIRE_POSTGRES"):
+            raise
+        logging.getLogger(__name__).warning("PostgreSQL tests skipped: %s", error)
+        yield None
+        return
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.db'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    if cluster is None:
+        pytest.skip("PostgreSQL is not available here (set REQUIRE_POSTGRES=1 to fail instead)")
+    return str(cluster.new_database())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_tfe() -> Iterator[FakeTFE]:
+    fake = FakeTFE().start()
+    fake.add_organization("acme-infra")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def env(fake_slack: FakeSlack, fake_tfe: FakeTFE, database_url: str) -> dict[str, str]:
+    return bot_env(slack_url=fake_slack.url, tfe_url=fake_tfe.url, database_url=database_url)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[list[str]]:
+    """Every line the bot logs, at DEBUG, through its own handler and filters."""
+    lines: list[str] = []
+
+    class Collect:
+        def write(self, text: str) -> None:
+            lines.extend(line for line in text.splitlines() if line)
+
+        def flush(self) -> None:
+            pass
+
+    handler = setup_logging("DEBUG", stream=Collect())  # type: ignore[arg-type]
+    yield lines
+    logging.getLogger().removeHandler(handler)
+
+
+@pytest.fixture
+def bot(env: dict[str, str], log_lines: list[str]) -> Iterator[RunningBot]:
+    running = RunningBot.from_env(env)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def slack(fake_slack: FakeSlack, bot: RunningBot) -> Iterator[SlackDriver]:
+    driver = SlackDriver(fake_slack, bot.url)
+    yield driver
+    driver.http.close()  # keep-alive connections would hold the server open

@@ -1,0 +1,235 @@
+"""A fake TFE / HCP Terraform API v2 on loopback: organizations, OAuth clients and tokens."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.base import FakeServer, Reply, Request
+
+TOKEN = "fake-tfe-token-not-real"
+JSONAPI = "application/vnd.api+json"
+PROVIDERS = {"github", "github_enterprise", "gitlab_hosted", "gitlab_community_edition",
+             "gitlab_enterprise_edition", "ado_server", "ado_services", "bitbucket_hosted",
+             "bitbucket_server", "bitbucket_data_center"}
+
+
+def _error(status: int, title: str, detail: str | None = None, pointer: str | None = None) -> Reply:
+    error: dict[str, Any] = {"status": str(status), "title": title}
+    if detail:
+        error["detail"] = detail
+    if pointer:
+        error["source"] = {"pointer": pointer}
+    return Reply(status, {"errors": [error]}, content_type=JSONAPI)
+
+
+@dataclass
+class FakeOrganization:
+    name: str
+    # None: the permission key is missing from the answer (older installs).
+    can_update_oauth: bool | None = True
+    number: int = 1
+
+
+@dataclass
+class FakeOAuthClient:
+    id: str
+    organization: str
+    attributes: dict[str, Any]
+    secret: str
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FakeTFE(FakeServer):
+    """Behaves like the documented API: JSON:API bodies, 401/404/422, pagination."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        super().__init__()
+        self.token = token
+        self.organizations: dict[str, FakeOrganization] = {}
+        self.clients: dict[str, FakeOAuthClient] = {}
+        self.rate_limit: int | None = None  # requests per second, then 429
+        self._window: list[float] = []
+        self._rate_lock = threading.Lock()
+        base = "/api/v2"
+        self.route("GET", base + r"/organizations/(?P<org>[^/]+)", self._get_org)
+        self.route("POST", base + r"/organizations/(?P<org>[^/]+)/oauth-clients", self._create)
+        self.route("GET", base + r"/organizations/(?P<org>[^/]+)/oauth-clients", self._list)
+        self.route("GET", base + r"/oauth-clients/(?P<id>[^/]+)", self._get_client)
+        self.route("DELETE", base + r"/oauth-clients/(?P<id>[^/]+)", self._delete_client)
+        self.route("GET", base + r"/oauth-clients/(?P<id>[^/]+)/oauth-tokens", self._tokens)
+
+    # Test helpers.
+
+    def add_organization(self, name: str, can_update_oauth: bool | None = True) -> None:
+        self.organizations[name] = FakeOrganization(name, can_update_oauth,
+                                                    len(self.organizations) + 1)
+
+    def authorize(self, client_id: str, user: str = "svc-terraform") -> str:
+        """What Bitbucket's "Grant access" ends in: TFE now holds a token for the client."""
+        with self.lock:
+            token_id = "ot-" + secrets.token_hex(8)
+            self.clients[client_id].tokens.append(
+                {"id": token_id, "type": "oauth-tokens", "attributes": {
+                    "uid": secrets.token_hex(4), "created-at": "2026-11-28T12:00:00.000Z",
+                    "has-ssh-key": False, "service-provider-user": user}}
+            )
+            return token_id
+
+    def bitbucket_clients(self, organization: str) -> list[FakeOAuthClient]:
+        with self.lock:
+            return [c for c in self.clients.values() if c.organization == organization
+                    and c.attributes["service-provider"] == "bitbucket_hosted"]
+
+    # Plumbing shared by every route.
+
+    def _dispatch(self, request: Request, handler: Any) -> None:
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            with self.lock:
+                self.requests.append(request)
+            self._send(handler, _error(401, "unauthorized"))
+            return
+        if self._over_rate_limit():
+            with self.lock:
+                self.requests.append(request)
+            self._send(handler, Reply(429, {"errors": [{"status": "429", "title": "Too Many Requests"}]},
+                                      {"X-RateLimit-Reset": "0.2"}, JSONAPI))
+            return
+        super()._dispatch(request, handler)
+
+    def _over_rate_limit(self) -> bool:
+        if self.rate_limit is None:
+            return False
+        with self._rate_lock:
+            now = time.monotonic()
+            self._window = [t for t in self._window if now - t < 1.0]
+            if len(self._window) >= self.rate_limit:
+                return True
+            self._window.append(now)
+            return False
+
+    def _org(self, name: str, *, manage: bool = False) -> FakeOrganization | None:
+        org = self.organizations.get(name)
+        if org is None or (manage and org.can_update_oauth is False):
+            return None  # TFE hides what the token may not touch behind a 404
+        return org
+
+    # Routes.
+
+    def _get_org(self, request: Request, match: re.Match[str]) -> Reply:
+        org = self._org(match["org"])
+        if org is None:
+            return _error(404, "not found")
+        permissions: dict[str, bool] = {"can-update": True, "can-destroy": False}
+        if org.can_update_oauth is not None:
+            permissions["can-update-oauth"] = org.can_update_oauth
+        return Reply(200, {"data": {"id": org.name, "type": "organizations", "attributes": {
+            "name": org.name, "email": f"admin@{org.name}.example", "permissions": permissions,
+        }}}, content_type=JSONAPI)
+
+    def _client_json(self, client: FakeOAuthClient) -> dict[str, Any]:
+        return {
+            "id": client.id, "type": "oauth-clients", "attributes": client.attributes,
+            "relationships": {
+                "organization": {"data": {"id": client.organization, "type": "organizations"}},
+                "oauth-tokens": {
+                    "data": [{"id": t["id"], "type": "oauth-tokens"} for t in client.tokens],
+                    "links": {"related": f"/api/v2/oauth-clients/{client.id}/oauth-tokens"},
+                },
+            },
+        }
+
+    def _create(self, request: Request, match: re.Match[str]) -> Reply:
+        org = self._org(match["org"], manage=True)
+        if org is None:
+            return _error(404, "not found")
+        if request.headers.get("content-type", "").split(";")[0] != JSONAPI:
+            return _error(415, "unsupported media type")
+        try:
+            data = request.json()["data"]
+            attributes = data["attributes"]
+            assert data["type"] == "oauth-clients"
+        except Exception:
+            return _error(422, "invalid attribute", "Body is not a JSON:API oauth-clients document")
+        provider = attributes.get("service-provider")
+        if provider not in PROVIDERS:
+            return _error(422, "invalid attribute", "Service provider is not included in the list",
+                          "/data/attributes/service-provider")
+        for name in ("http-url", "api-url", "key", "secret"):
+            if not attributes.get(name):
+                return _error(422, "invalid attribute", f"{name.replace('-', ' ').capitalize()} "
+                              "can't be blank", f"/data/attributes/{name}")
+        auth = str(uuid.uuid4())
+        client_id = "oc-" + secrets.token_urlsafe(12).replace("-", "a").replace("_", "b")[:16]
+        client = FakeOAuthClient(
+            id=client_id,
+            organization=org.name,
+            secret=attributes["secret"],
+            attributes={
+                "created-at": "2026-11-28T12:00:00.000Z",
+                "callback-url": f"{self.url}/auth/{auth}/callback",
+                "connect-path": f"/auth/{auth}?organization_id={org.number}",
+                "service-provider": provider,
+                "service-provider-display-name": "Bitbucket Cloud",
+                "name": attributes.get("name"),
+                "http-url": attributes["http-url"],
+                "api-url": attributes["api-url"],
+                "key": attributes["key"],
+                "rsa-public-key": None,
+                "organization-scoped": attributes.get("organization-scoped", True),
+            },
+        )
+        with self.lock:
+            self.clients[client_id] = client
+        return Reply(201, {"data": self._client_json(client)}, content_type=JSONAPI)
+
+    def _list(self, request: Request, match: re.Match[str]) -> Reply:
+        org = self._org(match["org"])
+        if org is None:
+            return _error(404, "not found")
+        with self.lock:
+            items = [self._client_json(c) for c in self.clients.values()
+                     if c.organization == org.name]
+        return Reply(200, self._page(items, request), content_type=JSONAPI)
+
+    def _page(self, items: list[dict[str, Any]], request: Request) -> dict[str, Any]:
+        if "page[number]" not in request.query and "page[size]" not in request.query:
+            return {"data": items}
+        size = min(100, int(request.query.get("page[size]", ["20"])[0]))
+        number = int(request.query.get("page[number]", ["1"])[0])
+        total_pages = max(1, -(-len(items) // size))
+        return {
+            "data": items[(number - 1) * size : number * size],
+            "meta": {"pagination": {
+                "current-page": number, "page-size": size,
+                "next-page": number + 1 if number < total_pages else None,
+                "prev-page": number - 1 if number > 1 else None,
+                "total-pages": total_pages, "total-count": len(items),
+            }},
+        }
+
+    def _get_client(self, request: Request, match: re.Match[str]) -> Reply:
+        client = self.clients.get(match["id"])
+        if client is None:
+            return _error(404, "not found")
+        return Reply(200, {"data": self._client_json(client)}, content_type=JSONAPI)
+
+    def _delete_client(self, request: Request, match: re.Match[str]) -> Reply:
+        with self.lock:
+            if self.clients.pop(match["id"], None) is None:
+                return _error(404, "not found")
+        return Reply(204)
+
+    def _tokens(self, request: Request, match: re.Match[str]) -> Reply:
+        client = self.clients.get(match["id"])
+        if client is None:
+            return _error(404, "not found")
+        with self.lock:
+            items = [dict(t, relationships={"oauth-client": {"data": {
+                "id": client.id, "type": "oauth-clients"}}}) for t in client.tokens]
+        return Reply(200, self._page(items, request), content_type=JSONAPI)

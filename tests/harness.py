@@ -1,0 +1,140 @@
+"""Running the real bot against the fakes: in this process, or as `python -m bot serve`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from waitress import create_server
+
+from bot.app import Runtime, build_runtime
+from bot.config import Settings, load_settings
+from tests.fakes import slack as fake_slack
+from tests.fakes import tfe as fake_tfe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bot_env(*, slack_url: str, tfe_url: str, database_url: str, bitbucket_url: str = "",
+            **overrides: str) -> dict[str, str]:
+    """The environment the bot gets in tests: every outside address on loopback."""
+    env = {
+        "SLACK_BOT_TOKEN": fake_slack.BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": fake_slack.SIGNING_SECRET,
+        "SLACK_API_URL": slack_url + "/api/",
+        "TFE_URL": tfe_url,
+        "TFE_TOKEN": fake_tfe.TOKEN,
+        "DATABASE_URL": database_url,
+        "TOKEN_POLL_EVERY": "0.2",
+    }
+    if bitbucket_url:
+        env["BITBUCKET_URL"] = bitbucket_url
+        env["BITBUCKET_API_URL"] = bitbucket_url + "/2.0"
+    env.update(overrides)
+    return env
+
+
+class RunningBot:
+    """The bot's real WSGI app behind waitress on a loopback port, in this process."""
+
+    def __init__(self, settings: Settings, *, jobs: bool = True) -> None:
+        self.settings = settings
+        self.runtime: Runtime = build_runtime(settings)
+        self.server = create_server(self.runtime.wsgi(), host="127.0.0.1", port=0, threads=8)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if jobs:
+            self.runtime.start_jobs()
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            pass  # closed by stop()
+
+    def stop(self) -> None:
+        self.server.close()
+        self.runtime.close()
+        self.thread.join(timeout=5)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], **kwargs: Any) -> RunningBot:
+        return cls(load_settings(env), **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class BotProcess:
+    """`python -m bot serve` as a child process, the way a platform runs it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TFE_"))}
+        full_env.update(env, PORT=str(self.port), PYTHONUNBUFFERED="1")
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=full_env,
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> BotProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"bot exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"bot not ready: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """Die at once, as a crashed machine would: no cleanup."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._log.close()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 10, message: str = "") -> Any:
+    """Poll `check` until it returns something truthy (no sleeping for schedules in tests)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except AssertionError as error:
+            last = error
+        else:
+            if last:
+                return last
+        time.sleep(0.02)
+    raise AssertionError(message or f"condition not met in {timeout}s (last: {last!r})")
