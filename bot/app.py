@@ -142,9 +142,14 @@ def build_runtime(
     client = slack_client(settings)
     notifier = Notifier(client, service, flow)
     work = BackgroundWork()
+    # Bolt copies its base logger's level to every logger it makes, and at DEBUG/INFO it
+    # logs request and response bodies; a modal submission's body holds the secret.
+    bolt_logger = logging.getLogger("slack_bolt.connect-bitbucket")
+    bolt_logger.setLevel(logging.WARNING)
     with _without_env("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
         app = App(
             client=client,
+            logger=bolt_logger,
             signing_secret=settings.slack_signing_secret or "",
             request_verification_enabled=not settings.socket_mode,
             # Listeners ack at once and hand slow work to `work`, so running them inline

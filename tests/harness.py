@@ -24,8 +24,9 @@ from tests.fakes import tfe as fake_tfe
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def bot_env(*, slack_url: str, tfe_url: str, database_url: str, bitbucket_url: str = "",
-            **overrides: str) -> dict[str, str]:
+def bot_env(
+    *, slack_url: str, tfe_url: str, database_url: str, bitbucket_url: str = "", **overrides: str
+) -> dict[str, str]:
     """The environment the bot gets in tests: every outside address on loopback."""
     env = {
         "SLACK_BOT_TOKEN": fake_slack.BOT_TOKEN,
@@ -89,8 +90,11 @@ class BotProcess:
         full_env.update(env, PORT=str(self.port), PYTHONUNBUFFERED="1")
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=full_env,
-            stdout=self._log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 30) -> BotProcess:

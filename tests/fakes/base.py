@@ -93,8 +93,16 @@ class FakeServer:
         """Make the next `times` matching requests fail in the given way."""
         with self.lock:
             self.faults.append(
-                Fault(method, re.compile(pattern + r"$"), times, status, body, headers or {},
-                      delay, mode)
+                Fault(
+                    method,
+                    re.compile(pattern + r"$"),
+                    times,
+                    status,
+                    body,
+                    headers or {},
+                    delay,
+                    mode,
+                )
             )
 
     def requests_to(self, method: str, pattern: str) -> list[Request]:
@@ -122,8 +130,11 @@ class FakeServer:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 request = Request(
-                    self.command, parts.path, parse_qs(parts.query),
-                    {k.lower(): v for k, v in self.headers.items()}, body,
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
                 )
                 fake._dispatch(request, self)
 
@@ -142,8 +153,10 @@ class FakeServer:
     def _take_fault(self, request: Request) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.times > 0 and fault.method == request.method and fault.pattern.match(
-                    request.path
+                if (
+                    fault.times > 0
+                    and fault.method == request.method
+                    and fault.pattern.match(request.path)
                 ):
                     fault.times -= 1
                     return fault

@@ -179,8 +179,14 @@ class FakeSlack(FakeServer):
             return Reply(200, {"ok": False, "error": str(error)})
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"url": "https://fake.slack.com/", "team": "Fake", "user": "connect-bitbucket",
-                "team_id": TEAM, "user_id": "UBOT", "bot_id": "BBOT"}
+        return {
+            "url": "https://fake.slack.com/",
+            "team": "Fake",
+            "user": "connect-bitbucket",
+            "team_id": TEAM,
+            "user_id": "UBOT",
+            "bot_id": "BBOT",
+        }
 
     def _post(self, args: dict[str, Any], *, ephemeral: bool) -> Message:
         channel = str(args.get("channel") or "")
@@ -192,17 +198,24 @@ class FakeSlack(FakeServer):
         check_blocks(blocks, limit=50)
         if not args.get("text") and not blocks:
             raise SlackError("no_text")
-        message = Message(channel, f"{int(time.time())}.{next(self._ts):06d}",
-                          str(args.get("text") or ""), blocks,
-                          user=args.get("user") if ephemeral else None)
+        message = Message(
+            channel,
+            f"{int(time.time())}.{next(self._ts):06d}",
+            str(args.get("text") or ""),
+            blocks,
+            user=args.get("user") if ephemeral else None,
+        )
         with self.lock:
             (self.ephemeral if ephemeral else self.messages).append(message)
         return message
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._post(args, ephemeral=False)
-        return {"channel": message.channel, "ts": message.ts,
-                "message": {"text": message.text, "blocks": message.blocks}}
+        return {
+            "channel": message.channel,
+            "ts": message.ts,
+            "message": {"text": message.text, "blocks": message.blocks},
+        }
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("user"):
@@ -229,8 +242,9 @@ class FakeSlack(FakeServer):
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = str(args.get("user"))
-        return {"user": {"id": user, "name": user.lower(), "tz": "Europe/Amsterdam",
-                         "tz_offset": 3600}}
+        return {
+            "user": {"id": user, "name": user.lower(), "tz": "Europe/Amsterdam", "tz_offset": 3600}
+        }
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         trigger = str(args.get("trigger_id") or "")
@@ -240,8 +254,9 @@ class FakeSlack(FakeServer):
             raise SlackError("expired_trigger_id")
         view = args["view"]
         check_view(view)
-        stored = StoredView(id="V" + uuid.uuid4().hex[:10].upper(), hash="", view={},
-                            user=issued[0])
+        stored = StoredView(
+            id="V" + uuid.uuid4().hex[:10].upper(), hash="", view={}, user=issued[0]
+        )
         self._replace(stored, view)
         with self.lock:
             self.views[stored.id] = stored
@@ -297,15 +312,26 @@ class SlackDriver:
         self._action_ts = itertools.count(1)
         self.lock = threading.Lock()
 
-    def post(self, body: bytes, content_type: str, *, timestamp: int | None = None,
-             headers: dict[str, str] | None = None, secret: str | None = None) -> httpx.Response:
+    def post(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        headers: dict[str, str] | None = None,
+        secret: str | None = None,
+    ) -> httpx.Response:
         timestamp = int(time.time()) if timestamp is None else timestamp
-        return self.http.post(self.bot_url, content=body, headers={
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": str(timestamp),
-            "X-Slack-Signature": sign(body, timestamp, secret or self.secret),
-            **(headers or {}),
-        })
+        return self.http.post(
+            self.bot_url,
+            content=body,
+            headers={
+                "Content-Type": content_type,
+                "X-Slack-Request-Timestamp": str(timestamp),
+                "X-Slack-Signature": sign(body, timestamp, secret or self.secret),
+                **(headers or {}),
+            },
+        )
 
     def post_form(self, form: dict[str, str], **kwargs: Any) -> httpx.Response:
         return self.post(urlencode(form).encode(), "application/x-www-form-urlencoded", **kwargs)
@@ -313,12 +339,20 @@ class SlackDriver:
     def post_payload(self, payload: dict[str, Any], **kwargs: Any) -> httpx.Response:
         return self.post_form({"payload": json.dumps(payload)}, **kwargs)
 
-    def command(self, text: str = "", *, user: str = "U1OWNER", channel: str = "C1CHAN",
-                **kwargs: Any) -> httpx.Response:
+    def command(
+        self, text: str = "", *, user: str = "U1OWNER", channel: str = "C1CHAN", **kwargs: Any
+    ) -> httpx.Response:
         form = {
-            "token": "legacy", "team_id": TEAM, "team_domain": "fake", "channel_id": channel,
-            "channel_name": "platform", "user_id": user, "user_name": user.lower(),
-            "command": "/connect-bitbucket", "text": text, "api_app_id": "A0FAKE",
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "fake",
+            "channel_id": channel,
+            "channel_name": "platform",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/connect-bitbucket",
+            "text": text,
+            "api_app_id": "A0FAKE",
             "response_url": "https://hooks.slack.invalid/commands/1",
             "trigger_id": self.fake.issue_trigger(user),
         }
@@ -342,8 +376,9 @@ class SlackDriver:
     def wait_for_view_text(self, user: str, text: str, timeout: float = 10) -> StoredView:
         return self.wait_for_view(user, lambda v: text in json.dumps(v), timeout)
 
-    def submission_payload(self, stored: StoredView, values: dict[str, Any],
-                           user: str) -> dict[str, Any]:
+    def submission_payload(
+        self, stored: StoredView, values: dict[str, Any], user: str
+    ) -> dict[str, Any]:
         """A view_submission for `stored` with inputs found by their labels."""
         state: dict[str, dict[str, Any]] = {}
         labels = {_label(b): b for b in stored.view.get("blocks", []) if b.get("type") == "input"}
@@ -359,8 +394,9 @@ class SlackDriver:
                 option = next(o for o in element["options"] if o["text"]["text"] == value)
                 entry["selected_option"] = option
             elif element["type"] == "checkboxes":
-                entry["selected_options"] = [o for o in element["options"]
-                                             if o["text"]["text"] in value]
+                entry["selected_options"] = [
+                    o for o in element["options"] if o["text"]["text"] in value
+                ]
             state.setdefault(block["block_id"], {})[element["action_id"]] = entry
         # Inputs left alone still report their initial values, as Slack does.
         for block in stored.view.get("blocks", []):
@@ -376,16 +412,25 @@ class SlackDriver:
                 entry["selected_options"] = element.get("initial_options") or []
             state[block["block_id"]] = {element["action_id"]: entry}
         return {
-            "type": "view_submission", "team": {"id": TEAM, "domain": "fake"},
+            "type": "view_submission",
+            "team": {"id": TEAM, "domain": "fake"},
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
-            "api_app_id": "A0FAKE", "trigger_id": self.fake.issue_trigger(user),
-            "view": dict(stored.view, id=stored.id, hash=stored.hash, team_id=TEAM,
-                         state={"values": state}),
+            "api_app_id": "A0FAKE",
+            "trigger_id": self.fake.issue_trigger(user),
+            "view": dict(
+                stored.view, id=stored.id, hash=stored.hash, team_id=TEAM, state={"values": state}
+            ),
             "response_urls": [],
         }
 
-    def submit(self, stored: StoredView, values: dict[str, Any], *, user: str = "U1OWNER",
-               payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    def submit(
+        self,
+        stored: StoredView,
+        values: dict[str, Any],
+        *,
+        user: str = "U1OWNER",
+        payload: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Submit a modal; returns the bot's answer (and applies it, as Slack would)."""
         payload = payload or self.submission_payload(stored, values, user)
         version = stored.version
@@ -397,8 +442,9 @@ class SlackDriver:
 
     # Messages and buttons.
 
-    def find_button(self, label: str, *, channel: str | None = None,
-                    timeout: float = 10) -> tuple[Message, dict[str, Any], dict[str, Any]]:
+    def find_button(
+        self, label: str, *, channel: str | None = None, timeout: float = 10
+    ) -> tuple[Message, dict[str, Any], dict[str, Any]]:
         """The newest message (or ephemeral) showing a button with this label."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -413,31 +459,49 @@ class SlackDriver:
             time.sleep(0.02)
         raise AssertionError(f"no button labelled {label!r}")
 
-    def click(self, label: str, *, user: str = "U1OWNER", channel: str | None = None,
-              found: tuple[Message, dict[str, Any], dict[str, Any]] | None = None,
-              payload: dict[str, Any] | None = None) -> httpx.Response:
+    def click(
+        self,
+        label: str,
+        *,
+        user: str = "U1OWNER",
+        channel: str | None = None,
+        found: tuple[Message, dict[str, Any], dict[str, Any]] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         message, block, button = found or self.find_button(label, channel=channel)
         payload = payload or self.click_payload(message, block, button, user)
         response = self.post_payload(payload)
         assert response.status_code == 200, response.text
         return response
 
-    def click_payload(self, message: Message, block: dict[str, Any], button: dict[str, Any],
-                      user: str) -> dict[str, Any]:
-        action = {"action_id": button["action_id"], "block_id": block.get("block_id"),
-                  "text": button["text"], "type": "button",
-                  "action_ts": f"{time.time():.6f}{next(self._action_ts)}"}
+    def click_payload(
+        self, message: Message, block: dict[str, Any], button: dict[str, Any], user: str
+    ) -> dict[str, Any]:
+        action = {
+            "action_id": button["action_id"],
+            "block_id": block.get("block_id"),
+            "text": button["text"],
+            "type": "button",
+            "action_ts": f"{time.time():.6f}{next(self._action_ts)}",
+        }
         if "value" in button:
             action["value"] = button["value"]
         if "url" in button:
             action["url"] = button["url"]
         return {
-            "type": "block_actions", "team": {"id": TEAM, "domain": "fake"},
+            "type": "block_actions",
+            "team": {"id": TEAM, "domain": "fake"},
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
-            "api_app_id": "A0FAKE", "trigger_id": self.fake.issue_trigger(user),
-            "container": {"type": "message", "message_ts": message.ts,
-                          "channel_id": message.channel, "is_ephemeral": message.user is not None},
-            "channel": {"id": message.channel}, "message": {"ts": message.ts,
-                                                            "blocks": message.blocks},
-            "response_url": "https://hooks.slack.invalid/actions/1", "actions": [action],
+            "api_app_id": "A0FAKE",
+            "trigger_id": self.fake.issue_trigger(user),
+            "container": {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": message.channel,
+                "is_ephemeral": message.user is not None,
+            },
+            "channel": {"id": message.channel},
+            "message": {"ts": message.ts, "blocks": message.blocks},
+            "response_url": "https://hooks.slack.invalid/actions/1",
+            "actions": [action],
         }

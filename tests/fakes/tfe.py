@@ -14,9 +14,18 @@ from tests.fakes.base import FakeServer, Reply, Request
 
 TOKEN = "fake-tfe-token-not-real"
 JSONAPI = "application/vnd.api+json"
-PROVIDERS = {"github", "github_enterprise", "gitlab_hosted", "gitlab_community_edition",
-             "gitlab_enterprise_edition", "ado_server", "ado_services", "bitbucket_hosted",
-             "bitbucket_server", "bitbucket_data_center"}
+PROVIDERS = {
+    "github",
+    "github_enterprise",
+    "gitlab_hosted",
+    "gitlab_community_edition",
+    "gitlab_enterprise_edition",
+    "ado_server",
+    "ado_services",
+    "bitbucket_hosted",
+    "bitbucket_server",
+    "bitbucket_data_center",
+}
 
 
 def _error(status: int, title: str, detail: str | None = None, pointer: str | None = None) -> Reply:
@@ -67,24 +76,36 @@ class FakeTFE(FakeServer):
     # Test helpers.
 
     def add_organization(self, name: str, can_update_oauth: bool | None = True) -> None:
-        self.organizations[name] = FakeOrganization(name, can_update_oauth,
-                                                    len(self.organizations) + 1)
+        self.organizations[name] = FakeOrganization(
+            name, can_update_oauth, len(self.organizations) + 1
+        )
 
     def authorize(self, client_id: str, user: str = "svc-terraform") -> str:
         """What Bitbucket's "Grant access" ends in: TFE now holds a token for the client."""
         with self.lock:
             token_id = "ot-" + secrets.token_hex(8)
             self.clients[client_id].tokens.append(
-                {"id": token_id, "type": "oauth-tokens", "attributes": {
-                    "uid": secrets.token_hex(4), "created-at": "2026-11-28T12:00:00.000Z",
-                    "has-ssh-key": False, "service-provider-user": user}}
+                {
+                    "id": token_id,
+                    "type": "oauth-tokens",
+                    "attributes": {
+                        "uid": secrets.token_hex(4),
+                        "created-at": "2026-11-28T12:00:00.000Z",
+                        "has-ssh-key": False,
+                        "service-provider-user": user,
+                    },
+                }
             )
             return token_id
 
     def bitbucket_clients(self, organization: str) -> list[FakeOAuthClient]:
         with self.lock:
-            return [c for c in self.clients.values() if c.organization == organization
-                    and c.attributes["service-provider"] == "bitbucket_hosted"]
+            return [
+                c
+                for c in self.clients.values()
+                if c.organization == organization
+                and c.attributes["service-provider"] == "bitbucket_hosted"
+            ]
 
     # Plumbing shared by every route.
 
@@ -97,8 +118,15 @@ class FakeTFE(FakeServer):
         if self._over_rate_limit():
             with self.lock:
                 self.requests.append(request)
-            self._send(handler, Reply(429, {"errors": [{"status": "429", "title": "Too Many Requests"}]},
-                                      {"X-RateLimit-Reset": "0.2"}, JSONAPI))
+            self._send(
+                handler,
+                Reply(
+                    429,
+                    {"errors": [{"status": "429", "title": "Too Many Requests"}]},
+                    {"X-RateLimit-Reset": "0.2"},
+                    JSONAPI,
+                ),
+            )
             return
         super()._dispatch(request, handler)
 
@@ -128,13 +156,27 @@ class FakeTFE(FakeServer):
         permissions: dict[str, bool] = {"can-update": True, "can-destroy": False}
         if org.can_update_oauth is not None:
             permissions["can-update-oauth"] = org.can_update_oauth
-        return Reply(200, {"data": {"id": org.name, "type": "organizations", "attributes": {
-            "name": org.name, "email": f"admin@{org.name}.example", "permissions": permissions,
-        }}}, content_type=JSONAPI)
+        return Reply(
+            200,
+            {
+                "data": {
+                    "id": org.name,
+                    "type": "organizations",
+                    "attributes": {
+                        "name": org.name,
+                        "email": f"admin@{org.name}.example",
+                        "permissions": permissions,
+                    },
+                }
+            },
+            content_type=JSONAPI,
+        )
 
     def _client_json(self, client: FakeOAuthClient) -> dict[str, Any]:
         return {
-            "id": client.id, "type": "oauth-clients", "attributes": client.attributes,
+            "id": client.id,
+            "type": "oauth-clients",
+            "attributes": client.attributes,
             "relationships": {
                 "organization": {"data": {"id": client.organization, "type": "organizations"}},
                 "oauth-tokens": {
@@ -158,12 +200,20 @@ class FakeTFE(FakeServer):
             return _error(422, "invalid attribute", "Body is not a JSON:API oauth-clients document")
         provider = attributes.get("service-provider")
         if provider not in PROVIDERS:
-            return _error(422, "invalid attribute", "Service provider is not included in the list",
-                          "/data/attributes/service-provider")
+            return _error(
+                422,
+                "invalid attribute",
+                "Service provider is not included in the list",
+                "/data/attributes/service-provider",
+            )
         for name in ("http-url", "api-url", "key", "secret"):
             if not attributes.get(name):
-                return _error(422, "invalid attribute", f"{name.replace('-', ' ').capitalize()} "
-                              "can't be blank", f"/data/attributes/{name}")
+                return _error(
+                    422,
+                    "invalid attribute",
+                    f"{name.replace('-', ' ').capitalize()} can't be blank",
+                    f"/data/attributes/{name}",
+                )
         auth = str(uuid.uuid4())
         client_id = "oc-" + secrets.token_urlsafe(12).replace("-", "a").replace("_", "b")[:16]
         client = FakeOAuthClient(
@@ -193,8 +243,9 @@ class FakeTFE(FakeServer):
         if org is None:
             return _error(404, "not found")
         with self.lock:
-            items = [self._client_json(c) for c in self.clients.values()
-                     if c.organization == org.name]
+            items = [
+                self._client_json(c) for c in self.clients.values() if c.organization == org.name
+            ]
         return Reply(200, self._page(items, request), content_type=JSONAPI)
 
     def _page(self, items: list[dict[str, Any]], request: Request) -> dict[str, Any]:
@@ -205,12 +256,16 @@ class FakeTFE(FakeServer):
         total_pages = max(1, -(-len(items) // size))
         return {
             "data": items[(number - 1) * size : number * size],
-            "meta": {"pagination": {
-                "current-page": number, "page-size": size,
-                "next-page": number + 1 if number < total_pages else None,
-                "prev-page": number - 1 if number > 1 else None,
-                "total-pages": total_pages, "total-count": len(items),
-            }},
+            "meta": {
+                "pagination": {
+                    "current-page": number,
+                    "page-size": size,
+                    "next-page": number + 1 if number < total_pages else None,
+                    "prev-page": number - 1 if number > 1 else None,
+                    "total-pages": total_pages,
+                    "total-count": len(items),
+                }
+            },
         }
 
     def _get_client(self, request: Request, match: re.Match[str]) -> Reply:
@@ -230,6 +285,13 @@ class FakeTFE(FakeServer):
         if client is None:
             return _error(404, "not found")
         with self.lock:
-            items = [dict(t, relationships={"oauth-client": {"data": {
-                "id": client.id, "type": "oauth-clients"}}}) for t in client.tokens]
+            items = [
+                dict(
+                    t,
+                    relationships={
+                        "oauth-client": {"data": {"id": client.id, "type": "oauth-clients"}}
+                    },
+                )
+                for t in client.tokens
+            ]
         return Reply(200, self._page(items, request), content_type=JSONAPI)

@@ -19,15 +19,19 @@ def start_connection(slack: SlackDriver, org: str = "acme-infra") -> None:
     assert response.status_code == 200
     form = slack.wait_for_view(OWNER)
     assert form.view["callback_id"] == "connect_request"
-    answer = slack.submit(form, {
-        "Whose Bitbucket account will own the connection?": "A shared service account (recommended)",
-        "Service account's Bitbucket username": "svc-terraform",
-    })
+    answer = slack.submit(
+        form,
+        {
+            "Whose Bitbucket account will own the connection?": "A shared service account (recommended)",
+            "Service account's Bitbucket username": "svc-terraform",
+        },
+    )
     assert answer["response_action"] == "update"
 
 
-def test_happy_path(slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE,
-                    bot: RunningBot) -> None:
+def test_happy_path(
+    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot
+) -> None:
     start_connection(slack)
     # The organization checked out: the modal says so and the progress message is in the channel.
     slack.wait_for_view_text(OWNER, "is under way")
@@ -79,6 +83,9 @@ def test_happy_path(slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE
 
     events = bot.runtime.service.events(1)
     assert [e.to_state for e in events if e.from_state != e.to_state] == [
-        "requested", "awaiting_credentials", "awaiting_callback", "awaiting_authorization",
+        "requested",
+        "awaiting_credentials",
+        "awaiting_callback",
+        "awaiting_authorization",
         "connected",
     ]

@@ -1,0 +1,36 @@
+# The two quick-start commands are `make run` and `make test`; everything else is here too.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run migrate test unit lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/python -m bot serve
+
+migrate: install
+	$(BIN)/python -m bot migrate
+
+lint: install
+	$(BIN)/ruff check bot tests benchmarks migrations
+	$(BIN)/ruff format --check bot tests benchmarks migrations
+	$(BIN)/mypy
+
+# The whole suite: lint, then every test on SQLite and on a throwaway PostgreSQL.
+test: install lint
+	./scripts/ensure-postgres
+	REQUIRE_POSTGRES=1 $(BIN)/pytest -q
+
+bench: install
+	./scripts/ensure-postgres
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""The user's steps, reused by the flow tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.fakes.slack import FakeSlack, Message, SlackDriver, StoredView
+from tests.fakes.tfe import FakeTFE
+from tests.harness import eventually
+
+OWNER = "U1OWNER"
+STRANGER = "U2OTHER"
+CHANNEL = "C1CHAN"
+KEY = "fakeKeyAbc123XYZ78"
+SECRET = "fakeSecretDoNotUse0123456789abcd"
+ORG = "acme-infra"
+
+SERVICE = {
+    "Whose Bitbucket account will own the connection?": "A shared service account (recommended)",
+    "Service account's Bitbucket username": "svc-terraform",
+}
+
+
+def open_form(slack: SlackDriver, org: str = ORG, user: str = OWNER) -> StoredView:
+    response = slack.command(org, user=user, channel=CHANNEL)
+    assert response.status_code == 200
+    return slack.wait_for_view(user, lambda v: v.get("callback_id") == "connect_request")
+
+
+def request(
+    slack: SlackDriver, org: str = ORG, values: dict[str, Any] | None = None, user: str = OWNER
+) -> tuple[StoredView, dict[str, Any]]:
+    form = open_form(slack, org, user)
+    answer = slack.submit(form, values or SERVICE, user=user)
+    return form, answer
+
+
+def started(slack: SlackDriver, fake_slack: FakeSlack, org: str = ORG) -> Message:
+    """Request a connection and return its progress message."""
+    request(slack, org)
+    slack.wait_for_view_text(OWNER, "is under way")
+    return eventually(lambda: [m for m in fake_slack.channel_messages(CHANNEL) if org in m.text])[0]
+
+
+def credentials_form(slack: SlackDriver) -> StoredView:
+    slack.click("Enter Key and Secret", user=OWNER)
+    return slack.wait_for_view(OWNER, lambda v: v.get("callback_id") == "connect_credentials")
+
+
+def at_callback(slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE) -> Message:
+    progress = started(slack, fake_slack)
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    slack.wait_for_view_text(OWNER, "OAuth client created")
+    eventually(lambda: "I've updated the callback URL" in json.dumps(progress.blocks))
+    return progress
+
+
+def view_text(stored: StoredView) -> str:
+    return json.dumps(stored.view)

@@ -1,0 +1,168 @@
+"""The first modal: what is refused on the field, and what TFE's answers turn into."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.tfe import FakeTFE
+from tests.flow.steps import CHANNEL, OWNER, SERVICE, open_form, request, view_text
+from tests.harness import RunningBot, eventually
+
+
+def test_command_prefills_the_organization(slack: SlackDriver) -> None:
+    form = open_form(slack, "acme-infra")
+    element = next(b for b in form.view["blocks"] if b.get("block_id") == "organization")["element"]
+    assert element["initial_value"] == "acme-infra"
+
+
+@pytest.mark.parametrize("org", ["acme infra", "acme/infra", "<!channel>", "x" * 256, "ação"])
+def test_malformed_organization_is_refused_on_its_field(
+    slack: SlackDriver, fake_tfe: FakeTFE, org: str
+) -> None:
+    form = open_form(slack, "")
+    answer = slack.submit(form, {**SERVICE, "Terraform organization": org})
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"organization"}
+    assert (
+        "letters, digits, - and _" in answer["errors"]["organization"]
+        or "at most" in (answer["errors"]["organization"])
+    )
+    assert not fake_tfe.requests  # nothing was asked of TFE
+
+
+def test_service_account_needs_a_username_and_own_account_needs_the_acknowledgement(
+    slack: SlackDriver,
+) -> None:
+    form = open_form(slack)
+    answer = slack.submit(
+        form,
+        {
+            "Whose Bitbucket account will own the connection?": "A shared service account (recommended)"
+        },
+    )
+    assert set(answer["errors"]) == {"service_username"}
+    answer = slack.submit(
+        form, {"Whose Bitbucket account will own the connection?": "My own Bitbucket account"}
+    )
+    assert set(answer["errors"]) == {"ownership_ack"}
+    assert "recorded as yours" in answer["errors"]["ownership_ack"]
+
+
+def test_own_account_with_acknowledgement_starts(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    request(
+        slack,
+        values={
+            "Whose Bitbucket account will own the connection?": "My own Bitbucket account",
+            "If you use your own account": [
+                "I understand the connection will be recorded as owned by me"
+            ],
+            "Bitbucket workspace (optional)": "Acme-Team",
+        },
+    )
+    slack.wait_for_view_text(OWNER, "is under way")
+    connection = bot.runtime.service.get(1)
+    assert connection.account_kind == "personal" and connection.bitbucket_workspace == "acme-team"
+    progress = eventually(lambda: fake_slack.channel_messages(CHANNEL))[0]
+    assert "ownership recorded" in json.dumps(progress.blocks)
+    assert "/acme-team/workspace/settings/oauth-consumers/new" in json.dumps(progress.blocks)
+
+
+def test_unknown_organization_says_not_found_or_no_access(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    request(slack, "no-such-org")
+    view = slack.wait_for_view_text(OWNER, "no organization named no-such-org")
+    assert "may not see it" in view_text(view)
+    # The form is back, filled in as it was, so the user can fix the name and submit again.
+    assert view.view["callback_id"] == "connect_request"
+    assert "svc-terraform" in view_text(view)
+    assert not fake_slack.messages
+    with bot.runtime.engine.connect() as db:
+        assert db.exec_driver_sql("select count(*) from connections").scalar() == 0
+
+
+def test_token_without_vcs_permission_is_explained(slack: SlackDriver, fake_tfe: FakeTFE) -> None:
+    fake_tfe.add_organization("locked-org", can_update_oauth=False)
+    request(slack, "locked-org")
+    view = slack.wait_for_view_text(OWNER, "may not manage its VCS")
+    assert "Manage VCS settings" in view_text(view)
+
+
+def test_missing_permission_key_is_not_taken_as_no(slack: SlackDriver, fake_tfe: FakeTFE) -> None:
+    fake_tfe.add_organization("old-install", can_update_oauth=None)
+    request(slack, "old-install")
+    slack.wait_for_view_text(OWNER, "is under way")
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (401, "refused the bot's API token"),
+        (403, "may not do this"),
+        (500, "try again in a minute"),
+        (503, "try again in a minute"),
+    ],
+)
+def test_tfe_failures_on_the_check_are_explained_and_retryable(
+    slack: SlackDriver, fake_tfe: FakeTFE, fake_slack: FakeSlack, status: int, words: str
+) -> None:
+    fake_tfe.fail(
+        "GET",
+        r"/api/v2/organizations/acme-infra",
+        status=status,
+        times=10,
+        body={"errors": [{"status": str(status), "title": "boom"}]},
+    )
+    form, _ = request(slack)
+    view = slack.wait_for_view_text(OWNER, words, timeout=30)
+    assert view.view["callback_id"] == "connect_request"
+    # When TFE recovers, pressing Continue again starts the connection.
+    fake_tfe.faults.clear()
+    slack.submit(view, {})
+    slack.wait_for_view_text(OWNER, "is under way")
+    assert len(fake_slack.channel_messages(CHANNEL)) == 1
+
+
+def test_a_second_request_for_a_busy_organization_is_refused(
+    slack: SlackDriver, fake_slack: FakeSlack
+) -> None:
+    request(slack)
+    slack.wait_for_view_text(OWNER, "is under way")
+    request(slack, user="U3THIRD")
+    view = slack.wait_for_view_text("U3THIRD", "already under way")
+    assert "#1" in view_text(view)
+    assert len(fake_slack.channel_messages(CHANNEL)) == 1
+
+
+def test_replayed_submission_starts_one_connection(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    form = open_form(slack)
+    payload = slack.submission_payload(form, SERVICE, OWNER)
+    for _ in range(3):
+        assert slack.post_payload(payload, headers={"X-Slack-Retry-Num": "1"}).status_code == 200
+    slack.wait_for_view_text(OWNER, "is under way")
+    with bot.runtime.engine.connect() as db:
+        assert db.exec_driver_sql("select count(*) from connections").scalar() == 1
+    assert len(fake_slack.channel_messages(CHANNEL)) == 1
+
+
+def test_help(slack: SlackDriver) -> None:
+    response = slack.command("help")
+    assert "/connect-bitbucket [organization]" in response.text
+
+
+def test_channel_the_bot_cannot_post_in_falls_back_to_a_dm(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    fake_slack.unpostable.add(CHANNEL)
+    request(slack)
+    slack.wait_for_view_text(OWNER, "is under way")
+    progress = eventually(lambda: fake_slack.channel_messages("D" + OWNER))[0]
+    assert "can't post in the channel" in json.dumps(progress.blocks)
+    assert bot.runtime.service.get(1).progress_channel == "D" + OWNER

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+from tests.harness import ROOT
+
+BASE = {
+    "SLACK_BOT_TOKEN": "xoxb-fake-token-not-real",
+    "SLACK_SIGNING_SECRET": "fake-signing-secret",
+    "TFE_TOKEN": "fake-tfe-token",
+}
+
+
+def test_defaults_follow_the_product_table() -> None:
+    settings = load_settings(BASE)
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.port == 3000
+    assert settings.database_url == "sqlite:///connect_bitbucket.db"
+    assert settings.tfe_url == "https://app.terraform.io"
+    assert settings.bitbucket_url == "https://bitbucket.org"
+    assert settings.bitbucket_api_url == "https://api.bitbucket.org/2.0"
+    assert settings.approvers == () and settings.allowed_users == ()
+    assert (settings.stall_after, settings.remind_every, settings.escalate_after) == (
+        86400,
+        86400,
+        3,
+    )
+    assert settings.expire_after == 1209600 and settings.token_poll_every == 5
+    assert not settings.socket_mode
+
+
+def test_lists_and_numbers_are_parsed() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "APPROVERS": "U123ABC, S0GROUP1",
+            "ALLOWED_USERS": "W999XYZ",
+            "TOKEN_POLL_EVERY": "0.5",
+            "ESCALATE_AFTER": "5",
+            "PORT": "8080",
+            "SLACK_APP_TOKEN": "xapp-1-fake",
+        }
+    )
+    assert settings.approvers == ("U123ABC", "S0GROUP1")
+    assert settings.allowed_users == ("W999XYZ",)
+    assert settings.token_poll_every == 0.5 and settings.escalate_after == 5
+    assert settings.port == 8080 and settings.socket_mode
+
+
+@pytest.mark.parametrize(
+    ("changes", "variable"),
+    [
+        ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"TFE_TOKEN": " "}, "TFE_TOKEN"),
+        ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
+        ({"PORT": "http"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"TFE_URL": "app.terraform.io"}, "TFE_URL"),
+        ({"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL"),
+        ({"BITBUCKET_URL": "nope"}, "BITBUCKET_URL"),
+        ({"DATABASE_URL": "connect.db"}, "DATABASE_URL"),
+        ({"APPROVERS": "jane"}, "APPROVERS"),
+        ({"ALLOWED_USERS": "@jane"}, "ALLOWED_USERS"),
+        ({"STALL_AFTER": "a day"}, "STALL_AFTER"),
+        ({"REMIND_EVERY": "-1"}, "REMIND_EVERY"),
+        ({"ESCALATE_AFTER": "2.5"}, "ESCALATE_AFTER"),
+        ({"EXPIRE_AFTER": "0"}, "EXPIRE_AFTER"),
+        ({"TOKEN_POLL_EVERY": "fast"}, "TOKEN_POLL_EVERY"),
+    ],
+)
+def test_a_bad_setting_names_its_variable(changes: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**BASE, **changes})
+    assert str(raised.value).startswith(variable)
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    env = {**BASE, "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": "xapp-1-fake"}
+    assert load_settings(env).socket_mode
+
+
+def test_serve_stops_at_start_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **BASE, "TFE_TOKEN": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TFE_TOKEN is required" in lines[0]

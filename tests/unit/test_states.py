@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from bot.connections.states import (
+    FINAL,
+    TRANSITIONS,
+    InvalidTransition,
+    State,
+    check_transition,
+    is_open,
+)
+
+ALLOWED = {
+    (State.REQUESTED, State.AWAITING_APPROVAL),
+    (State.REQUESTED, State.AWAITING_CREDENTIALS),
+    (State.AWAITING_APPROVAL, State.APPROVED),
+    (State.AWAITING_APPROVAL, State.DENIED),
+    (State.APPROVED, State.AWAITING_CREDENTIALS),
+    (State.AWAITING_CREDENTIALS, State.AWAITING_CALLBACK),
+    (State.AWAITING_CALLBACK, State.AWAITING_AUTHORIZATION),
+    (State.AWAITING_AUTHORIZATION, State.CONNECTED),
+}
+for _state in State:
+    if _state not in FINAL:
+        for _end in (State.CANCELLED, State.EXPIRED, State.FAILED):
+            if _end != _state:
+                ALLOWED.add((_state, _end))
+
+
+def test_final_states_are_the_four_of_product_md() -> None:
+    assert {State.CONNECTED, State.DENIED, State.CANCELLED, State.EXPIRED} == FINAL
+    assert all(not TRANSITIONS[state] for state in FINAL)
+    assert is_open(State.FAILED)
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(State, State)))
+def test_exactly_the_graph_is_allowed(current: State, target: State) -> None:
+    if (current, target) in ALLOWED:
+        check_transition(current, target)
+    else:
+        with pytest.raises(InvalidTransition):
+            check_transition(current, target)
