@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -174,10 +175,8 @@ class FakeServer:
         reply = self._route(request) if not (fault and fault.mode == "drop") else None
         if fault and fault.mode in ("drop", "drop_after"):
             handler.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 handler.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         assert reply is not None
         self._send(handler, reply)

@@ -118,7 +118,7 @@ def test_tfe_failures_on_the_check_are_explained_and_retryable(
         times=10,
         body={"errors": [{"status": str(status), "title": "boom"}]},
     )
-    form, _ = request(slack)
+    _form, _ = request(slack)
     view = slack.wait_for_view_text(OWNER, words, timeout=30)
     assert view.view["callback_id"] == "connect_request"
     # When TFE recovers, pressing Continue again starts the connection.
