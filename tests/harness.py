@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -58,10 +59,8 @@ class RunningBot:
             self.runtime.start_jobs()
 
     def _run(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # closed by stop()
             self.server.run()
-        except (OSError, ValueError):
-            pass  # closed by stop()
 
     def stop(self) -> None:
         self.server.close()
