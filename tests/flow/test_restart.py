@@ -1,0 +1,49 @@
+"""A restart at any step loses nothing: `python -m bot serve` killed and started again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.tfe import FakeTFE
+from tests.flow.steps import CHANNEL, KEY, OWNER, SECRET, credentials_form, started
+from tests.harness import BotProcess, eventually
+
+
+def test_restarts_mid_flow_lose_nothing(
+    env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
+) -> None:
+    log = tmp_path / "bot.log"
+    first = BotProcess(env, log).wait_ready()
+    slack = SlackDriver(fake_slack, first.url)
+    progress = started(slack, fake_slack)
+    first.kill()
+
+    # Restart 1: waiting for the key and secret. The buttons still work.
+    second = BotProcess(env, log).wait_ready()
+    slack = SlackDriver(fake_slack, second.url)
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    slack.wait_for_view_text(OWNER, "OAuth client created")
+    slack.click("I've updated the callback URL", user=OWNER)
+    slack.find_button("Authorize")
+    slack.click("Authorize", user=OWNER)
+    eventually(lambda: "opened the authorize link" in json.dumps(progress.blocks))
+    second.kill()
+
+    # Restart 2: the token arrives while the bot is down; the watch resumes and finds it.
+    client = fake_tfe.bitbucket_clients("acme-infra")[0]
+    fake_tfe.authorize(client.id)
+    third = BotProcess(env, log).wait_ready()
+    try:
+        eventually(
+            lambda: len(fake_slack.channel_messages(CHANNEL)) == 2,
+            timeout=20,
+            message="the channel was not told after the restart",
+        )
+        assert "is connected" in fake_slack.channel_messages(CHANNEL)[1].text
+        assert "Connected." in json.dumps(progress.blocks)
+        assert len(fake_tfe.bitbucket_clients("acme-infra")) == 1
+    finally:
+        assert third.stop() == 0  # SIGTERM stops it cleanly
+    assert "Traceback" not in log.read_text()
