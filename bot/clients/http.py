@@ -22,9 +22,10 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 class RateLimiter:
     """A token bucket shared by every caller of one service, across all connections."""
 
-    def __init__(self, per_second: float, burst: int | None = None) -> None:
+    def __init__(self, per_second: float, burst: int = 1) -> None:
+        # Any one-second window sees at most per_second + burst requests.
         self._rate = per_second
-        self._capacity = float(burst if burst is not None else max(1, int(per_second)))
+        self._capacity = float(burst)
         self._tokens = self._capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()

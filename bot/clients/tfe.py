@@ -204,7 +204,9 @@ class TFEClient:
     # Plumbing.
 
     def _pages(self, path: str, *, what: str) -> Iterator[dict[str, Any]]:
-        params: dict[str, Any] | None = None
+        # Ask for the largest page from the start and keep that size, so a page boundary
+        # never moves under us.
+        params: dict[str, Any] = {"page[size]": 100}
         for _ in range(1000):
             body = self._call("GET", path, params=params, what=what)
             data = body.get("data") or []
