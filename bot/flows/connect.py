@@ -207,18 +207,18 @@ class ConnectFlow:
 
     # Step 3: the callback URL.
 
-    def confirm_callback(self, connection_id: int, actor: str) -> Connection:
-        """The owner says the callback URL is in the consumer; next is authorizing."""
-        try:
-            return self.service.advance_to(
-                connection_id,
-                State.AWAITING_AUTHORIZATION,
-                actor=actor,
-                expect=State.AWAITING_CALLBACK,
-                next_due_at=self.clock.now() + timedelta(seconds=UNCLICKED_CHECK_EVERY),
-            )
-        except InvalidTransition:
-            return self.service.get(connection_id)
+    def confirm_callback(self, connection_id: int, actor: str) -> tuple[Connection, bool]:
+        """The owner says the callback URL is in the consumer; next is authorizing.
+
+        Returns whether this call moved the connection (a double click moves it once).
+        """
+        return self._advance_once(
+            connection_id,
+            State.AWAITING_AUTHORIZATION,
+            expect=State.AWAITING_CALLBACK,
+            actor=actor,
+            next_due_at=self.clock.now() + timedelta(seconds=UNCLICKED_CHECK_EVERY),
+        )
 
     def authorize_link(self, connection: Connection) -> str | None:
         if not connection.connect_path:
@@ -273,16 +273,19 @@ class ConnectFlow:
         return connection, changed
 
     def _advance_once(
-        self, connection_id: int, target: State, note: str | None = None, **changes: object
+        self,
+        connection_id: int,
+        target: State,
+        *,
+        expect: State = State.AWAITING_AUTHORIZATION,
+        actor: str = "bot",
+        note: str | None = None,
+        **changes: object,
     ) -> tuple[Connection, bool]:
+        """Move from `expect` to `target`; (current connection, False) if it was not there."""
         try:
             connection = self.service.advance_to(
-                connection_id,
-                target,
-                actor="bot",
-                note=note,
-                expect=State.AWAITING_AUTHORIZATION,
-                **changes,
+                connection_id, target, actor=actor, note=note, expect=expect, **changes
             )
         except InvalidTransition:
             return self.service.get(connection_id), False

@@ -78,14 +78,10 @@ def register(app: App, deps: SlackDeps) -> None:
         client.views_open(trigger_id=body["trigger_id"], view=blocks.credentials_view(connection))
 
     def callback_updated(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        before = connection.current_state
-        connection = deps.flow.confirm_callback(connection.id, actor=connection.owner_id)
-        if (
-            before == State.AWAITING_CALLBACK
-            and connection.current_state == State.AWAITING_AUTHORIZATION
-        ):
+        connection, moved = deps.flow.confirm_callback(connection.id, actor=connection.owner_id)
+        if moved:
             deps.notifier.send_authorize_link(connection)
-        deps.notifier.refresh_progress(connection.id)
+            deps.notifier.refresh_progress(connection.id)
 
     def resend_authorize(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
         if connection.current_state != State.AWAITING_AUTHORIZATION:
