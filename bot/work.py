@@ -15,6 +15,9 @@ class BackgroundWork:
 
     def __init__(self, max_workers: int = 16) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="work")
+        # Calls bound to a trigger_id (views.open) must land within Slack's 3 seconds, so
+        # they get threads of their own and never queue behind TFE calls.
+        self._urgent = ThreadPoolExecutor(max_workers=8, thread_name_prefix="urgent")
 
     def submit(
         self,
@@ -23,6 +26,7 @@ class BackgroundWork:
         *,
         connection: int | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        urgent: bool = False,
     ) -> Future[None]:
         """Run `fn` later; an exception is logged (never its arguments) and handed to on_error."""
 
@@ -45,9 +49,10 @@ class BackgroundWork:
                             extra={"connection": connection},
                         )
 
-        return self._pool.submit(run)
+        return (self._urgent if urgent else self._pool).submit(run)
 
     def shutdown(self, wait: bool = True) -> None:
+        self._urgent.shutdown(wait=wait, cancel_futures=not wait)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
 

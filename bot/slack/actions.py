@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
@@ -14,6 +15,7 @@ from bot.connections.states import State
 from bot.slack import blocks, ids
 from bot.slack.deliveries import first_time
 from bot.slack.deps import SlackDeps
+from bot.slack.modals import TRIGGER_FAILED, open_modal
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
@@ -26,19 +28,23 @@ def _channel(body: dict[str, Any]) -> str | None:
 
 def register(app: App, deps: SlackDeps) -> None:
     def owner_action(
-        action_id: str, what: str, handle: Callable[[Connection, dict[str, Any], WebClient], None]
+        action_id: str,
+        what: str,
+        handle: Callable[[Connection, dict[str, Any], WebClient], None],
+        *,
+        urgent: bool = False,
     ) -> None:
         """A button only the connection's owner may press; anyone else is told so."""
 
         @app.action(action_id)
         def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
             ack()
-            if not first_time(deps.service, body):
-                return
             user = body["user"]["id"]
             channel = _channel(body)
 
             def run() -> None:
+                if not first_time(deps.service, body):
+                    return
                 try:
                     connection = deps.service.get(int(_action(body).get("value") or 0))
                 except (ConnectionNotFound, ValueError):
@@ -59,6 +65,7 @@ def register(app: App, deps: SlackDeps) -> None:
             deps.work.submit(
                 what,
                 run,
+                urgent=urgent,
                 on_error=lambda _e: deps.notifier.tell_user(
                     channel,
                     user,
@@ -75,7 +82,12 @@ def register(app: App, deps: SlackDeps) -> None:
                 (f"Connection #{connection.id} is past that step; see its progress message."),
             )
             return
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.credentials_view(connection))
+        try:
+            client.views_open(
+                trigger_id=body["trigger_id"], view=blocks.credentials_view(connection)
+            )
+        except SlackApiError:
+            deps.notifier.tell_user(_channel(body), connection.owner_id, TRIGGER_FAILED)
 
     def callback_updated(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
         connection, moved = deps.flow.confirm_callback(connection.id, actor=connection.owner_id)
@@ -97,7 +109,9 @@ def register(app: App, deps: SlackDeps) -> None:
         if deps.flow.authorize_opened(connection.id):
             deps.notifier.refresh_progress(connection.id)
 
-    owner_action(ids.ENTER_CREDENTIALS, "opening the key and secret form", enter_credentials)
+    owner_action(
+        ids.ENTER_CREDENTIALS, "opening the key and secret form", enter_credentials, urgent=True
+    )
     owner_action(ids.CALLBACK_UPDATED, "moving on to authorizing", callback_updated)
     owner_action(ids.RESEND_AUTHORIZE, "sending the authorize link", resend_authorize)
     owner_action(ids.AUTHORIZE, "noting the authorize click", authorize_opened)
@@ -114,9 +128,11 @@ def register(app: App, deps: SlackDeps) -> None:
         form = blocks.RequestForm(
             channel_id=_channel(body) or "", organization=_action(body).get("value") or ""
         )
-        deps.work.submit(
-            "opening the connect form",
-            lambda: client.views_open(
-                trigger_id=body["trigger_id"], view=blocks.request_view(form)
-            ),
+        open_modal(
+            deps,
+            client,
+            trigger_id=body["trigger_id"],
+            view=blocks.request_view(form),
+            channel=_channel(body),
+            user=body["user"]["id"],
         )

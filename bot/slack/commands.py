@@ -8,9 +8,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.slack import blocks, ids
-from bot.slack.deliveries import first_time
 from bot.slack.deps import SlackDeps
-from bot.work import ignore
+from bot.slack.modals import open_modal
 
 HELP = (
     "*/connect-bitbucket* connects Bitbucket Cloud to a Terraform organization as a VCS "
@@ -38,14 +37,15 @@ def register(app: App, deps: SlackDeps) -> None:
                 "(ALLOWED_USERS). Ask whoever runs this bot to add you."
             )
             return
+        # No duplicate check here: Slack does not retry slash commands, and a trigger
+        # opens one modal at most.
         ack()
-        if not first_time(deps.service, body):
-            return
         form = blocks.RequestForm(channel_id=body.get("channel_id", ""), organization=text)
-        deps.work.submit(
-            "opening the connect form",
-            lambda: client.views_open(
-                trigger_id=body["trigger_id"], view=blocks.request_view(form)
-            ),
-            on_error=ignore,
+        open_modal(
+            deps,
+            client,
+            trigger_id=body["trigger_id"],
+            view=blocks.request_view(form),
+            channel=form.channel_id,
+            user=user,
         )

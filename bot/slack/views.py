@@ -15,7 +15,7 @@ from bot.connections.service import AccountKind, DuplicateRequest, NewConnection
 from bot.connections.states import State
 from bot.flows.connect import Problem
 from bot.slack import blocks, ids
-from bot.slack.deliveries import first_time
+from bot.slack.deliveries import delivery_key, first_time
 from bot.slack.deps import SlackDeps
 from bot.slack.text import escape
 
@@ -106,8 +106,6 @@ def register(app: App, deps: SlackDeps) -> None:
                 f"Checking organization *{escape(organization)}* with Terraform…",
             ),
         )
-        if not first_time(deps.service, body):
-            return
         view_id = body["view"]["id"]
         user = body["user"]["id"]
 
@@ -116,6 +114,8 @@ def register(app: App, deps: SlackDeps) -> None:
             client.views_update(view_id=view_id, view=view)
 
         def check_and_start() -> None:
+            if not first_time(deps.service, body):
+                return
             busy = deps.flow.open_connection_for(organization)
             if busy is not None:
                 show(
@@ -208,19 +208,19 @@ def register(app: App, deps: SlackDeps) -> None:
             response_action="update",
             view=blocks.busy_view("Key and Secret", "Creating the OAuth client in Terraform…"),
         )
-        if not first_time(deps.service, body):
-            return
         assert isinstance(key, validation.Valid) and isinstance(secret, validation.Valid)
         view_id = body["view"]["id"]
+        delivery = str(delivery_key(body))
         username = body["user"].get("username") or body["user"].get("name") or user
         key_value, secret_value = key.value, secret.value
-        del key, secret, body  # the secret must not outlive the one call that needs it
 
         def show(view: dict[str, Any]) -> None:
             _wait_for_ack(received)
             client.views_update(view_id=view_id, view=view)
 
         def create() -> None:
+            if not deps.service.first_delivery(delivery):
+                return
             outcome = deps.flow.create_client(
                 connection_id, key=key_value, secret=secret_value, requester_name=username
             )

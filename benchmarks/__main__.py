@@ -1,0 +1,26 @@
+"""Run every benchmark and print its figures: `python -m benchmarks` (or `make bench`)."""
+
+from __future__ import annotations
+
+import logging
+
+from benchmarks import ack_latency
+from tests.postgres import Cluster
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    try:
+        cluster: Cluster | None = Cluster()
+    except Exception as error:
+        print(f"PostgreSQL not available ({error}); SQLite figures only")
+        cluster = None
+    try:
+        ack_latency.main(cluster.new_database() if cluster else None)
+    finally:
+        if cluster:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
