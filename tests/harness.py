@@ -51,7 +51,9 @@ class RunningBot:
     def __init__(self, settings: Settings, *, jobs: bool = True) -> None:
         self.settings = settings
         self.runtime: Runtime = build_runtime(settings)
-        self.server = create_server(self.runtime.wsgi(), host="127.0.0.1", port=0, threads=8)
+        self.server = create_server(
+            self.runtime.wsgi(), host="127.0.0.1", port=0, threads=8, asyncore_loop_timeout=0.05
+        )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
