@@ -23,6 +23,7 @@ import httpx
 from tests.fakes.base import FakeServer, Reply, Request
 
 BOT_TOKEN = "xoxb-fake-bot-token-not-real"
+APP_TOKEN = "xapp-fake-app-token-not-real"
 SIGNING_SECRET = "fake-signing-secret-not-real"
 TEAM = "T0FAKE"
 
@@ -117,6 +118,7 @@ class FakeSlack(FakeServer):
         self.views: dict[str, StoredView] = {}
         self.triggers: dict[str, tuple[str, float]] = {}  # trigger_id -> (user, issued)
         self.unpostable: set[str] = set()
+        self.socket_url: str | None = None  # what apps.connections.open hands out
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._ts = itertools.count(1)
         self.route("POST", r"/api/(?P<method>[a-zA-Z.]+)", self._api)
@@ -158,7 +160,14 @@ class FakeSlack(FakeServer):
     # The Web API.
 
     def _api(self, request: Request, match: Any) -> Reply:
-        if request.headers.get("authorization") != f"Bearer {self.token}":
+        auth = request.headers.get("authorization")
+        if match["method"] == "apps.connections.open":
+            if auth != f"Bearer {APP_TOKEN}" or not self.socket_url:
+                return Reply(200, {"ok": False, "error": "invalid_auth"})
+            with self.lock:
+                self.calls.append(("apps.connections.open", {}))
+            return Reply(200, {"ok": True, "url": self.socket_url})
+        if auth != f"Bearer {self.token}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         content_type = request.headers.get("content-type", "")
         args: dict[str, Any] = request.json() if "json" in content_type else request.form()
