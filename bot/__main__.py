@@ -9,11 +9,15 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 log = logging.getLogger("bot")
 
@@ -21,10 +25,27 @@ log = logging.getLogger("bot")
 HTTP_THREADS = 16
 
 
-def serve(settings: Settings) -> None:
+def _start(settings: Settings) -> Runtime:
+    """Build the bot, turning the usual start-up failures into one line naming the setting."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+    from sqlalchemy.exc import OperationalError
+
     from bot.app import build_runtime
 
-    runtime = build_runtime(settings)
+    try:
+        return build_runtime(settings)
+    except (BoltError, SlackApiError) as error:
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN was refused by Slack at {settings.slack_api_url} ({error})"
+        ) from None
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise ConfigError(f"DATABASE_URL: cannot use the database ({reason})") from None
+
+
+def serve(settings: Settings) -> None:
+    runtime = _start(settings)
     runtime.start_jobs()
     stop = threading.Event()
 
@@ -85,11 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         db.migrate(url)
         return 0
     try:
-        settings = load_settings()
+        serve(load_settings())
     except ConfigError as error:
         print(f"connect-bitbucket: {error}", file=sys.stderr)
         return 2
-    serve(settings)
     return 0
 
 

@@ -28,8 +28,11 @@ class FakeSocketMode:
 
     def _handle(self, connection: ServerConnection) -> None:
         self._connection = connection
-        connection.send(json.dumps({"type": "hello", "num_connections": 1,
-                                    "connection_info": {"app_id": "A0FAKE"}}))
+        connection.send(
+            json.dumps(
+                {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0FAKE"}}
+            )
+        )
         self.connected.set()
         for message in connection:
             self.acks.put(json.loads(message))
@@ -38,8 +41,16 @@ class FakeSocketMode:
         """Deliver one envelope (slash_commands, interactive, events_api) to the bot."""
         assert self._connection is not None
         envelope_id = str(uuid.uuid4())
-        self._connection.send(json.dumps({"envelope_id": envelope_id, "type": kind,
-                                          "payload": payload, "accepts_response_payload": True}))
+        self._connection.send(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": kind,
+                    "payload": payload,
+                    "accepts_response_payload": True,
+                }
+            )
+        )
         return envelope_id
 
     def ack_for(self, envelope_id: str, timeout: float = 10) -> dict[str, Any]:

@@ -11,21 +11,35 @@ from tests.fakes.tfe import FakeTFE
 from tests.harness import BotProcess, bot_env, eventually
 
 
-def test_socket_mode_end_to_end(fake_slack: FakeSlack, fake_tfe: FakeTFE, sqlite_url: str,
-                                tmp_path: Path) -> None:
+def test_socket_mode_end_to_end(
+    fake_slack: FakeSlack, fake_tfe: FakeTFE, sqlite_url: str, tmp_path: Path
+) -> None:
     socket = FakeSocketMode()
     fake_slack.socket_url = socket.url
-    env = bot_env(slack_url=fake_slack.url, tfe_url=fake_tfe.url, database_url=sqlite_url,
-                  SLACK_APP_TOKEN=fake_slack_module.APP_TOKEN, SLACK_SIGNING_SECRET="")
+    env = bot_env(
+        slack_url=fake_slack.url,
+        tfe_url=fake_tfe.url,
+        database_url=sqlite_url,
+        SLACK_APP_TOKEN=fake_slack_module.APP_TOKEN,
+        SLACK_SIGNING_SECRET="",
+    )
     bot = BotProcess(env, tmp_path / "bot.log")
     try:
         assert socket.connected.wait(30), (tmp_path / "bot.log").read_text()[-2000:]
-        envelope = socket.send("slash_commands", {
-            "command": "/connect-bitbucket", "text": "acme-infra", "user_id": "U1OWNER",
-            "user_name": "u1owner", "channel_id": "C1CHAN", "team_id": "T0FAKE",
-            "api_app_id": "A0FAKE", "trigger_id": fake_slack.issue_trigger("U1OWNER"),
-            "response_url": "https://hooks.slack.invalid/1",
-        })
+        envelope = socket.send(
+            "slash_commands",
+            {
+                "command": "/connect-bitbucket",
+                "text": "acme-infra",
+                "user_id": "U1OWNER",
+                "user_name": "u1owner",
+                "channel_id": "C1CHAN",
+                "team_id": "T0FAKE",
+                "api_app_id": "A0FAKE",
+                "trigger_id": fake_slack.issue_trigger("U1OWNER"),
+                "response_url": "https://hooks.slack.invalid/1",
+            },
+        )
         socket.ack_for(envelope)  # acknowledged over the socket
         eventually(lambda: fake_slack.views, timeout=10)
         view = next(iter(fake_slack.views.values())).view

@@ -98,3 +98,33 @@ def test_serve_stops_at_start_with_one_line(tmp_path) -> None:  # type: ignore[n
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "TFE_TOKEN is required" in lines[0]
+
+
+def test_a_refused_slack_token_stops_the_bot_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.slack import FakeSlack
+
+    slack = FakeSlack(token="xoxb-some-other-token").start()
+    try:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+            **BASE,
+            "SLACK_API_URL": slack.url + "/api/",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        slack.stop()
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert (
+        last.startswith("connect-bitbucket: SLACK_BOT_TOKEN was refused") and "invalid_auth" in last
+    )
