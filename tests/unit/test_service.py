@@ -1,0 +1,116 @@
+"""The domain service on a real database: starting, advancing, claims and leases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import db
+from bot.clock import ManualClock
+from bot.connections.service import (
+    AccountKind,
+    ConnectionService,
+    DuplicateRequest,
+    NewConnection,
+)
+from bot.connections.states import InvalidTransition, State
+from bot.flows.connect import token_check_interval
+
+
+@pytest.fixture
+def service(database_url: str) -> ConnectionService:
+    db.migrate(database_url)
+    return ConnectionService(db.make_sessionmaker(db.make_engine(database_url)), ManualClock())
+
+
+def new(ref: str = "view:1", org: str = "acme") -> NewConnection:
+    return NewConnection(
+        request_ref=ref,
+        team_id="T",
+        channel_id="C",
+        owner_id="U1",
+        organization=org,
+        account_kind=AccountKind.SERVICE_ACCOUNT,
+        bitbucket_username="svc",
+    )
+
+
+def test_start_records_requested_then_waiting(service: ConnectionService) -> None:
+    connection = service.start(new())
+    assert connection.state == "awaiting_credentials"
+    assert [(e.from_state, e.to_state, e.actor) for e in service.events(connection.id)] == [
+        (None, "requested", "U1"),
+        ("requested", "awaiting_credentials", "U1"),
+    ]
+
+
+def test_same_request_twice_is_one_connection(service: ConnectionService) -> None:
+    first = service.start(new())
+    with pytest.raises(DuplicateRequest) as raised:
+        service.start(new())
+    assert raised.value.existing_id == first.id
+
+
+def test_transitions_outside_the_graph_are_refused_and_change_nothing(
+    service: ConnectionService,
+) -> None:
+    connection = service.start(new())
+    with pytest.raises(InvalidTransition):
+        service.advance_to(connection.id, State.CONNECTED, actor="U1")
+    with pytest.raises(InvalidTransition):
+        service.advance_to(
+            connection.id, State.AWAITING_AUTHORIZATION, actor="U1", expect=State.AWAITING_CALLBACK
+        )
+    assert service.get(connection.id).state == "awaiting_credentials"
+    assert len(service.events(connection.id)) == 2
+
+
+def test_ending_remembers_where_it_stopped(service: ConnectionService) -> None:
+    connection = service.start(new())
+    ended = service.advance_to(connection.id, State.CANCELLED, actor="U1")
+    assert ended.last_open_state == "awaiting_credentials" and ended.next_due_at is None
+    with pytest.raises(InvalidTransition):
+        service.advance_to(connection.id, State.AWAITING_CALLBACK, actor="U1")
+
+
+def test_client_creation_is_claimed_once(service: ConnectionService) -> None:
+    connection = service.start(new())
+    assert service.claim_client_creation(connection.id)
+    assert not service.claim_client_creation(connection.id)
+    service.release_client_creation(connection.id)
+    assert service.claim_client_creation(connection.id)
+
+
+def test_due_work_is_claimed_by_one_worker_until_its_lease_runs_out(
+    service: ConnectionService,
+) -> None:
+    clock = service._clock
+    assert isinstance(clock, ManualClock)
+    ids = [service.start(new(f"view:{i}", f"org{i}")).id for i in range(3)]
+    for i in ids[:2]:
+        service.update(i, next_due_at=clock.now())
+    assert service.claim_due("a", limit=10, lease_seconds=30) == ids[:2]
+    assert service.claim_due("b", limit=10, lease_seconds=30) == []
+    service.finish_due(ids[0], "a", next_due_at=None)
+    clock.advance(31)  # worker a died holding ids[1]
+    assert service.claim_due("b", limit=10, lease_seconds=30) == [ids[1]]
+    # a's late finish does not undo b's claim
+    service.finish_due(ids[1], "a", next_due_at=None)
+    assert service.get(ids[1]).lease_owner == "b"
+
+
+def test_deliveries_are_recognised_once(service: ConnectionService) -> None:
+    assert service.first_delivery("view:V1:h1")
+    assert not service.first_delivery("view:V1:h1")
+    assert service.first_delivery("view:V1:h2")
+
+
+def test_token_checks_start_at_poll_every_and_slow_to_a_minute() -> None:
+    clicked = datetime(2026, 1, 1, tzinfo=UTC)
+    at = [
+        token_check_interval(clicked, clicked + timedelta(seconds=s), 5) for s in (0, 60, 300, 3600)
+    ]
+    assert at[0] == 5 and at[0] < at[1] < at[2] <= at[3] == 60
+    assert token_check_interval(None, clicked, 5) == 60  # not clicked yet: once a minute
+    assert token_check_interval(clicked, clicked, 120) == 120  # never faster than asked
