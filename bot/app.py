@@ -20,11 +20,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import Engine, text
 
 from bot import db
+from bot.clients.bitbucket import BitbucketClient
 from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow, FlowSettings
+from bot.flows.consumer_check import ConsumerChecker
 from bot.jobs.due import DueWork
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.slack import actions, commands, views
@@ -115,6 +117,7 @@ class Runtime:
             self.scheduler = None
         self.work.shutdown(wait=True)
         self.tfe.close()
+        self.flow.checker.bitbucket.close()
         self.engine.dispose()
 
 
@@ -128,9 +131,11 @@ def build_runtime(
     engine = db.make_engine(settings.database_url)
     service = ConnectionService(db.make_sessionmaker(engine), clock)
     tfe = TFEClient(settings.tfe_url, settings.tfe_token)
+    bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
     flow = ConnectFlow(
         service,
         tfe,
+        ConsumerChecker(bitbucket),
         FlowSettings(
             tfe_url=settings.tfe_url,
             bitbucket_url=settings.bitbucket_url,

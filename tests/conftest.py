@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.logs import setup_logging
+from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.harness import RunningBot, bot_env
@@ -63,8 +64,25 @@ def fake_tfe() -> Iterator[FakeTFE]:
 
 
 @pytest.fixture
-def env(fake_slack: FakeSlack, fake_tfe: FakeTFE, database_url: str) -> dict[str, str]:
-    return bot_env(slack_url=fake_slack.url, tfe_url=fake_tfe.url, database_url=database_url)
+def fake_bitbucket() -> Iterator[FakeBitbucket]:
+    from tests.flow.steps import KEY, SECRET
+
+    fake = FakeBitbucket().start()
+    fake.add_consumer(KEY, SECRET, owner="svc-terraform")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def env(
+    fake_slack: FakeSlack, fake_tfe: FakeTFE, fake_bitbucket: FakeBitbucket, database_url: str
+) -> dict[str, str]:
+    return bot_env(
+        slack_url=fake_slack.url,
+        tfe_url=fake_tfe.url,
+        database_url=database_url,
+        bitbucket_url=fake_bitbucket.url,
+    )
 
 
 @pytest.fixture

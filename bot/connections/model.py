@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -66,6 +66,12 @@ class Connection(Base):
     connect_path: Mapped[str | None] = mapped_column(Text)
     oauth_token_id: Mapped[str | None] = mapped_column(String(64))
     authorized_as: Mapped[str | None] = mapped_column(String(255))
+
+    # The owner chose to add a Bitbucket client although the organization already has one.
+    duplicates_acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Non-blocking findings of the consumer check (repositories without admin, …), one a line.
+    check_warnings: Mapped[str | None] = mapped_column(Text)
+    authorize_hint_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Set while one worker creates the OAuth client, so a second submission waits its turn.
     client_create_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -37,6 +37,7 @@ class NewConnection:
     account_kind: AccountKind
     bitbucket_username: str | None = None
     bitbucket_workspace: str | None = None
+    duplicates_acknowledged: bool = False
 
 
 class ConnectionNotFound(Exception):
@@ -105,6 +106,7 @@ class ConnectionService:
                     account_kind=request.account_kind.value,
                     bitbucket_username=request.bitbucket_username,
                     bitbucket_workspace=request.bitbucket_workspace,
+                    duplicates_acknowledged=request.duplicates_acknowledged,
                     state=State.REQUESTED.value,
                     created_at=now,
                     updated_at=now,
@@ -213,6 +215,18 @@ class ConnectionService:
             connection.next_due_at = now
             connection.updated_at = now
             return True
+
+    def mark_authorize_hint_sent(self, connection_id: int) -> bool:
+        """Record that the owner got the "no token yet" hint; False if someone already sent it."""
+        now = self._clock.now()
+        with self._transaction() as session:
+            result = session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id)
+                .where(Connection.authorize_hint_sent_at.is_(None))
+                .values(authorize_hint_sent_at=now)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # What is due: claimed by one worker at a time, under a lease that runs out if it dies.
 

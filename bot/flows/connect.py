@@ -15,6 +15,8 @@ from bot.clock import Clock
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionService, NewConnection
 from bot.connections.states import InvalidTransition, State
+from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
+from bot.flows.problems import Problem
 from bot.redaction import REDACTOR
 
 log = logging.getLogger(__name__)
@@ -24,15 +26,6 @@ log = logging.getLogger(__name__)
 UNCLICKED_CHECK_EVERY = 60.0
 # However long the wait, a clicked connection is checked at least this often.
 SLOWEST_CHECK_EVERY = 60.0
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a step could not go on: a message for the user, and the form field it is about."""
-
-    message: str
-    field: str | None = None
-    retryable: bool = True
 
 
 @dataclass(frozen=True)
@@ -53,6 +46,33 @@ PERMISSIONS = (
 )
 
 
+ADD_ANOTHER = "add_another"
+
+
+@dataclass(frozen=True)
+class OrganizationCheck:
+    """The organization's check: a problem, or the Bitbucket Cloud clients it already has."""
+
+    problem: Problem | None
+    existing: tuple[OAuthClient, ...] = ()
+
+
+def duplicates_message(
+    organization: str, clients: list[OAuthClient] | tuple[OAuthClient, ...]
+) -> str:
+    named = "; ".join(
+        f"{c.name or 'unnamed'} ({c.id}, {'authorized' if c.token_ids else 'not authorized'})"
+        for c in clients[:3]
+    )
+    count = len(clients)
+    return (
+        f"{organization} already has {count} Bitbucket Cloud connection"
+        f"{'s' if count != 1 else ''} in Terraform: {named}. Workspaces can use "
+        f"{'it' if count == 1 else 'them'}; a second one is rarely needed. To stop, press "
+        'Cancel. To add another anyway, tick "Add another Bitbucket connection anyway".'
+    )
+
+
 @dataclass(frozen=True)
 class FlowSettings:
     tfe_url: str
@@ -65,37 +85,58 @@ class ConnectFlow:
     """The steps from "connect this organization" to "TFE holds the token"."""
 
     def __init__(
-        self, service: ConnectionService, tfe: TFEClient, settings: FlowSettings, clock: Clock
+        self,
+        service: ConnectionService,
+        tfe: TFEClient,
+        checker: ConsumerChecker,
+        settings: FlowSettings,
+        clock: Clock,
     ) -> None:
         self.service = service
         self.tfe = tfe
+        self.checker = checker
         self.settings = settings
         self.clock = clock
 
     # Step 0: the request.
 
-    def check_organization(self, organization: str) -> Problem | None:
-        """Ask TFE whether the organization exists and the bot may manage its VCS settings."""
+    def check_organization(self, organization: str) -> OrganizationCheck:
+        """Ask TFE whether the organization exists, the bot may manage its VCS settings, and
+        whether it already has Bitbucket Cloud clients."""
         try:
             found = self.tfe.get_organization(organization)
+            if found.can_update_oauth is False:
+                return OrganizationCheck(
+                    Problem(
+                        f"The bot's Terraform token can see {organization} but may not manage its "
+                        "VCS settings. An owner of the organization must give the token's team the "
+                        '"Manage VCS settings" permission (or use an owners-team token).',
+                        field="organization",
+                    )
+                )
+            existing = self.bitbucket_clients(organization)
         except TFEError as error:
             if error.kind == TFEErrorKind.NOT_FOUND:
-                return Problem(
-                    f"Terraform has no organization named {organization}, or the bot's token "
-                    "may not see it. Check the spelling (it is the name in the address "
-                    "app.terraform.io/app/<organization>), or ask an owner of the organization "
-                    "to give the bot's token access.",
-                    field="organization",
+                return OrganizationCheck(
+                    Problem(
+                        f"Terraform has no organization named {organization}, or the bot's token "
+                        "may not see it. Check the spelling (it is the name in the address "
+                        "app.terraform.io/app/<organization>), or ask an owner of the organization "
+                        "to give the bot's token access.",
+                        field="organization",
+                    )
                 )
-            return Problem(error.user_message, retryable=error.kind != TFEErrorKind.UNAUTHORIZED)
-        if found.can_update_oauth is False:
-            return Problem(
-                f"The bot's Terraform token can see {organization} but may not manage its VCS "
-                "settings. An owner of the organization must give the token's team the "
-                '"Manage VCS settings" permission (or use an owners-team token).',
-                field="organization",
+            return OrganizationCheck(
+                Problem(error.user_message, retryable=error.kind != TFEErrorKind.UNAUTHORIZED)
             )
-        return None
+        return OrganizationCheck(None, tuple(existing))
+
+    def bitbucket_clients(self, organization: str) -> list[OAuthClient]:
+        return [
+            c
+            for c in self.tfe.list_oauth_clients(organization)
+            if c.service_provider == BITBUCKET_CLOUD
+        ]
 
     def open_connection_for(self, organization: str) -> Connection | None:
         return self.service.open_for_organization(organization)
@@ -126,11 +167,18 @@ class ConnectFlow:
         )
 
     def create_client(
-        self, connection_id: int, *, key: str, secret: str, requester_name: str
+        self,
+        connection_id: int,
+        *,
+        key: str,
+        secret: str,
+        requester_name: str,
+        add_another: bool = False,
     ) -> Connection | Problem:
-        """Create the OAuth client in TFE with the key and secret, at most once.
+        """Check the consumer with Bitbucket, then create the OAuth client in TFE, at most once.
 
-        The secret is used for the one create call and then dropped.
+        The secret is used for these calls and then dropped; nothing reaches TFE unless the
+        check passed, and an existing Bitbucket client is never duplicated silently.
         """
         with REDACTOR.holding(secret):
             connection = self.service.get(connection_id)
@@ -142,17 +190,56 @@ class ConnectFlow:
                     "watch the progress message.",
                     retryable=False,
                 )
-            name = self.client_name(connection, requester_name)
             try:
-                client = self._create_or_find(connection, name=name, key=key, secret=secret)
+                outcome = self._check_and_create(
+                    connection,
+                    key=key,
+                    secret=secret,
+                    requester_name=requester_name,
+                    add_another=add_another,
+                )
             except TFEError as error:
-                self.service.release_client_creation(connection_id)
                 log.warning(
                     "creating the OAuth client failed",
                     extra={"connection": connection_id, "status": error.status},
                 )
-                return _credentials_problem(error, connection.organization)
-        return self._record_client(connection_id, client, name)
+                outcome = _credentials_problem(error, connection.organization)
+            except BaseException:
+                self.service.release_client_creation(connection_id)
+                raise
+        if isinstance(outcome, Problem):
+            self.service.release_client_creation(connection_id)
+            return outcome
+        client, name, report = outcome
+        return self._record_client(connection_id, client, name, report)
+
+    def _check_and_create(
+        self,
+        connection: Connection,
+        *,
+        key: str,
+        secret: str,
+        requester_name: str,
+        add_another: bool,
+    ) -> tuple[OAuthClient, str, ConsumerReport] | Problem:
+        report = self.checker.check(
+            key=key,
+            secret=secret,
+            username=connection.bitbucket_username,
+            workspace=connection.bitbucket_workspace,
+        )
+        if isinstance(report, Problem):
+            return report
+        name = self.client_name(connection, requester_name)
+        clients = self.bitbucket_clients(connection.organization)
+        # An earlier attempt may have made the client and lost the answer: use that one.
+        ours = next((c for c in clients if c.name == name), None)
+        if ours is not None:
+            return ours, name, report
+        if clients and not (add_another or connection.duplicates_acknowledged):
+            return Problem(duplicates_message(connection.organization, clients), field=ADD_ANOTHER)
+        client = self._create_or_find(connection, name=name, key=key, secret=secret)
+        return client, name, report
 
     def _create_or_find(
         self, connection: Connection, *, name: str, key: str, secret: str
@@ -172,7 +259,10 @@ class ConnectFlow:
                 if not error.outcome_unknown:
                     raise
                 # The answer was lost: the client may exist. Look before trying again.
-                existing = self._find_client(connection.organization, name)
+                existing = next(
+                    (c for c in self.bitbucket_clients(connection.organization) if c.name == name),
+                    None,
+                )
                 if existing is not None:
                     log.info(
                         "found the OAuth client whose create answer was lost",
@@ -183,13 +273,13 @@ class ConnectFlow:
                     raise
         raise AssertionError("unreachable")
 
-    def _find_client(self, organization: str, name: str) -> OAuthClient | None:
-        for client in self.tfe.list_oauth_clients(organization):
-            if client.service_provider == BITBUCKET_CLOUD and client.name == name:
-                return client
-        return None
-
-    def _record_client(self, connection_id: int, client: OAuthClient, name: str) -> Connection:
+    def _record_client(
+        self, connection_id: int, client: OAuthClient, name: str, report: ConsumerReport
+    ) -> Connection:
+        changes: dict[str, object] = {}
+        connection = self.service.get(connection_id)
+        if connection.bitbucket_username is None and report.owner:
+            changes["bitbucket_username"] = report.owner  # whose account this is, on record
         connection = self.service.advance_to(
             connection_id,
             State.AWAITING_CALLBACK,
@@ -201,6 +291,8 @@ class ConnectFlow:
             callback_url=client.callback_url,
             connect_path=client.connect_path,
             client_create_started_at=None,
+            check_warnings="\n".join(report.warnings) or None,
+            **changes,
         )
         log.info("OAuth client created", extra={"connection": connection_id, "client": client.id})
         return connection
@@ -291,6 +383,18 @@ class ConnectFlow:
             return self.service.get(connection_id), False
         return connection, True
 
+    def needs_authorize_hint(self, connection: Connection) -> bool:
+        """Clicked Authorize a while ago, still no token, and not told why yet."""
+        clicked = connection.authorize_clicked_at
+        if (
+            connection.current_state != State.AWAITING_AUTHORIZATION
+            or clicked is None
+            or connection.authorize_hint_sent_at is not None
+        ):
+            return False
+        waited = (self.clock.now() - clicked).total_seconds()
+        return waited >= authorize_hint_after(self.settings.token_poll_every)
+
     def next_token_check(self, connection: Connection) -> datetime | None:
         """When to look for the token next: often right after the click, slower later."""
         if connection.current_state != State.AWAITING_AUTHORIZATION:
@@ -301,6 +405,11 @@ class ConnectFlow:
                 connection.authorize_clicked_at, now, self.settings.token_poll_every
             )
         )
+
+
+def authorize_hint_after(poll_every: float) -> float:
+    """How long after the click a missing token is worth a hint: 3 minutes at the default."""
+    return 36 * poll_every
 
 
 def token_check_interval(clicked_at: datetime | None, now: datetime, poll_every: float) -> float:

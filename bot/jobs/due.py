@@ -68,6 +68,10 @@ class DueWork:
                 self.notifier.refresh_progress(connection_id)
                 if connection.current_state == State.CONNECTED:
                     self.notifier.announce_connected(connection)
+            elif self.flow.needs_authorize_hint(connection) and (
+                self.service.mark_authorize_hint_sent(connection_id)
+            ):
+                self.notifier.send_authorize_hint(connection)
             next_due = self.flow.next_token_check(connection)
         except TFEError as error:
             log.warning(

@@ -54,6 +54,7 @@ class RequestForm:
     username: str = ""
     acknowledged: bool = False
     workspace: str = ""
+    add_another: bool = False
 
 
 def _mrkdwn(text: str) -> MarkdownTextObject:
@@ -116,8 +117,26 @@ SERVICE_LABEL = "A shared service account (recommended)"
 PERSONAL_LABEL = "My own Bitbucket account"
 
 
+ADD_ANOTHER_LABEL = "Add another Bitbucket connection anyway"
+
+
+def add_another_input() -> InputBlock:
+    """The opt-in to a second Bitbucket client, shown only when one exists already."""
+    option = Option(value="yes", text=PlainTextObject(text=ADD_ANOTHER_LABEL))
+    return InputBlock(
+        block_id=ids.ADD_ANOTHER,
+        label="The organization already has a Bitbucket connection",
+        optional=True,
+        element=CheckboxesElement(action_id=ids.VALUE, options=[option]),
+    )
+
+
 def request_view(
-    form: RequestForm, *, errors: dict[str, str] | None = None, notice: str | None = None
+    form: RequestForm,
+    *,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    offer_add_another: bool = False,
 ) -> dict[str, Any]:
     """The modal `/connect-bitbucket` opens; `errors` go under the named fields."""
     errors = errors or {}
@@ -199,6 +218,8 @@ def request_view(
             ),
         ),
     ]
+    if offer_add_another:
+        blocks.append(add_another_input())
     blocks = _errors_under(blocks, errors)
     return _modal(
         "Connect Bitbucket",
@@ -217,8 +238,6 @@ def _errors_under(blocks: list[Block], errors: dict[str, str]) -> list[Block]:
         out.append(block)
         if block.block_id in errors:
             out.append(_error(errors[block.block_id]))
-    if None in errors:
-        out.insert(0, _error(errors[None]))  # type: ignore[index]
     return out
 
 
@@ -251,6 +270,7 @@ def credentials_view(
     key: str = "",
     errors: dict[str, str] | None = None,
     notice: str | None = None,
+    offer_add_another: bool = False,
 ) -> dict[str, Any]:
     """Key and Secret; the secret never gets an initial value, and the view has no buttons."""
     errors = errors or {}
@@ -279,6 +299,8 @@ def credentials_view(
             element=PlainTextInputElement(action_id=ids.VALUE, max_length=validation.SECRET_MAX),
         ),
     ]
+    if offer_add_another:
+        blocks.append(add_another_input())
     return _modal(
         "Key and Secret",
         _errors_under(blocks, errors),
@@ -286,6 +308,26 @@ def credentials_view(
         submit="Connect",
         close="Cancel",
         metadata={"connection": connection.id},
+    )
+
+
+def _warnings(connection: Connection) -> list[Block]:
+    lines = (connection.check_warnings or "").splitlines()
+    return [_context(f":warning: {fit_escaped(line, 2900)}") for line in lines[:5]]
+
+
+def client_created_view(connection: Connection) -> dict[str, Any]:
+    """After the create: what happened, what to know, and what is next."""
+    return _modal(
+        "OAuth client created",
+        [
+            _section(
+                ":white_check_mark: Bitbucket accepted the consumer and Terraform has the OAuth "
+                f"client {code(connection.oauth_client_id or '')}. Next: paste the callback URL "
+                "into the consumer; it is in the progress message."
+            ),
+            *_warnings(connection),
+        ],
     )
 
 
@@ -386,6 +428,7 @@ def progress_message(
                 "In Bitbucket: OAuth consumers → the consumer's ⋯ menu → *Edit* → "
                 "*Callback URL* → *Save*."
             ),
+            *_warnings(connection),
             ActionsBlock(
                 block_id="step3",
                 elements=[
@@ -484,6 +527,39 @@ def authorize_message(connection: Connection, link: str) -> tuple[str, list[dict
     return f"Authorize Terraform for {escape(connection.organization)}", [
         b.to_dict() for b in blocks
     ]
+
+
+def authorize_hint(connection: Connection, link: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The owner's DM when Authorize was opened but no token arrived: likely causes, in order."""
+    account = (
+        f"the service account {code(connection.bitbucket_username)}"
+        if connection.bitbucket_username
+        else "the Bitbucket account that owns the connection"
+    )
+    text = (
+        f"*Terraform has no token yet for {escape(connection.organization)}* (connection "
+        f"#{connection.id}). The likely causes, most likely first:\n"
+        "1. *The consumer's callback URL is still the placeholder.* In Bitbucket, edit the "
+        "consumer and set its Callback URL to exactly:\n"
+        f"```{escape(connection.callback_url or '')}```\n"
+        f"2. *You authorized with the wrong Bitbucket account.* Log out of Bitbucket, log in as "
+        f"{account}, and press Authorize again.\n"
+        "3. *You were not logged in to Terraform* (or not as a member of the organization). "
+        "Log in to Terraform, then press Authorize again.\n"
+        "I keep watching; I'll tell the channel as soon as Terraform has the token."
+    )
+    elements = (
+        [_button("Authorize", ids.AUTHORIZE, url=link, value=str(connection.id), primary=True)]
+        if link
+        else []
+    )
+    body: list[Block] = [_section(text)]
+    if elements:
+        body.append(ActionsBlock(block_id="authorize_hint", elements=elements))
+    return (
+        f"No token yet for {escape(connection.organization)}: check the callback URL",
+        [b.to_dict() for b in body],
+    )
 
 
 def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, Any]]]:

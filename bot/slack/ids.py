@@ -13,6 +13,7 @@ SERVICE_USERNAME = "service_username"
 OWNERSHIP_ACK = "ownership_ack"
 WORKSPACE = "workspace"
 # Blocks of the credentials view.
+ADD_ANOTHER = "add_another"
 KEY = "key"
 SECRET = "secret"
 VALUE = "value"

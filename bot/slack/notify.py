@@ -120,6 +120,11 @@ class Notifier:
         )
         self.service.update(connection.id, authorize_message_ts=str(answer["ts"]))
 
+    def send_authorize_hint(self, connection: Connection) -> None:
+        """Tell the owner why the token may not have arrived, most likely cause first."""
+        text, body = blocks.authorize_hint(connection, self.flow.authorize_link(connection))
+        self.client.chat_postMessage(channel=self.owner_dm(connection), text=text, blocks=body)
+
     def announce_connected(self, connection: Connection) -> None:
         """Tell the channel the connection is complete."""
         text, body = blocks.connected_announcement(connection)

@@ -11,9 +11,11 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.connections import validation
+from bot.connections.model import Connection
 from bot.connections.service import AccountKind, DuplicateRequest, NewConnection
 from bot.connections.states import State
-from bot.flows.connect import Problem
+from bot.flows.connect import ADD_ANOTHER, duplicates_message
+from bot.flows.problems import Problem
 from bot.slack import blocks, ids
 from bot.slack.deliveries import delivery_key, first_time
 from bot.slack.deps import SlackDeps
@@ -56,9 +58,14 @@ def read_request_form(body: dict[str, Any]) -> blocks.RequestForm:
         organization=_value(body, ids.ORGANIZATION).get("value") or "",
         account_kind=kind,
         username=_value(body, ids.SERVICE_USERNAME).get("value") or "",
-        acknowledged=bool(_value(body, ids.OWNERSHIP_ACK).get("selected_options")),
+        acknowledged=_ticked(body, ids.OWNERSHIP_ACK),
         workspace=_value(body, ids.WORKSPACE).get("value") or "",
+        add_another=_ticked(body, ids.ADD_ANOTHER),
     )
+
+
+def _ticked(body: dict[str, Any], block: str) -> bool:
+    return bool(_value(body, block).get("selected_options"))
 
 
 def validate_request(form: blocks.RequestForm) -> tuple[dict[str, str], dict[str, str | None]]:
@@ -131,9 +138,18 @@ def register(app: App, deps: SlackDeps) -> None:
                     )
                 )
                 return
-            problem = deps.flow.check_organization(organization)
-            if problem is not None:
-                show(_request_with_problem(form, problem))
+            checked = deps.flow.check_organization(organization)
+            if checked.problem is not None:
+                show(_request_with_problem(form, checked.problem))
+                return
+            if checked.existing and not form.add_another:
+                show(
+                    blocks.request_view(
+                        form,
+                        offer_add_another=True,
+                        notice=duplicates_message(organization, checked.existing),
+                    )
+                )
                 return
             try:
                 connection = deps.flow.start(
@@ -146,6 +162,7 @@ def register(app: App, deps: SlackDeps) -> None:
                         account_kind=form.account_kind,
                         bitbucket_username=clean.get("username"),
                         bitbucket_workspace=clean.get("workspace"),
+                        duplicates_acknowledged=bool(checked.existing),
                     )
                 )
             except DuplicateRequest:
@@ -206,7 +223,11 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         ack(
             response_action="update",
-            view=blocks.busy_view("Key and Secret", "Creating the OAuth client in Terraform…"),
+            view=blocks.busy_view(
+                "Key and Secret",
+                "Checking the consumer with Bitbucket, then creating the OAuth client in "
+                "Terraform…",
+            ),
         )
         assert isinstance(key, validation.Valid) and isinstance(secret, validation.Valid)
         view_id = body["view"]["id"]
@@ -218,28 +239,20 @@ def register(app: App, deps: SlackDeps) -> None:
             _wait_for_ack(received)
             client.views_update(view_id=view_id, view=view)
 
+        add_another = _ticked(body, ids.ADD_ANOTHER)
+
         def create() -> None:
             if not deps.service.first_delivery(delivery):
                 return
             outcome = deps.flow.create_client(
-                connection_id, key=key_value, secret=secret_value, requester_name=username
+                connection_id,
+                key=key_value,
+                secret=secret_value,
+                requester_name=username,
+                add_another=add_another,
             )
             if isinstance(outcome, Problem):
-                current = deps.service.get(connection_id)
-                errors = {outcome.field: outcome.message} if outcome.field else {}
-                notice = None if outcome.field else outcome.message
-                show(
-                    blocks.credentials_view(
-                        current,
-                        key=key_value,
-                        errors=errors,
-                        notice=(
-                            f"{notice} Enter the secret again to retry."
-                            if notice
-                            else "Enter the secret again to retry."
-                        ),
-                    )
-                )
+                show(_credentials_with_problem(deps.service.get(connection_id), key_value, outcome))
                 return
             if outcome.current_state != State.AWAITING_CALLBACK:
                 show(
@@ -249,31 +262,50 @@ def register(app: App, deps: SlackDeps) -> None:
                     )
                 )
                 return
+            show(blocks.client_created_view(outcome))
             deps.notifier.refresh_progress(connection_id)
-            show(
-                blocks.message_view(
-                    "OAuth client created",
-                    (
-                        f":white_check_mark: Terraform has the OAuth client "
-                        f"`{escape(outcome.oauth_client_id or '')}`. Next: paste the callback URL "
-                        "into the consumer; it is in the progress message."
-                    ),
+
+        def recover(_error: Exception) -> None:
+            connection = deps.service.get(connection_id)
+            if connection.current_state == State.AWAITING_CREDENTIALS:
+                show(
+                    blocks.credentials_view(
+                        connection,
+                        key=key_value,
+                        notice=(
+                            "Something went wrong on the bot's side. Enter the secret again "
+                            "and press Connect to retry; nothing is created twice."
+                        ),
+                    )
                 )
-            )
+            else:
+                show(
+                    blocks.message_view(
+                        "Key and Secret",
+                        (
+                            "Something went wrong on the bot's side after the OAuth client was "
+                            "created. The progress message shows where the connection stands."
+                        ),
+                    )
+                )
 
         deps.work.submit(
-            "creating the OAuth client",
-            create,
-            connection=connection_id,
-            on_error=lambda _e: show(
-                blocks.credentials_view(
-                    deps.service.get(connection_id),
-                    key=key_value,
-                    notice="Something went wrong on the bot's side. Enter the secret again and "
-                    "press Connect to retry; nothing was created twice.",
-                )
-            ),
+            "creating the OAuth client", create, connection=connection_id, on_error=recover
         )
+
+
+def _credentials_with_problem(connection: Connection, key: str, problem: Problem) -> dict[str, Any]:
+    """The key and secret form again, with the problem where it belongs."""
+    again = "Enter the secret again to retry."
+    if problem.field == ADD_ANOTHER:
+        return blocks.credentials_view(
+            connection, key=key, notice=f"{problem.message} {again}", offer_add_another=True
+        )
+    if problem.field:
+        return blocks.credentials_view(
+            connection, key=key, errors={problem.field: problem.message}, notice=again
+        )
+    return blocks.credentials_view(connection, key=key, notice=f"{problem.message} {again}")
 
 
 def _request_with_problem(form: blocks.RequestForm, problem: Problem) -> dict[str, Any]:

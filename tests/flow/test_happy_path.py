@@ -54,8 +54,8 @@ def test_happy_path(
     client = clients[0]
     attributes = client.attributes
     assert attributes["service-provider"] == "bitbucket_hosted"
-    assert attributes["http-url"] == "https://bitbucket.org"
-    assert attributes["api-url"] == "https://api.bitbucket.org/2.0"
+    assert attributes["http-url"] == bot.settings.bitbucket_url
+    assert attributes["api-url"] == bot.settings.bitbucket_api_url
     assert attributes["key"] == KEY and client.secret == SECRET
     assert "requested by @u1owner" in attributes["name"]
 
