@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 from datetime import UTC, datetime
 
@@ -19,10 +18,32 @@ from bot.slack.text import escape, fit, fit_escaped
 from tests.fakes.slack import check_blocks, check_view
 
 # Arbitrary unicode, and text built from the pieces that would break mrkdwn if unescaped.
-MARKUP = st.lists(st.sampled_from([
-    "<!channel>", "<!here>", "<", ">", "&", "&amp;", "<@U123|x>", "<https://evil.example|click>",
-    "`", "```", "*", "_", "~", "a", " ", "é", "\n", "💥", "\u200b",
-]), max_size=400).map("".join)
+MARKUP = st.lists(
+    st.sampled_from(
+        [
+            "<!channel>",
+            "<!here>",
+            "<",
+            ">",
+            "&",
+            "&amp;",
+            "<@U123|x>",
+            "<https://evil.example|click>",
+            "`",
+            "```",
+            "*",
+            "_",
+            "~",
+            "a",
+            " ",
+            "é",
+            "\n",
+            "💥",
+            "\u200b",
+        ]
+    ),
+    max_size=400,
+).map("".join)
 ANY_TEXT = st.one_of(st.text(max_size=5000), MARKUP)
 ORGANIZATIONS = st.from_regex(r"[A-Za-z0-9_-]{1,255}", fullmatch=True)
 NAMES = st.from_regex(r"[A-Za-z0-9_.-]{1,100}", fullmatch=True)
@@ -72,8 +93,10 @@ def test_credential_messages_never_repeat_the_input(raw: str) -> None:
 
 @given(ANY_TEXT, ANY_TEXT)
 def test_username_and_workspace_validators_never_raise(username: str, workspace: str) -> None:
-    for checked in (validation.bitbucket_username(username),
-                    validation.bitbucket_workspace(workspace)):
+    for checked in (
+        validation.bitbucket_username(username),
+        validation.bitbucket_workspace(workspace),
+    ):
         assert checked is None or isinstance(checked, validation.Valid | validation.Invalid)
         if isinstance(checked, validation.Valid):
             assert re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", checked.value)
@@ -82,55 +105,97 @@ def test_username_and_workspace_validators_never_raise(username: str, workspace:
 def _connection(**kwargs: object) -> Connection:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     fields: dict[str, object] = dict(
-        id=123456, request_ref="r", team_id="T", channel_id="C1", owner_id="U1",
-        organization="acme", account_kind="service_account", bitbucket_username="svc",
-        bitbucket_workspace=None, state="awaiting_credentials", created_at=now, updated_at=now,
-        progressed_at=now, progress_channel="C1", oauth_client_id="oc-123",
-        callback_url="https://app.terraform.io/auth/x/callback", connect_path="/auth/x",
+        id=123456,
+        request_ref="r",
+        team_id="T",
+        channel_id="C1",
+        owner_id="U1",
+        organization="acme",
+        account_kind="service_account",
+        bitbucket_username="svc",
+        bitbucket_workspace=None,
+        state="awaiting_credentials",
+        created_at=now,
+        updated_at=now,
+        progressed_at=now,
+        progress_channel="C1",
+        oauth_client_id="oc-123",
+        callback_url="https://app.terraform.io/auth/x/callback",
+        connect_path="/auth/x",
     )
     fields.update(kwargs)
     return Connection(**fields)
 
 
 @given(
-    organization=ORGANIZATIONS, username=NAMES, workspace=NAMES,
-    state=st.sampled_from(list(State)), note=ANY_TEXT,
-    warnings=st.lists(ANY_TEXT, max_size=8), authorized_as=ANY_TEXT,
-    callback=st.text(max_size=3000), clicked=st.booleans(),
+    organization=ORGANIZATIONS,
+    username=NAMES,
+    workspace=NAMES,
+    state=st.sampled_from(list(State)),
+    note=ANY_TEXT,
+    warnings=st.lists(ANY_TEXT, max_size=8),
+    authorized_as=ANY_TEXT,
+    callback=st.text(max_size=3000),
+    clicked=st.booleans(),
 )
 def test_progress_message_stays_within_block_kit_and_escapes_everything(
-    organization: str, username: str, workspace: str, state: State, note: str,
-    warnings: list[str], authorized_as: str, callback: str, clicked: bool,
+    organization: str,
+    username: str,
+    workspace: str,
+    state: State,
+    note: str,
+    warnings: list[str],
+    authorized_as: str,
+    callback: str,
+    clicked: bool,
 ) -> None:
     connection = _connection(
-        organization=organization, bitbucket_username=username, bitbucket_workspace=workspace,
-        state=state.value, status_note=note, check_warnings="\n".join(warnings) or None,
-        authorized_as=authorized_as or None, callback_url=callback,
+        organization=organization,
+        bitbucket_username=username,
+        bitbucket_workspace=workspace,
+        state=state.value,
+        status_note=note,
+        check_warnings="\n".join(warnings) or None,
+        authorized_as=authorized_as or None,
+        callback_url=callback,
         authorize_clicked_at=datetime(2026, 1, 1, tzinfo=UTC) if clicked else None,
     )
-    values = ConsumerValues(f"Terraform Enterprise ({organization})",
-                            "https://example.com/replace-this-later", "https://tfe.example")
+    values = ConsumerValues(
+        f"Terraform Enterprise ({organization})",
+        "https://example.com/replace-this-later",
+        "https://tfe.example",
+    )
     pages = blocks.BitbucketPages("https://bitbucket.org/x/new", "https://bitbucket.org/x/api")
-    text, body = blocks.progress_message(connection, values=values, pages=pages, poll_every=5)
+    _text, body = blocks.progress_message(connection, values=values, pages=pages, poll_every=5)
     check_blocks(body, limit=50)
-    _no_injection(body) + callback)
-    for render in (blocks.authorize_message(connection, "https://tfe.example/auth/x"),
-                   blocks.authorize_hint(connection, "https://tfe.example/auth/x"),
-                   blocks.connected_announcement(connection)):
+    _no_injection(body)
+    for render in (
+        blocks.authorize_message(connection, "https://tfe.example/auth/x"),
+        blocks.authorize_hint(connection, "https://tfe.example/auth/x"),
+        blocks.connected_announcement(connection),
+    ):
         check_blocks(render[1], limit=50)
         _no_injection(render[1])
-    check_view(blocks.credentials_view(connection, key="k" * 128, notice=note,
-                                       errors={"key": note, "secret": note},
-                                       offer_add_another=True))
+    check_view(
+        blocks.credentials_view(
+            connection,
+            key="k" * 128,
+            notice=note,
+            errors={"key": note, "secret": note},
+            offer_add_another=True,
+        )
+    )
     check_view(blocks.client_created_view(connection))
 
 
 @given(prefill=ANY_TEXT, notice=ANY_TEXT, error=ANY_TEXT)
 def test_request_form_holds_any_command_text(prefill: str, notice: str, error: str) -> None:
-    form = blocks.RequestForm(channel_id="C1", organization=prefill, username=prefill,
-                              workspace=prefill)
-    view = blocks.request_view(form, notice=notice, errors={"organization": error},
-                               offer_add_another=True)
+    form = blocks.RequestForm(
+        channel_id="C1", organization=prefill, username=prefill, workspace=prefill
+    )
+    view = blocks.request_view(
+        form, notice=notice, errors={"organization": error}, offer_add_another=True
+    )
     check_view(view)
     for block in view["blocks"]:
         element = block.get("element") or {}
