@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
 from bot.connections.service import ConnectionService
-from bot.connections.states import State
+from bot.connections.states import State, is_open
 from bot.flows.connect import ConnectFlow
 from bot.slack.notify import Notifier
 
@@ -63,6 +63,10 @@ class DueWork:
     def handle(self, connection_id: int) -> None:
         next_due: datetime | None = self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
         try:
+            connection = self.service.get(connection_id)
+            if connection.progress_ts is None and is_open(connection.current_state):
+                # Posting it failed when the connection started (Slack was down): try again.
+                self.notifier.refresh_progress(connection_id)
             connection, changed = self.flow.check_token(connection_id)
             if changed:
                 self.notifier.refresh_progress(connection_id)

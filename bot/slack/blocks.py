@@ -252,12 +252,20 @@ def message_view(title: str, text: str) -> dict[str, Any]:
 
 
 def started_view(connection: Connection) -> dict[str, Any]:
-    where = f"<#{connection.progress_channel}>" if connection.progress_channel else "Slack"
+    start = (
+        f":white_check_mark: Connection #{connection.id} for *{escape(connection.organization)}* "
+        "is under way. "
+    )
+    if connection.progress_channel:
+        return message_view(
+            "Connection started",
+            start + f"Follow its progress message in <#{connection.progress_channel}>: step 1 is "
+            "to create the OAuth consumer in Bitbucket, then press *Enter Key and Secret*.",
+        )
     return message_view(
         "Connection started",
-        f":white_check_mark: Connection #{connection.id} for *{escape(connection.organization)}* "
-        f"is under way. Follow its progress message in {where}: step 1 is to create the "
-        "OAuth consumer in Bitbucket, then press *Enter Key and Secret*.",
+        start + "Slack would not take its progress message just now; I'll post it in the "
+        "channel in a moment and you continue from there.",
     )
 
 

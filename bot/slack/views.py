@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
 from bot.connections.model import Connection
@@ -125,18 +126,15 @@ def register(app: App, deps: SlackDeps) -> None:
                 return
             busy = deps.flow.open_connection_for(organization)
             if busy is not None:
-                show(
-                    blocks.request_view(
-                        form,
-                        errors={
-                            ids.ORGANIZATION: (
-                                f"Connection #{busy.id} for {organization} is already under way "
-                                f"({busy.current_state.value.replace('_', ' ')}). Ask its owner "
-                                "to finish or cancel it first."
-                            )
-                        },
-                    )
+                stage = busy.current_state.value.replace("_", " ")
+                message = (
+                    f"You already started connection #{busy.id} for {organization} ({stage}). "
+                    "Continue from its progress message."
+                    if busy.owner_id == user
+                    else f"Connection #{busy.id} for {organization} is already under way "
+                    f"({stage}). Ask its owner to finish or cancel it first."
                 )
+                show(blocks.request_view(form, errors={ids.ORGANIZATION: message}))
                 return
             checked = deps.flow.check_organization(organization)
             if checked.problem is not None:
@@ -167,7 +165,13 @@ def register(app: App, deps: SlackDeps) -> None:
                 )
             except DuplicateRequest:
                 return
-            connection = deps.notifier.refresh_progress(connection.id)
+            try:
+                connection = deps.notifier.refresh_progress(connection.id)
+            except SlackApiError as error:
+                log.warning(
+                    "posting the progress message failed; the sweep will retry",
+                    extra={"connection": connection.id, "error": error.response.get("error")},
+                )
             show(blocks.started_view(connection))
 
         deps.work.submit(

@@ -166,3 +166,35 @@ def test_channel_the_bot_cannot_post_in_falls_back_to_a_dm(
     progress = eventually(lambda: fake_slack.channel_messages("D" + OWNER))[0]
     assert "can't post in the channel" in json.dumps(progress.blocks)
     assert bot.runtime.service.get(1).progress_channel == "D" + OWNER
+
+
+def test_slack_refusing_the_progress_message_is_retried_by_the_sweep(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    fake_slack.fail(
+        "POST",
+        r"/api/chat.postMessage",
+        status=200,
+        times=1,
+        body={"ok": False, "error": "internal_error"},
+    )
+    request(slack)
+    view = slack.wait_for_view_text(OWNER, "is under way")
+    assert "in a moment" in view_text(view)
+    bot.runtime.service.update(1, next_due_at=bot.runtime.flow.clock.now())  # skip the 30 s wait
+    progress = eventually(lambda: fake_slack.channel_messages(CHANNEL))
+    assert len(progress) == 1 and "Enter Key and Secret" in json.dumps(progress[0].blocks)
+
+
+def test_slack_rate_limits_are_waited_out(slack: SlackDriver, fake_slack: FakeSlack) -> None:
+    fake_slack.fail("POST", r"/api/chat.postMessage", status=429, headers={"Retry-After": "1"})
+    request(slack)
+    slack.wait_for_view_text(OWNER, "is under way", timeout=15)
+    assert len(fake_slack.channel_messages(CHANNEL)) == 1
+
+
+def test_owner_asking_again_is_pointed_to_their_connection(slack: SlackDriver) -> None:
+    request(slack)
+    slack.wait_for_view_text(OWNER, "is under way")
+    request(slack)
+    slack.wait_for_view_text(OWNER, "You already started connection #1")
