@@ -24,9 +24,11 @@ from bot.clients.bitbucket import BitbucketClient
 from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow, FlowSettings
 from bot.flows.consumer_check import ConsumerChecker
+from bot.flows.stalled import StallFlow
 from bot.jobs.due import DueWork
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.slack import actions, commands, views
@@ -166,7 +168,18 @@ def build_runtime(
     commands.register(app, deps)
     views.register(app, deps)
     actions.register(app, deps)
-    due = DueWork(service, flow, notifier, clock)
+    stall = StallFlow(
+        service,
+        tfe,
+        StallPolicy(
+            stall_after=settings.stall_after,
+            remind_every=settings.remind_every,
+            escalate_after=settings.escalate_after,
+            expire_after=settings.expire_after,
+        ),
+        clock,
+    )
+    due = DueWork(service, flow, stall, notifier, clock, approvers=settings.approvers)
     return Runtime(
         settings=settings,
         engine=engine,

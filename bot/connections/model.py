@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -72,6 +82,8 @@ class Connection(Base):
     # Non-blocking findings of the consumer check (repositories without admin, …), one a line.
     check_warnings: Mapped[str | None] = mapped_column(Text)
     authorize_hint_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The owner's IANA time zone from Slack, so reminders wait out their night.
+    owner_tz: Mapped[str | None] = mapped_column(String(64))
 
     # Set while one worker creates the OAuth client, so a second submission waits its turn.
     client_create_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -111,6 +123,25 @@ class ConnectionEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     connection: Mapped[Connection] = relationship(back_populates="events")
+
+
+class ConnectionNotice(Base):
+    """A reminder, escalation or clean-up notice sent about a connection: when, to whom.
+
+    One row per (connection, kind, slot): inserting it is how a replica claims the right to
+    send, so no interval is ever reminded twice.
+    """
+
+    __tablename__ = "connection_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recipients: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "slot_at"),)
 
 
 class SlackDelivery(Base):

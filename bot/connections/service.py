@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.model import Connection, ConnectionEvent, SlackDelivery
+from bot.connections.model import Connection, ConnectionEvent, ConnectionNotice, SlackDelivery
 from bot.connections.states import InvalidTransition, State, check_transition, is_open
 
 
@@ -203,6 +203,7 @@ class ConnectionService:
                 return False
             if connection.authorize_clicked_at is None:
                 connection.authorize_clicked_at = now
+                connection.progressed_at = now  # opening the link is progress: no reminder yet
                 self._record(
                     session,
                     connection,
@@ -227,6 +228,49 @@ class ConnectionService:
                 .values(authorize_hint_sent_at=now)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # Notices: a row per (connection, kind, slot) is the claim to send it, made before sending.
+
+    def claim_notice(
+        self, connection_id: int, kind: str, slot_at: datetime, recipients: list[str]
+    ) -> bool:
+        """Record a notice about to be sent; False if this slot's notice exists already."""
+        try:
+            with self._transaction() as session:
+                session.add(
+                    ConnectionNotice(
+                        connection_id=connection_id,
+                        kind=kind,
+                        slot_at=slot_at,
+                        recipients=",".join(recipients),
+                        sent_at=self._clock.now(),
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    def release_notice(self, connection_id: int, kind: str, slot_at: datetime) -> None:
+        """Forget a claimed notice whose sending failed, so it can be tried again."""
+        with self._transaction() as session:
+            session.execute(
+                delete(ConnectionNotice)
+                .where(ConnectionNotice.connection_id == connection_id)
+                .where(ConnectionNotice.kind == kind)
+                .where(ConnectionNotice.slot_at == slot_at)
+            )
+
+    def notices(
+        self, connection_id: int, kind: str | None = None, since: datetime | None = None
+    ) -> list[ConnectionNotice]:
+        """Notices of a connection, oldest first, optionally of one kind and since a time."""
+        with self._transaction() as session:
+            query = select(ConnectionNotice).where(ConnectionNotice.connection_id == connection_id)
+            if kind is not None:
+                query = query.where(ConnectionNotice.kind == kind)
+            if since is not None:
+                query = query.where(ConnectionNotice.slot_at >= since)
+            return list(session.scalars(query.order_by(ConnectionNotice.id)))
 
     # What is due: claimed by one worker at a time, under a lease that runs out if it dies.
 
@@ -313,8 +357,9 @@ class ConnectionService:
         connection.state = target.value
         connection.updated_at = now
         connection.progressed_at = now
-        if not is_open(target):
-            connection.next_due_at = None
+        # Any move changes what is due; the sweep looks at an open connection at once and
+        # works out when it is next due.
+        connection.next_due_at = now if is_open(target) else None
         self._record(session, connection, current, target, actor, now, note=note)
 
     def _record(

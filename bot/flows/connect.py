@@ -14,7 +14,7 @@ from bot.clients.tfe import BITBUCKET_CLOUD, OAuthClient, TFEClient, TFEError, T
 from bot.clock import Clock
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionService, NewConnection
-from bot.connections.states import InvalidTransition, State, is_open
+from bot.connections.states import InvalidTransition, State
 from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
 from bot.flows.problems import Problem
 from bot.redaction import REDACTOR
@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 # The most often a connection waiting for the owner to authorize is checked before
 # they open the link (in case they authorize from the TFE UI instead).
 UNCLICKED_CHECK_EVERY = 60.0
-# How soon to post a progress message again when Slack refused it.
-RETRY_PROGRESS_AFTER = 30.0
 # However long the wait, a clicked connection is checked at least this often.
 SLOWEST_CHECK_EVERY = 60.0
 
@@ -146,11 +144,6 @@ class ConnectFlow:
     def start(self, request: NewConnection) -> Connection:
         """Record the connection; it now waits for the consumer's key and secret."""
         connection = self.service.start(request)
-        # Due shortly, in case the progress message cannot be posted now; once it is posted,
-        # the sweep finds nothing to do.
-        self.service.update(
-            connection.id, next_due_at=self.clock.now() + timedelta(seconds=RETRY_PROGRESS_AFTER)
-        )
         log.info(
             "connection started",
             extra={"connection": connection.id, "organization": connection.organization},
@@ -316,7 +309,6 @@ class ConnectFlow:
             State.AWAITING_AUTHORIZATION,
             expect=State.AWAITING_CALLBACK,
             actor=actor,
-            next_due_at=self.clock.now() + timedelta(seconds=UNCLICKED_CHECK_EVERY),
         )
 
     def authorize_link(self, connection: Connection) -> str | None:
@@ -405,8 +397,6 @@ class ConnectFlow:
     def next_token_check(self, connection: Connection) -> datetime | None:
         """When to look for the token next: often right after the click, slower later."""
         now = self.clock.now()
-        if connection.progress_ts is None and is_open(connection.current_state):
-            return now + timedelta(seconds=RETRY_PROGRESS_AFTER)
         if connection.current_state != State.AWAITING_AUTHORIZATION:
             return None
         return now + timedelta(

@@ -10,9 +10,14 @@ from datetime import datetime, timedelta
 
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
+from bot.connections import schedule
+from bot.connections.model import Connection
+from bot.connections.schedule import OWNER_MUST_ACT
 from bot.connections.service import ConnectionService
 from bot.connections.states import State, is_open
 from bot.flows.connect import ConnectFlow
+from bot.flows.problems import Problem
+from bot.flows.stalled import ESCALATION, REMINDER, StallFlow
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -20,6 +25,8 @@ log = logging.getLogger(__name__)
 # How long a claim holds; a replica that dies mid-claim loses it after this long.
 LEASE_SECONDS = 60.0
 RETRY_AFTER_FAILURE = 30.0
+# How soon the sweep posts a progress message that Slack refused when the connection started.
+RETRY_PROGRESS_AFTER = 30.0
 
 
 def worker_name() -> str:
@@ -34,16 +41,20 @@ class DueWork:
         self,
         service: ConnectionService,
         flow: ConnectFlow,
+        stall: StallFlow,
         notifier: Notifier,
         clock: Clock,
         *,
+        approvers: tuple[str, ...] = (),
         worker: str | None = None,
         batch: int = 50,
     ) -> None:
         self.service = service
         self.flow = flow
+        self.stall = stall
         self.notifier = notifier
         self.clock = clock
+        self.approvers = approvers
         self.worker = worker or worker_name()
         self.batch = batch
 
@@ -61,28 +72,117 @@ class DueWork:
         return len(claimed)
 
     def handle(self, connection_id: int) -> None:
+        """Do what is due for one claimed connection, then say when it is next due."""
         next_due: datetime | None = self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
         try:
-            connection = self.service.get(connection_id)
-            if connection.progress_ts is None and is_open(connection.current_state):
-                # Posting it failed when the connection started (Slack was down): try again.
-                self.notifier.refresh_progress(connection_id)
-            connection, changed = self.flow.check_token(connection_id)
-            if changed:
-                self.notifier.refresh_progress(connection_id)
-                if connection.current_state == State.CONNECTED:
-                    self.notifier.announce_connected(connection)
-            elif self.flow.needs_authorize_hint(connection) and (
-                self.service.mark_authorize_hint_sent(connection_id)
-            ):
-                self.notifier.send_authorize_hint(connection)
-            next_due = self.flow.next_token_check(connection)
+            next_due = self._handle(connection_id)
         except TFEError as error:
             log.warning(
-                "checking for the token failed; will try again",
+                "Terraform failed during due work; will try again",
                 extra={"connection": connection_id, "status": error.status},
             )
         except Exception:
             log.exception("due work failed", extra={"connection": connection_id})
         finally:
             self.service.finish_due(connection_id, self.worker, next_due_at=next_due)
+
+    def _handle(self, connection_id: int) -> datetime | None:
+        connection = self.service.get(connection_id)
+        if not is_open(connection.current_state):
+            return None
+        retry_progress: datetime | None = None
+        if connection.progress_ts is None:
+            # Posting it failed when the connection started (Slack was down): try again,
+            # once the request that started it has surely had its own go.
+            retry_progress = connection.created_at + timedelta(seconds=RETRY_PROGRESS_AFTER)
+            if self.clock.now() >= retry_progress:
+                connection = self.notifier.refresh_progress(connection_id)
+                retry_progress = None
+        connection = self._watch_token(connection)
+        if not is_open(connection.current_state):
+            return None
+        due = self.stall.due(connection, night_until=self._night(connection))
+        if due.expire:
+            return self._expire(connection)
+        if due.reminder_slot is not None:
+            self._remind(connection, due.reminder_slot, escalate=due.escalate)
+        return _earliest(due.next_due, self.flow.next_token_check(connection), retry_progress)
+
+    def _watch_token(self, connection: Connection) -> Connection:
+        if connection.current_state != State.AWAITING_AUTHORIZATION:
+            return connection
+        connection, changed = self.flow.check_token(connection.id)
+        if changed:
+            self.notifier.refresh_progress(connection.id)
+            if connection.current_state == State.CONNECTED:
+                self.notifier.announce_connected(connection)
+        elif self.flow.needs_authorize_hint(connection) and (
+            self.service.mark_authorize_hint_sent(connection.id)
+        ):
+            self.notifier.send_authorize_hint(connection)
+        return connection
+
+    def _night(self, connection: Connection) -> datetime | None:
+        """The owner's coming morning if a reminder now would land in their night."""
+        if connection.current_state not in OWNER_MUST_ACT:
+            return None
+        if (
+            schedule.reminder_slot(connection.progressed_at, self.clock.now(), self.stall.policy)
+            is None
+        ):
+            return None  # nothing to send yet: no need to ask Slack for the time zone
+        return schedule.morning_after_night(self.clock.now(), self.notifier.owner_zone(connection))
+
+    def _remind(self, connection: Connection, slot: datetime, *, escalate: bool) -> None:
+        number = len(self.stall.notices_this_stall(connection, REMINDER)) + 1
+        if not self.service.claim_notice(connection.id, REMINDER, slot, [connection.owner_id]):
+            return  # another replica sent this interval's reminder
+        try:
+            self.notifier.remind(
+                connection,
+                number=number,
+                expires=schedule.expires_at(connection.progressed_at, self.stall.policy),
+            )
+        except Exception:
+            self.service.release_notice(connection.id, REMINDER, slot)
+            raise
+        log.info(
+            "reminded the owner", extra={"connection": connection.id, "user": connection.owner_id}
+        )
+        if escalate:
+            self._escalate(connection, reminders=number - 1)
+
+    def _escalate(self, connection: Connection, *, reminders: int) -> None:
+        slot = self.stall.escalation_slot(connection)
+        channel = connection.progress_channel or connection.channel_id
+        if not self.service.claim_notice(
+            connection.id, ESCALATION, slot, [channel, *self.approvers]
+        ):
+            return
+        try:
+            self.notifier.escalate(connection, reminders=reminders, approvers=self.approvers)
+        except Exception:
+            self.service.release_notice(connection.id, ESCALATION, slot)
+            raise
+        log.info("escalated a stalled connection", extra={"connection": connection.id})
+
+    def _expire(self, connection: Connection) -> datetime | None:
+        days = self.stall.policy.expire_after / 86400
+        reason = (
+            f"Expired after {days:g} days without progress."
+            if days >= 1
+            else f"Expired after {self.stall.policy.expire_after:g} seconds without progress."
+        )
+        outcome = self.stall.end(connection.id, State.EXPIRED, actor="bot", reason=reason)
+        if isinstance(outcome, Problem):
+            log.warning("expiry postponed", extra={"connection": connection.id})
+            return self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
+        ended, cleanup = outcome
+        self.notifier.refresh_progress(ended.id)
+        self.notifier.tell_ended(ended, cleanup.summary)
+        return None
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    present = [t for t in times if t is not None]
+    return min(present) if present else None

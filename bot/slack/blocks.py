@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -12,6 +13,7 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     CheckboxesElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -28,7 +30,7 @@ from slack_sdk.models.views import View
 from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.service import AccountKind
-from bot.connections.states import STEPS, State, current_step
+from bot.connections.states import STEPS, State, current_step, is_open
 from bot.flows.connect import PERMISSIONS, ConsumerValues
 from bot.slack import ids
 from bot.slack.text import code, escape, fit, fit_escaped
@@ -387,27 +389,30 @@ def consumer_instructions(values: ConsumerValues) -> str:
     )
 
 
-def progress_message(
-    connection: Connection,
-    *,
-    values: ConsumerValues,
-    pages: BitbucketPages,
-    poll_every: float,
-) -> tuple[str, list[dict[str, Any]]]:
-    """The text fallback and blocks of a connection's progress message."""
-    org = connection.organization
-    state = connection.current_state
-    blocks: list[Block] = [
-        HeaderBlock(
-            text=PlainTextObject(text=fit(f"Connect Bitbucket Cloud to {org}", HEADER_MAX))
+def cancel_button(connection: Connection) -> ButtonElement:
+    """Cancel, with Slack's own confirmation dialog first."""
+    button = _button("Cancel connection", ids.CANCEL, value=str(connection.id))
+    button.style = "danger"
+    button.confirm = ConfirmObject(
+        title="Cancel this connection?",
+        text=(
+            f"Connection #{connection.id} for {fit(connection.organization, 200)} stops here. "
+            "If the bot created an OAuth client in Terraform and it has no token, the bot "
+            "deletes it."
         ),
-        _context(_owner_line(connection)),
-        _section(_steps(connection)),
-        DividerBlock(),
-    ]
-    text = f"Connecting Bitbucket Cloud to {escape(org)}: {state.value.replace('_', ' ')}"
+        confirm="Cancel connection",
+        deny="Keep it",
+    )
+    return button
+
+
+def step_blocks(
+    connection: Connection, *, values: ConsumerValues, pages: BitbucketPages, poll_every: float
+) -> list[Block]:
+    """What the owner does now, with the controls for it (empty once the connection ended)."""
+    state = connection.current_state
     if state == State.AWAITING_CREDENTIALS:
-        blocks += [
+        return [
             _section(consumer_instructions(values)),
             ActionsBlock(
                 block_id="step1",
@@ -423,11 +428,12 @@ def progress_message(
                         value=str(connection.id),
                         primary=True,
                     ),
+                    cancel_button(connection),
                 ],
             ),
         ]
-    elif state == State.AWAITING_CALLBACK:
-        blocks += [
+    if state == State.AWAITING_CALLBACK:
+        return [
             _section(
                 ":white_check_mark: Terraform has the OAuth client "
                 f"{code(connection.oauth_client_id or '')}.\n"
@@ -449,22 +455,23 @@ def progress_message(
                         value=str(connection.id),
                         primary=True,
                     ),
+                    cancel_button(connection),
                 ],
             ),
         ]
-    elif state == State.AWAITING_AUTHORIZATION:
+    if state == State.AWAITING_AUTHORIZATION:
         if connection.authorize_clicked_at:
             waiting = (
-                "<@{owner}> opened the authorize link. Waiting for Terraform to receive the "
-                f"token (checking every {poll_every:g}s at first)."
-            ).format(owner=connection.owner_id)
+                f"<@{connection.owner_id}> opened the authorize link. Waiting for Terraform to "
+                f"receive the token (checking every {poll_every:g}s at first)."
+            )
         else:
             waiting = (
                 f"*Step 4: authorize.* <@{connection.owner_id}> has the *Authorize* link in a "
                 "direct message. Open it while logged in to Terraform, then press *Grant access* "
                 "in Bitbucket with the account that owns the connection."
             )
-        blocks += [
+        return [
             _section(waiting),
             ActionsBlock(
                 block_id="step4",
@@ -474,10 +481,34 @@ def progress_message(
                         ids.RESEND_AUTHORIZE,
                         value=str(connection.id),
                     ),
+                    cancel_button(connection),
                 ],
             ),
         ]
-    elif state == State.CONNECTED:
+    return []
+
+
+def progress_message(
+    connection: Connection,
+    *,
+    values: ConsumerValues,
+    pages: BitbucketPages,
+    poll_every: float,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The text fallback and blocks of a connection's progress message."""
+    org = connection.organization
+    state = connection.current_state
+    blocks: list[Block] = [
+        HeaderBlock(
+            text=PlainTextObject(text=fit(f"Connect Bitbucket Cloud to {org}", HEADER_MAX))
+        ),
+        _context(_owner_line(connection)),
+        _section(_steps(connection)),
+        DividerBlock(),
+        *step_blocks(connection, values=values, pages=pages, poll_every=poll_every),
+    ]
+    text = f"Connecting Bitbucket Cloud to {escape(org)}: {state.value.replace('_', ' ')}"
+    if state == State.CONNECTED:
         who = (
             f" as Bitbucket user {code(connection.authorized_as)}"
             if connection.authorized_as
@@ -491,17 +522,13 @@ def progress_message(
             )
         )
         text = f"Bitbucket Cloud is connected to {escape(org)}"
-    else:
+    elif state == State.FAILED or not is_open(state):
         note = connection.status_note or f"This connection is {state.value}."
         blocks.append(_section(f":x: {fit_escaped(note, 2000)}"))
-        blocks.append(
-            ActionsBlock(
-                block_id="ended",
-                elements=[
-                    _button("Start over", ids.START_OVER, value=connection.organization[:2000])
-                ],
-            )
-        )
+        elements = [_button("Start over", ids.START_OVER, value=connection.organization[:2000])]
+        if state == State.FAILED:
+            elements.append(cancel_button(connection))
+        blocks.append(ActionsBlock(block_id="ended", elements=elements))
     return text, [b.to_dict() for b in blocks]
 
 
@@ -588,3 +615,85 @@ def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, 
         f"Bitbucket Cloud is connected to {escape(connection.organization)}",
         [_section(text).to_dict()],
     )
+
+
+# Keeping after stalled connections.
+
+_NEXT_MOVE = {
+    State.AWAITING_CREDENTIALS: "create the OAuth consumer in Bitbucket and enter its Key and "
+    "Secret",
+    State.AWAITING_CALLBACK: "paste the callback URL into the consumer, then press "
+    "*I've updated the callback URL*",
+    State.AWAITING_AUTHORIZATION: "open the *Authorize* link and grant access in Bitbucket",
+}
+
+
+def _when(moment: datetime) -> str:
+    """A date Slack shows in each reader's own time zone."""
+    stamp = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _stuck_at(connection: Connection) -> str:
+    index = current_step(connection.current_state)
+    if index >= len(STEPS):
+        return "the end"
+    return f"step {index + 1}: {STEPS[index][1]}"
+
+
+def reminder_message(
+    connection: Connection, *, number: int, expires: datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """The owner's DM about a stalled connection, with Resume and Cancel."""
+    org = escape(connection.organization)
+    move = _NEXT_MOVE.get(connection.current_state, "finish the connection")
+    blocks: list[Block] = [
+        _section(
+            f":bell: Your Bitbucket connection for *{org}* (#{connection.id}) has made no "
+            f"progress since {_when(connection.progressed_at)}. It is at {_stuck_at(connection)}."
+            f"\n*Next:* {move}. Press *Resume* to pick it up where you left off."
+        ),
+        _context(
+            f"Reminder {number}. If nothing happens it expires {_when(expires)}, and the bot "
+            "removes what it created in Terraform."
+        ),
+        ActionsBlock(
+            block_id="reminder",
+            elements=[
+                _button("Resume", ids.RESUME, value=str(connection.id), primary=True),
+                cancel_button(connection),
+            ],
+        ),
+    ]
+    return f"Reminder: your Bitbucket connection for {org} is waiting for you", [
+        b.to_dict() for b in blocks
+    ]
+
+
+def escalation_message(
+    connection: Connection, *, reminders: int, approvers: tuple[str, ...]
+) -> tuple[str, list[dict[str, Any]]]:
+    """For the channel and the approvers: a connection its owner has not finished."""
+    org = escape(connection.organization)
+    mentions = " ".join(f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in approvers)
+    helpers = f" {mentions}, can you help?" if mentions else ""
+    text = (
+        f":rotating_light: Connection #{connection.id} for *{org}* has made no progress since "
+        f"{_when(connection.progressed_at)}, after {reminders} reminders to its owner "
+        f"<@{connection.owner_id}>. It is stuck at {_stuck_at(connection)}.{helpers} "
+        f"The owner can press *Resume* in my reminder, or cancel it with "
+        f"`/connect-bitbucket cancel {connection.id}`."
+    )
+    return f"Connection #{connection.id} for {org} is stalled", [_section(text).to_dict()]
+
+
+def ended_message(connection: Connection, summary: str) -> tuple[str, list[dict[str, Any]]]:
+    """To the owner when a connection expired or was cancelled: what was cleaned up."""
+    org = escape(connection.organization)
+    verb = "expired" if connection.current_state == State.EXPIRED else "was cancelled"
+    text = (
+        f":wastebasket: Connection #{connection.id} for *{org}* {verb}. {escape(summary)}\n"
+        f"To connect {org} later, run `/connect-bitbucket {org}`."
+    )
+    return f"Connection #{connection.id} for {org} {verb}", [_section(text).to_dict()]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from datetime import datetime, tzinfo
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.connections import schedule
 from bot.connections.model import Connection
 from bot.connections.service import AccountKind, ConnectionService
 from bot.flows.connect import ConnectFlow
@@ -130,6 +132,63 @@ class Notifier:
         text, body = blocks.connected_announcement(connection)
         channel = connection.progress_channel or connection.channel_id
         self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+
+    def owner_zone(self, connection: Connection) -> tzinfo | None:
+        """The owner's time zone from Slack, asked once and kept ("" when Slack won't say)."""
+        if connection.owner_tz is None:
+            try:
+                user = self.client.users_info(user=connection.owner_id)["user"]
+                name = str(user.get("tz") or "")
+            except SlackApiError as error:
+                log.info(
+                    "owner's time zone unknown",
+                    extra={"connection": connection.id, "error": error.response.get("error")},
+                )
+                name = ""
+            self.service.update(connection.id, owner_tz=name)
+            return schedule.owner_zone(name)
+        return schedule.owner_zone(connection.owner_tz)
+
+    def remind(self, connection: Connection, *, number: int, expires: datetime) -> list[str]:
+        """DM the owner a reminder; returns where it went."""
+        text, body = blocks.reminder_message(connection, number=number, expires=expires)
+        channel = self.owner_dm(connection)
+        self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+        return [connection.owner_id]
+
+    def escalate(
+        self, connection: Connection, *, reminders: int, approvers: tuple[str, ...]
+    ) -> list[str]:
+        """Tell the connection's channel and each approver; returns who was told."""
+        text, body = blocks.escalation_message(connection, reminders=reminders, approvers=approvers)
+        channel = connection.progress_channel or connection.channel_id
+        told = [channel]
+        self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+        for approver in approvers:
+            if approver.startswith("S"):
+                continue  # a user group is mentioned in the channel message
+            dm = self.client.conversations_open(users=approver)["channel"]["id"]
+            self.client.chat_postMessage(channel=dm, text=text, blocks=body)
+            told.append(approver)
+        return told
+
+    def tell_ended(self, connection: Connection, summary: str) -> None:
+        text, body = blocks.ended_message(connection, summary)
+        self.client.chat_postMessage(channel=self.owner_dm(connection), text=text, blocks=body)
+
+    def send_step(self, connection: Connection) -> None:
+        """DM the owner the current step with its controls (for Resume)."""
+        body = blocks.step_blocks(
+            connection,
+            values=self.flow.consumer_values(connection),
+            pages=self.pages(connection),
+            poll_every=self.flow.settings.token_poll_every,
+        )
+        self.client.chat_postMessage(
+            channel=self.owner_dm(connection),
+            text=f"Connection #{connection.id}: where you left off",
+            blocks=[b.to_dict() for b in body],
+        )
 
     def tell_user(self, channel: str | None, user: str, text: str) -> None:
         """An ephemeral note to one user where they are, or a DM when that fails."""

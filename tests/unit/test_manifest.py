@@ -35,6 +35,7 @@ def test_manifest_has_the_command_interactivity_and_least_scopes() -> None:
         "chat:write",
         "chat:write.public",
         "im:write",
+        "users:read",
     }
 
 
@@ -47,6 +48,7 @@ def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:
         "conversations_open": "im:write",
         "views_open": None,
         "views_update": None,
+        "users_info": "users:read",
     }
     source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))
     called = set(

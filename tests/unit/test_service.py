@@ -88,8 +88,8 @@ def test_due_work_is_claimed_by_one_worker_until_its_lease_runs_out(
     clock = service._clock
     assert isinstance(clock, ManualClock)
     ids = [service.start(new(f"view:{i}", f"org{i}")).id for i in range(3)]
-    for i in ids[:2]:
-        service.update(i, next_due_at=clock.now())
+    assert all(service.get(i).next_due_at == clock.now() for i in ids)  # new: due at once
+    service.update(ids[2], next_due_at=clock.now() + timedelta(seconds=60))
     assert service.claim_due("a", limit=10, lease_seconds=30) == ids[:2]
     assert service.claim_due("b", limit=10, lease_seconds=30) == []
     service.finish_due(ids[0], "a", next_due_at=None)

@@ -1,0 +1,159 @@
+"""Keeping after stalled connections: what is due, and ending one cleanly (cancel or expiry)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
+from bot.clock import Clock
+from bot.connections import schedule
+from bot.connections.model import Connection, ConnectionNotice
+from bot.connections.service import ConnectionService
+from bot.connections.states import InvalidTransition, State, is_open
+from bot.flows.problems import Problem
+
+log = logging.getLogger(__name__)
+
+REMINDER = "reminder"
+ESCALATION = "escalation"
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """What ending a connection did in TFE, in words for the owner."""
+
+    client_id: str | None
+    deleted: bool
+    summary: str
+
+
+@dataclass(frozen=True)
+class Due:
+    """What the sweep should do for a connection now, and when to look again."""
+
+    expire: bool = False
+    reminder_slot: datetime | None = None
+    escalate: bool = False
+    next_due: datetime | None = None
+
+
+class StallFlow:
+    def __init__(
+        self,
+        service: ConnectionService,
+        tfe: TFEClient,
+        policy: schedule.StallPolicy,
+        clock: Clock,
+    ) -> None:
+        self.service = service
+        self.tfe = tfe
+        self.policy = policy
+        self.clock = clock
+
+    def due(self, connection: Connection, *, night_until: datetime | None = None) -> Due:
+        """Expiry, the reminder of the current interval (unless already sent), escalation.
+
+        `night_until` is the owner's coming morning when it is night for them now.
+        """
+        state = connection.current_state
+        if not is_open(state):
+            return Due()
+        now = self.clock.now()
+        expires = schedule.expires_at(connection.progressed_at, self.policy)
+        if now >= expires:
+            return Due(expire=True)
+        if state not in schedule.OWNER_MUST_ACT:
+            return Due(next_due=expires)
+        slot = schedule.reminder_slot(connection.progressed_at, now, self.policy)
+        following = schedule.next_slot(connection.progressed_at, now, self.policy)
+        if slot is None or self._sent(connection, REMINDER, slot):
+            return Due(next_due=min(following, expires))
+        if night_until is not None:
+            return Due(next_due=min(night_until, expires))
+        sent = len(self.notices_this_stall(connection, REMINDER))
+        escalate = sent >= self.policy.escalate_after and not self.notices_this_stall(
+            connection, ESCALATION
+        )
+        return Due(reminder_slot=slot, escalate=escalate, next_due=min(following, expires))
+
+    def notices_this_stall(self, connection: Connection, kind: str) -> list[ConnectionNotice]:
+        """Notices of this kind since the connection last made progress."""
+        since = schedule.stalled_at(connection.progressed_at, self.policy)
+        return list(self.service.notices(connection.id, kind, since=since))
+
+    def _sent(self, connection: Connection, kind: str, slot: datetime) -> bool:
+        return any(n.slot_at == slot for n in self.service.notices(connection.id, kind, since=slot))
+
+    def escalation_slot(self, connection: Connection) -> datetime:
+        """One escalation per stall: keyed by when the stall began."""
+        return schedule.stalled_at(connection.progressed_at, self.policy)
+
+    def end(
+        self, connection_id: int, target: State, *, actor: str, reason: str
+    ) -> tuple[Connection, Cleanup] | Problem:
+        """Cancel or expire: delete the OAuth client the bot made if TFE issued no token."""
+        connection = self.service.get(connection_id)
+        if not is_open(connection.current_state):
+            return Problem(
+                f"Connection #{connection.id} has already ended "
+                f"({connection.current_state.value}).",
+                retryable=False,
+            )
+        try:
+            cleanup = self._clean_up(connection)
+        except TFEError as error:
+            log.warning(
+                "clean-up failed; the connection stays open",
+                extra={"connection": connection_id, "status": error.status},
+            )
+            return Problem(
+                f"Terraform did not answer while the bot removed OAuth client "
+                f"{connection.oauth_client_id}, so connection #{connection.id} stays open. "
+                f"{error.user_message}"
+            )
+        try:
+            ended = self.service.advance_to(
+                connection_id,
+                target,
+                actor=actor,
+                note=cleanup.summary,
+                expect=connection.current_state,
+                status_note=f"{reason} {cleanup.summary}",
+            )
+        except InvalidTransition:
+            return Problem(f"Connection #{connection.id} changed meanwhile; look again.")
+        log.info(
+            "connection ended",
+            extra={"connection": connection_id, "state": target.value, "client": cleanup.client_id},
+        )
+        return ended, cleanup
+
+    def _clean_up(self, connection: Connection) -> Cleanup:
+        client_id = connection.oauth_client_id
+        if not client_id:
+            return Cleanup(None, False, "No OAuth client had been created in Terraform.")
+        try:
+            tokens = self.tfe.list_oauth_tokens(client_id)
+        except TFEError as error:
+            if error.kind != TFEErrorKind.NOT_FOUND:
+                raise
+            return Cleanup(client_id, False, f"The OAuth client {client_id} was already gone.")
+        if tokens:
+            return Cleanup(
+                client_id,
+                False,
+                f"The OAuth client {client_id} was kept: Terraform holds a token for it.",
+            )
+        try:
+            self.tfe.delete_oauth_client(client_id)
+        except TFEError as error:
+            if error.kind != TFEErrorKind.NOT_FOUND:
+                raise
+        return Cleanup(
+            client_id,
+            True,
+            f"The bot deleted the OAuth client {client_id} it had created in Terraform "
+            "(it had no token).",
+        )
