@@ -164,10 +164,6 @@ def build_runtime(
             process_before_response=True,
             name="connect-bitbucket",
         )
-    deps = SlackDeps(settings=settings, service=service, flow=flow, notifier=notifier, work=work)
-    commands.register(app, deps)
-    views.register(app, deps)
-    actions.register(app, deps)
     stall = StallFlow(
         service,
         tfe,
@@ -180,6 +176,12 @@ def build_runtime(
         clock,
     )
     due = DueWork(service, flow, stall, notifier, clock, approvers=settings.approvers)
+    deps = SlackDeps(
+        settings=settings, service=service, flow=flow, stall=stall, notifier=notifier, work=work
+    )
+    commands.register(app, deps)
+    views.register(app, deps)
+    actions.register(app, deps)
     return Runtime(
         settings=settings,
         engine=engine,

@@ -15,6 +15,7 @@ from bot.connections.states import State
 from bot.slack import blocks, ids
 from bot.slack.deliveries import first_time
 from bot.slack.deps import SlackDeps
+from bot.slack.ending import cancel
 from bot.slack.modals import TRIGGER_FAILED, open_modal
 
 
@@ -33,8 +34,12 @@ def register(app: App, deps: SlackDeps) -> None:
         handle: Callable[[Connection, dict[str, Any], WebClient], None],
         *,
         urgent: bool = False,
+        anyone: bool = False,
     ) -> None:
-        """A button only the connection's owner may press; anyone else is told so."""
+        """A button only the connection's owner may press; anyone else is told so.
+
+        With `anyone`, the handler decides who may (Cancel also lets approvers in).
+        """
 
         @app.action(action_id)
         def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -50,7 +55,7 @@ def register(app: App, deps: SlackDeps) -> None:
                 except (ConnectionNotFound, ValueError):
                     deps.notifier.tell_user(channel, user, "That connection no longer exists.")
                     return
-                if connection.owner_id != user:
+                if connection.owner_id != user and not anyone:
                     deps.notifier.tell_user(
                         channel,
                         user,
@@ -109,6 +114,36 @@ def register(app: App, deps: SlackDeps) -> None:
         if deps.flow.authorize_opened(connection.id):
             deps.notifier.refresh_progress(connection.id)
 
+    def resume(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
+        state = connection.current_state
+        if state == State.AWAITING_CREDENTIALS:
+            enter_credentials(connection, body, client)
+        elif state == State.AWAITING_CALLBACK:
+            deps.notifier.send_step(connection)
+        elif state == State.AWAITING_AUTHORIZATION:
+            deps.notifier.send_authorize_link(connection)
+        elif state == State.FAILED:
+            form = blocks.RequestForm(
+                channel_id=connection.channel_id, organization=connection.organization
+            )
+            client.views_open(trigger_id=body["trigger_id"], view=blocks.request_view(form))
+        else:
+            deps.notifier.tell_user(
+                _channel(body),
+                connection.owner_id,
+                (
+                    f"Connection #{connection.id} has already ended "
+                    f"({state.value.replace('_', ' ')})."
+                ),
+            )
+
+    def cancel_clicked(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
+        user = body["user"]
+        said = cancel(deps, connection, user["id"], user.get("username") or user["id"])
+        deps.notifier.tell_user(_channel(body), user["id"], said)
+
+    owner_action(ids.RESUME, "resuming the connection", resume, urgent=True)
+    owner_action(ids.CANCEL, "cancelling the connection", cancel_clicked, anyone=True)
     owner_action(
         ids.ENTER_CREDENTIALS, "opening the key and secret form", enter_credentials, urgent=True
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
+from bot.flows.stalled import StallFlow
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
 
@@ -16,5 +17,6 @@ class SlackDeps:
     settings: Settings
     service: ConnectionService
     flow: ConnectFlow
+    stall: StallFlow
     notifier: Notifier
     work: BackgroundWork

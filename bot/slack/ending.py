@@ -1,0 +1,32 @@
+"""Cancelling a connection from Slack: who may, and what they are told."""
+
+from __future__ import annotations
+
+from bot.connections.model import Connection
+from bot.connections.states import State
+from bot.flows.problems import Problem
+from bot.slack.deps import SlackDeps
+
+
+def may_cancel(deps: SlackDeps, connection: Connection, user: str) -> bool:
+    """The owner may cancel; so may an approver (named by user id)."""
+    return user == connection.owner_id or user in deps.settings.approvers
+
+
+def cancel(deps: SlackDeps, connection: Connection, user: str, user_name: str) -> str:
+    """Cancel with clean-up, update the progress message, and say what happened."""
+    if not may_cancel(deps, connection, user):
+        return (
+            f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, or an "
+            "approver can cancel it."
+        )
+    outcome = deps.stall.end(
+        connection.id, State.CANCELLED, actor=user, reason=f"Cancelled by @{user_name}."
+    )
+    if isinstance(outcome, Problem):
+        return outcome.message + (" Try again in a minute." if outcome.retryable else "")
+    ended, cleanup = outcome
+    deps.notifier.refresh_progress(ended.id)
+    if user != ended.owner_id:
+        deps.notifier.tell_ended(ended, cleanup.summary)
+    return f"Connection #{ended.id} for {ended.organization} is cancelled. {cleanup.summary}"
