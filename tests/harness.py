@@ -129,7 +129,9 @@ class BotProcess:
         return self.process.returncode
 
 
-def eventually(check: Callable[[], Any], *, timeout: float = 10, message: str = "") -> Any:
+def eventually(
+    check: Callable[[], Any], *, timeout: float = 10, message: str | Callable[[], str] = ""
+) -> Any:
     """Poll `check` until it returns something truthy (no sleeping for schedules in tests)."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -142,4 +144,5 @@ def eventually(check: Callable[[], Any], *, timeout: float = 10, message: str = 
             if last:
                 return last
         time.sleep(0.02)
-    raise AssertionError(message or f"condition not met in {timeout}s (last: {last!r})")
+    said = message() if callable(message) else message
+    raise AssertionError(said or f"condition not met in {timeout}s (last: {last!r})")

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -300,14 +300,30 @@ class ConnectionService:
             )
             return sorted(claimed)
 
-    def finish_due(self, connection_id: int, worker: str, *, next_due_at: datetime | None) -> None:
-        """Release a lease and say when the connection is next due (None: nothing due)."""
+    def finish_due(
+        self,
+        connection_id: int,
+        worker: str,
+        *,
+        next_due_at: datetime | None,
+        claimed_at: datetime,
+    ) -> None:
+        """Release a lease and say when the connection is next due (None: nothing due).
+
+        If the connection changed after `claimed_at` (a click, a move), the worker decided on
+        old facts: it is due again at once instead, so the change is never lost.
+        """
+        now = self._clock.now()
         with self._transaction() as session:
             session.execute(
                 update(Connection)
                 .where(Connection.id == connection_id)
                 .where(Connection.lease_owner == worker)
-                .values(lease_owner=None, lease_until=None, next_due_at=next_due_at)
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    next_due_at=case((Connection.updated_at > claimed_at, now), else_=next_due_at),
+                )
             )
 
     def first_delivery(self, key: str) -> bool:

@@ -60,6 +60,7 @@ class DueWork:
 
     def sweep(self) -> int:
         """Handle what is due now; returns how many connections were handled."""
+        claimed_at = self.clock.now()
         try:
             claimed = self.service.claim_due(
                 self.worker, limit=self.batch, lease_seconds=LEASE_SECONDS
@@ -68,10 +69,10 @@ class DueWork:
             log.exception("claiming due work failed", extra={"worker": self.worker})
             return 0
         for connection_id in claimed:
-            self.handle(connection_id)
+            self.handle(connection_id, claimed_at)
         return len(claimed)
 
-    def handle(self, connection_id: int) -> None:
+    def handle(self, connection_id: int, claimed_at: datetime) -> None:
         """Do what is due for one claimed connection, then say when it is next due."""
         next_due: datetime | None = self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
         try:
@@ -84,7 +85,9 @@ class DueWork:
         except Exception:
             log.exception("due work failed", extra={"connection": connection_id})
         finally:
-            self.service.finish_due(connection_id, self.worker, next_due_at=next_due)
+            self.service.finish_due(
+                connection_id, self.worker, next_due_at=next_due, claimed_at=claimed_at
+            )
 
     def _handle(self, connection_id: int) -> datetime | None:
         connection = self.service.get(connection_id)

@@ -33,7 +33,14 @@ def test_no_token_after_authorize_brings_one_hint_with_the_callback_url(
     def hints() -> list:  # type: ignore[type-arg]
         return [m for m in fake_slack.channel_messages("D" + OWNER) if "No token yet" in m.text]
 
-    hint = eventually(hints, timeout=10)[0]
+    hint = eventually(
+        hints,
+        timeout=10,
+        message=lambda: (  # type: ignore[arg-type]
+            f"no hint; DMs: {[m.text for m in fake_slack.channel_messages('D' + OWNER)]}, "
+            f"connection: {vars(bot.runtime.service.get(1))}"
+        ),
+    )[0]
     assert time.monotonic() - clicked >= 36 * 0.05
     text = json.dumps(hint.blocks)
     client = fake_tfe.bitbucket_clients("acme-infra")[0]

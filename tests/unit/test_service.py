@@ -92,12 +92,29 @@ def test_due_work_is_claimed_by_one_worker_until_its_lease_runs_out(
     service.update(ids[2], next_due_at=clock.now() + timedelta(seconds=60))
     assert service.claim_due("a", limit=10, lease_seconds=30) == ids[:2]
     assert service.claim_due("b", limit=10, lease_seconds=30) == []
-    service.finish_due(ids[0], "a", next_due_at=None)
+    service.finish_due(ids[0], "a", next_due_at=None, claimed_at=clock.now())
     clock.advance(31)  # worker a died holding ids[1]
     assert service.claim_due("b", limit=10, lease_seconds=30) == [ids[1]]
     # a's late finish does not undo b's claim
-    service.finish_due(ids[1], "a", next_due_at=None)
+    service.finish_due(ids[1], "a", next_due_at=None, claimed_at=clock.now())
     assert service.get(ids[1]).lease_owner == "b"
+
+
+def test_a_change_during_a_claim_is_not_overwritten(service: ConnectionService) -> None:
+    clock = service._clock
+    assert isinstance(clock, ManualClock)
+    connection = service.start(new())
+    claimed_at = clock.now()
+    assert service.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
+    clock.advance(0.01)
+    service.update(connection.id, status_note="changed while worker a decided")
+    later = clock.now() + timedelta(seconds=60)
+    service.finish_due(connection.id, "a", next_due_at=later, claimed_at=claimed_at)
+    assert service.get(connection.id).next_due_at == clock.now()  # looked at again at once
+    claimed_at = clock.now()
+    assert service.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
+    service.finish_due(connection.id, "a", next_due_at=later, claimed_at=claimed_at)
+    assert service.get(connection.id).next_due_at == later
 
 
 def test_deliveries_are_recognised_once(service: ConnectionService) -> None:
