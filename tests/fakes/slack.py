@@ -15,8 +15,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -31,6 +33,14 @@ TEAM = "T0FAKE"
 def sign(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
     base = f"v0:{timestamp}:".encode() + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def zone_at_hour(hour: int) -> str:
+    """An Etc/GMT zone whose local time now is within hour:00-hour:59 (hours -12..+12)."""
+    now = datetime.now(UTC)
+    shift = (hour - now.hour + 12) % 24 - 12  # hours east of UTC
+    # Etc/GMT signs are inverted: Etc/GMT-3 is three hours east of UTC.
+    return "Etc/GMT" + (f"-{shift}" if shift > 0 else f"+{-shift}" if shift < 0 else "")
 
 
 class BlockKitError(Exception):
@@ -118,6 +128,9 @@ class FakeSlack(FakeServer):
         self.views: dict[str, StoredView] = {}
         self.triggers: dict[str, tuple[str, float]] = {}  # trigger_id -> (user, issued)
         self.unpostable: set[str] = set()
+        # Users' time zones; by default one where it is early afternoon now, so tests
+        # never meet the owner's night by accident.
+        self.user_tz: dict[str, str] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._ts = itertools.count(1)
@@ -251,8 +264,15 @@ class FakeSlack(FakeServer):
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = str(args.get("user"))
+        zone = self.user_tz.get(user) or zone_at_hour(13)
+        offset = datetime.now(ZoneInfo(zone)).utcoffset() or timedelta(0)
         return {
-            "user": {"id": user, "name": user.lower(), "tz": "Europe/Amsterdam", "tz_offset": 3600}
+            "user": {
+                "id": user,
+                "name": user.lower(),
+                "tz": zone,
+                "tz_offset": int(offset.total_seconds()),
+            }
         }
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:

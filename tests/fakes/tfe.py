@@ -98,6 +98,19 @@ class FakeTFE(FakeServer):
             )
             return token_id
 
+    def add_client_by_hand(self, organization: str) -> str:
+        """A Bitbucket client someone made in the TFE UI, with a token."""
+        client_id = "oc-byhand" + secrets.token_hex(4)
+        with self.lock:
+            self.clients[client_id] = FakeOAuthClient(
+                id=client_id,
+                organization=organization,
+                secret="fake-other-secret",
+                attributes={"service-provider": "bitbucket_hosted", "name": "Made by hand"},
+                tokens=[{"id": "ot-byhand", "type": "oauth-tokens", "attributes": {}}],
+            )
+        return client_id
+
     def bitbucket_clients(self, organization: str) -> list[FakeOAuthClient]:
         with self.lock:
             return [
