@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from benchmarks import ack_latency
+from benchmarks import ack_latency, sweep
 from tests.postgres import Cluster
 
 
@@ -16,6 +16,7 @@ def main() -> None:
         print(f"PostgreSQL not available ({error}); SQLite figures only")
         cluster = None
     try:
+        sweep.main(cluster.new_database() if cluster else None)
         ack_latency.main(cluster.new_database() if cluster else None)
     finally:
         if cluster:

@@ -1,0 +1,128 @@
+"""How long one sweep takes to find and claim due work, as the table grows.
+
+Fills a database with N connections of which 1% are due, then times the sweep's database
+work: claiming the due rows under a lease (the query that must cost in proportion to
+what is due, not to N) and releasing them with their next due time. Outside calls
+(Slack, TFE) are left out: they cost the same whatever N is.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, insert, text
+
+from bot import db
+from bot.clock import ManualClock
+from bot.connections.model import Connection
+from bot.connections.service import ConnectionService
+
+SIZES = (10_000, 100_000)
+DUE_SHARE = 0.01
+BATCH = 50  # what one sweep claims (DueWork's batch)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def fill(engine: Engine, count: int) -> int:
+    """Insert `count` connections; returns how many are due."""
+    rng = random.Random(count)
+    rows = []
+    due_count = 0
+    for i in range(count):
+        due = rng.random() < DUE_SHARE
+        due_count += due
+        offset = -rng.uniform(1, 3600) if due else rng.uniform(60, 14 * 86400)
+        when = NOW + timedelta(seconds=offset)
+        rows.append(
+            {
+                "request_ref": f"bench:{i}",
+                "team_id": "T",
+                "channel_id": "C1",
+                "owner_id": f"U{i % 5000:05d}",
+                "organization": f"org-{i}",
+                "account_kind": "service_account",
+                "state": "awaiting_credentials",
+                "duplicates_acknowledged": False,
+                "created_at": when,
+                "updated_at": when,
+                "progressed_at": when,
+                "next_due_at": when,
+            }
+        )
+    with engine.begin() as connection:
+        for start in range(0, count, 5000):
+            connection.execute(insert(Connection.__table__), rows[start : start + 5000])
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE connections"))
+    return due_count
+
+
+def plan(engine: Engine) -> str:
+    query = (
+        "SELECT id FROM connections WHERE next_due_at <= :now "
+        "AND (lease_until IS NULL OR lease_until < :now) ORDER BY next_due_at LIMIT 50"
+    )
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as connection:
+        rows = connection.execute(text(prefix + query), {"now": NOW.replace(tzinfo=None)})
+        lines = [str(row[-1]) for row in rows]
+    return " / ".join(line.strip() for line in lines[:3])
+
+
+def measure(url: str, label: str) -> None:
+    for size in SIZES:
+        db.migrate(url)
+        engine = db.make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM connection_events"))
+            connection.execute(text("DELETE FROM connections"))
+        due = fill(engine, size)
+        clock = ManualClock(NOW)
+        service = ConnectionService(db.make_sessionmaker(engine), clock)
+
+        claims: list[float] = []
+        releases: list[float] = []
+        claimed_total = 0
+        started_all = time.perf_counter()
+        while True:
+            started = time.perf_counter()
+            claimed_at = clock.now()
+            ids = service.claim_due("bench", limit=BATCH, lease_seconds=60)
+            claims.append(time.perf_counter() - started)
+            if not ids:
+                break
+            for connection_id in ids:
+                started = time.perf_counter()
+                service.finish_due(
+                    connection_id,
+                    "bench",
+                    claimed_at=claimed_at,
+                    next_due_at=NOW + timedelta(days=1),
+                )
+                releases.append(time.perf_counter() - started)
+            claimed_total += len(ids)
+        all_due = time.perf_counter() - started_all
+        started = time.perf_counter()
+        assert service.claim_due("bench", limit=BATCH, lease_seconds=60) == []
+        idle = time.perf_counter() - started
+        assert claimed_total == due, (claimed_total, due)
+        print(
+            f"sweep ({label}, {size:,} connections, {due:,} due): "
+            f"claiming {BATCH} due rows median {statistics.median(claims) * 1000:.2f} ms, "
+            f"releasing one {statistics.median(releases) * 1000:.2f} ms; all {claimed_total:,} "
+            f"due claimed and released in {all_due * 1000:.0f} ms; "
+            f"a sweep with nothing due {idle * 1000:.2f} ms; plan: {plan(engine)}"
+        )
+        engine.dispose()
+
+
+def main(postgres_url: str | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        measure(f"sqlite:///{Path(tmp) / 'sweep.db'}", "SQLite")
+    if postgres_url:
+        measure(postgres_url, "PostgreSQL")
