@@ -26,7 +26,7 @@ lint: install
 # The whole suite: lint, then every test on SQLite and on a throwaway PostgreSQL.
 test: install lint
 	./scripts/ensure-postgres
-	REQUIRE_POSTGRES=1 $(BIN)/pytest -q
+	REQUIRE_POSTGRES=1 $(BIN)/pytest -q -n 4
 
 bench: install
 	./scripts/ensure-postgres

@@ -85,6 +85,7 @@ class Runtime:
     def start_jobs(self) -> None:
         """Start the scheduler (token watch and housekeeping)."""
         if self.scheduler is None:
+            self.due.release_dead_claims()
             self.scheduler = start_scheduler(
                 self.due, self.service, sweep_interval(self.settings.token_poll_every)
             )

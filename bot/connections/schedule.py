@@ -45,8 +45,9 @@ def reminder_slot(progressed_at: datetime, now: datetime, policy: StallPolicy) -
     start = stalled_at(progressed_at, policy)
     if now < start:
         return None
-    index = int((now - start).total_seconds() // policy.remind_every)
-    return start + timedelta(seconds=index * policy.remind_every)
+    every = timedelta(seconds=policy.remind_every)
+    # timedelta arithmetic is in whole microseconds: no float rounding at slot edges.
+    return start + ((now - start) // every) * every
 
 
 def next_slot(progressed_at: datetime, now: datetime, policy: StallPolicy) -> datetime:

@@ -300,6 +300,37 @@ class ConnectionService:
             )
             return sorted(claimed)
 
+    def renew_lease(self, connection_id: int, worker: str, seconds: float) -> bool:
+        """Extend this worker's claim on a connection; False if it no longer holds it."""
+        now = self._clock.now()
+        with self._transaction() as session:
+            result = session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id)
+                .where(Connection.lease_owner == worker)
+                .where(Connection.lease_until >= now)
+                .values(lease_until=now + timedelta(seconds=seconds))
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release_leases(self, owners: list[str]) -> int:
+        """Free the claims of workers known to be gone; returns how many rows were freed."""
+        if not owners:
+            return 0
+        with self._transaction() as session:
+            result = session.execute(
+                update(Connection)
+                .where(Connection.lease_owner.in_(owners))
+                .values(lease_owner=None, lease_until=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def lease_owners(self) -> list[str]:
+        """Workers holding claims right now."""
+        with self._transaction() as session:
+            query = select(Connection.lease_owner).where(Connection.lease_owner.is_not(None))
+            return sorted({str(owner) for owner in session.scalars(query.distinct())})
+
     def finish_due(
         self,
         connection_id: int,

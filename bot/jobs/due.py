@@ -22,8 +22,9 @@ from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
 
-# How long a claim holds; a replica that dies mid-claim loses it after this long.
-LEASE_SECONDS = 60.0
+# How long a claim holds; a replica that dies mid-claim loses it after this long. Each
+# connection's claim is renewed as its turn comes, so a slow batch keeps what it works on.
+LEASE_SECONDS = 30.0
 RETRY_AFTER_FAILURE = 30.0
 # How soon the sweep posts a progress message that Slack refused when the connection started.
 RETRY_PROGRESS_AFTER = 30.0
@@ -32,6 +33,30 @@ RETRY_PROGRESS_AFTER = 30.0
 def worker_name() -> str:
     """Unique per process, readable in the database: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def gone_on_this_host(owners: list[str], me: str) -> list[str]:
+    """Workers of this host that are no longer running: an earlier run of this process
+    (same pid, as in a restarted container) or a pid that no longer exists."""
+    host, pid, _ = me.split(":")
+    gone = []
+    for owner in owners:
+        parts = owner.split(":")
+        if len(parts) != 3 or parts[0] != host or owner == me or not parts[1].isdigit():
+            continue
+        if parts[1] == pid or not _running(int(parts[1])):
+            gone.append(owner)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class DueWork:
@@ -58,6 +83,15 @@ class DueWork:
         self.worker = worker or worker_name()
         self.batch = batch
 
+    def release_dead_claims(self) -> None:
+        """At start: free what crashed runs of the bot on this host still hold, so a
+        restart carries on at once instead of waiting out their leases."""
+        freed = self.service.release_leases(
+            gone_on_this_host(self.service.lease_owners(), self.worker)
+        )
+        if freed:
+            log.info("freed claims of a previous run", extra={"worker": self.worker})
+
     def sweep(self) -> int:
         """Handle what is due now; returns how many connections were handled."""
         claimed_at = self.clock.now()
@@ -75,6 +109,8 @@ class DueWork:
     def handle(self, connection_id: int, claimed_at: datetime) -> None:
         """Do what is due for one claimed connection, then say when it is next due."""
         next_due: datetime | None = self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
+        if not self.service.renew_lease(connection_id, self.worker, LEASE_SECONDS):
+            return  # the claim ran out while earlier ones were handled; another has it
         try:
             next_due = self._handle(connection_id)
         except TFEError as error:

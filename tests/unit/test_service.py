@@ -131,3 +131,37 @@ def test_token_checks_start_at_poll_every_and_slow_to_a_minute() -> None:
     assert at[0] == 5 and at[0] < at[1] < at[2] <= at[3] == 60
     assert token_check_interval(None, clicked, 5) == 60  # not clicked yet: once a minute
     assert token_check_interval(clicked, clicked, 120) == 120  # never faster than asked
+
+
+def test_claims_of_dead_runs_on_this_host_are_recognised() -> None:
+    import os
+    import socket
+    import subprocess
+
+    from bot.jobs.due import gone_on_this_host
+
+    host, me = socket.gethostname(), os.getpid()
+    dead_pid = subprocess.Popen(["true"])  # a process that has exited
+    dead_pid.wait()
+    owners = [
+        f"{host}:{me}:old111",  # an earlier run with this pid (a restarted container)
+        f"{host}:{dead_pid.pid}:abc123",  # a process that is gone
+        f"{host}:1:xyz789",  # running (pid 1 always is)
+        f"other-host:{dead_pid.pid}:abc123",  # another host: its leases run out by themselves
+        f"{host}:{me}:mine00",  # this very worker
+    ]
+    assert gone_on_this_host(owners, f"{host}:{me}:mine00") == owners[:2]
+
+
+def test_a_lease_is_renewed_only_by_its_holder(service: ConnectionService) -> None:
+    clock = service._clock
+    assert isinstance(clock, ManualClock)
+    connection = service.start(new())
+    assert service.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
+    clock.advance(20)
+    assert service.renew_lease(connection.id, "a", 30)
+    assert not service.renew_lease(connection.id, "b", 30)
+    clock.advance(25)  # 45 s after the claim, still held thanks to the renewal
+    assert service.claim_due("b", limit=1, lease_seconds=30) == []
+    assert service.release_leases(["a"]) == 1
+    assert service.claim_due("b", limit=1, lease_seconds=30) == [connection.id]
