@@ -67,12 +67,12 @@ def _section(text: str, block_id: str | None = None) -> SectionBlock:
     return SectionBlock(text=_mrkdwn(text), block_id=block_id)
 
 
-def _context(text: str) -> ContextBlock:
+def context_block(text: str) -> ContextBlock:
     return ContextBlock(elements=[_mrkdwn(text)])
 
 
 def _error(text: str) -> ContextBlock:
-    return _context(f":warning: {escape(text)}")
+    return context_block(f":warning: {escape(text)}")
 
 
 def _button(
@@ -323,7 +323,7 @@ def credentials_view(
 
 def _warnings(connection: Connection) -> list[Block]:
     lines = (connection.check_warnings or "").splitlines()
-    return [_context(f":warning: {fit_escaped(line, 2900)}") for line in lines[:5]]
+    return [context_block(f":warning: {fit_escaped(line, 2900)}") for line in lines[:5]]
 
 
 def client_created_view(connection: Connection) -> dict[str, Any]:
@@ -502,7 +502,7 @@ def progress_message(
         HeaderBlock(
             text=PlainTextObject(text=fit(f"Connect Bitbucket Cloud to {org}", HEADER_MAX))
         ),
-        _context(_owner_line(connection)),
+        context_block(_owner_line(connection)),
         _section(_steps(connection)),
         DividerBlock(),
         *step_blocks(connection, values=values, pages=pages, poll_every=poll_every),
@@ -654,7 +654,7 @@ def reminder_message(
             f"progress since {_when(connection.progressed_at)}. It is at {_stuck_at(connection)}."
             f"\n*Next:* {move}. Press *Resume* to pick it up where you left off."
         ),
-        _context(
+        context_block(
             f"Reminder {number}. If nothing happens it expires {_when(expires)}, and the bot "
             "removes what it created in Terraform."
         ),

@@ -16,6 +16,7 @@ from bot.connections.model import Connection
 from bot.connections.service import AccountKind, ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.slack import blocks
+from bot.slack.text import fit
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class Notifier:
             channel=dm,
             text=text,
             blocks=[
-                blocks._context(
+                blocks.context_block(
                     "I can't post in the channel where you started this, so I'll keep you "
                     "posted here. Invite me to the channel (/invite) to have it there next time."
                 ).to_dict(),
@@ -192,8 +193,6 @@ class Notifier:
 
     def tell_user(self, channel: str | None, user: str, text: str) -> None:
         """An ephemeral note to one user where they are, or a DM when that fails."""
-        from bot.slack.text import fit
-
         text = fit(text, 3000)
         if channel:
             try:

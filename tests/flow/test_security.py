@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect, text
 
 from bot.db import normalize_url
+from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import KEY, OWNER, SECRET, credentials_form, started
@@ -59,6 +60,7 @@ def test_the_secret_reaches_tfe_and_nothing_else(
     bot: RunningBot,
     log_lines: list[str],
     database_url: str,
+    fake_bitbucket: FakeBitbucket,
 ) -> None:
     started(slack, fake_slack)
     # Faults on the way: a failed create and a replayed submission.
@@ -103,6 +105,11 @@ def test_the_secret_reaches_tfe_and_nothing_else(
         for file in path.parent.glob(path.name + "*"):
             assert SECRET.encode() not in file.read_bytes(), file
     assert SECRET not in fake_slack.all_text()
+    # The short-lived Bitbucket token of the check is dropped the same way.
+    tokens = list(fake_bitbucket.tokens)
+    assert tokens
+    everything = "\n".join(log_lines) + _database_text(database_url) + fake_slack.all_text()
+    assert not [token for token in tokens if token in everything]
 
 
 def test_owner_only_modal_submission(
