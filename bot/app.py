@@ -32,6 +32,7 @@ from bot.flows.stalled import StallFlow
 from bot.jobs.due import DueWork
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.slack import actions, commands, views
+from bot.slack.audience import Audience
 from bot.slack.deps import SlackDeps
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
@@ -178,7 +179,14 @@ def build_runtime(
     )
     due = DueWork(service, flow, stall, notifier, clock, approvers=settings.approvers)
     deps = SlackDeps(
-        settings=settings, service=service, flow=flow, stall=stall, notifier=notifier, work=work
+        settings=settings,
+        service=service,
+        flow=flow,
+        stall=stall,
+        notifier=notifier,
+        work=work,
+        allowed=Audience(client, settings.allowed_users),
+        approvers=Audience(client, settings.approvers),
     )
     commands.register(app, deps)
     views.register(app, deps)

@@ -11,7 +11,7 @@ from bot.connections.service import ConnectionNotFound
 from bot.slack import blocks, ids
 from bot.slack.deps import SlackDeps
 from bot.slack.ending import cancel
-from bot.slack.modals import open_modal
+from bot.slack.modals import TRIGGER_FAILED
 
 HELP = (
     "*/connect-bitbucket* connects Bitbucket Cloud to a Terraform organization as a VCS "
@@ -25,6 +25,10 @@ HELP = (
 )
 
 
+NOT_ALLOWED = (
+    "You are not among the people who may connect Bitbucket here (ALLOWED_USERS). "
+    "Ask whoever runs this bot to add you."
+)
 CANCEL_USAGE = (
     "Say which connection to cancel by its number, e.g. `/connect-bitbucket cancel 12` "
     "(the number is in its progress message)."
@@ -68,22 +72,21 @@ def register(app: App, deps: SlackDeps) -> None:
             on_cancel(ack, body, text.split()[1:])
             return
         user = body.get("user_id", "")
-        allowed = deps.settings.allowed_users
-        if allowed and user not in allowed:
-            ack(
-                text="You are not on the list of people who may connect Bitbucket "
-                "(ALLOWED_USERS). Ask whoever runs this bot to add you."
-            )
-            return
         # No duplicate check here: Slack does not retry slash commands, and a trigger
         # opens one modal at most.
         ack()
         form = blocks.RequestForm(channel_id=body.get("channel_id", ""), organization=text)
-        open_modal(
-            deps,
-            client,
-            trigger_id=body["trigger_id"],
-            view=blocks.request_view(form),
-            channel=form.channel_id,
-            user=user,
+
+        def open_if_allowed() -> None:
+            # A user group in ALLOWED_USERS means asking Slack, so this runs after the ack.
+            if not deps.allowed.includes(user):
+                deps.notifier.tell_user(form.channel_id, user, NOT_ALLOWED)
+                return
+            client.views_open(trigger_id=body["trigger_id"], view=blocks.request_view(form))
+
+        deps.work.submit(
+            "opening the connect form",
+            open_if_allowed,
+            urgent=True,
+            on_error=lambda _e: deps.notifier.tell_user(form.channel_id, user, TRIGGER_FAILED),
         )

@@ -8,6 +8,7 @@ from bot.config import Settings
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.stalled import StallFlow
+from bot.slack.audience import Audience
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
 
@@ -20,3 +21,5 @@ class SlackDeps:
     stall: StallFlow
     notifier: Notifier
     work: BackgroundWork
+    allowed: Audience  # ALLOWED_USERS: who may start a connection
+    approvers: Audience  # APPROVERS

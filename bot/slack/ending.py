@@ -9,8 +9,10 @@ from bot.slack.deps import SlackDeps
 
 
 def may_cancel(deps: SlackDeps, connection: Connection, user: str) -> bool:
-    """The owner may cancel; so may an approver (named by user id)."""
-    return user == connection.owner_id or user in deps.settings.approvers
+    """The owner may cancel; so may an approver (listed, or in a listed user group)."""
+    if user == connection.owner_id:
+        return True
+    return not deps.approvers.everyone and deps.approvers.includes(user)
 
 
 def cancel(deps: SlackDeps, connection: Connection, user: str, user_name: str) -> str:

@@ -131,6 +131,7 @@ class FakeSlack(FakeServer):
         # Users' time zones; by default one where it is early afternoon now, so tests
         # never meet the owner's night by accident.
         self.user_tz: dict[str, str] = {}
+        self.user_groups: dict[str, list[str]] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._ts = itertools.count(1)
@@ -274,6 +275,12 @@ class FakeSlack(FakeServer):
                 "tz_offset": int(offset.total_seconds()),
             }
         }
+
+    def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = str(args.get("usergroup"))
+        if group not in self.user_groups:
+            raise SlackError("no_such_subteam")
+        return {"users": list(self.user_groups[group])}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         trigger = str(args.get("trigger_id") or "")

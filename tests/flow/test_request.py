@@ -200,3 +200,21 @@ def test_owner_asking_again_is_pointed_to_their_connection(slack: SlackDriver) -
     slack.wait_for_view_text(OWNER, "is under way")
     request(slack)
     slack.wait_for_view_text(OWNER, "You already started connection #1")
+
+
+@pytest.fixture
+def group_bot(env: dict[str, str], fake_slack: FakeSlack, log_lines: list[str]):  # type: ignore[no-untyped-def]
+    fake_slack.user_groups["S0PLATFORM"] = [OWNER]
+    running = RunningBot.from_env({**env, "ALLOWED_USERS": "S0PLATFORM, U7LISTED"})
+    yield SlackDriver(fake_slack, running.url)
+    running.stop()
+
+
+def test_allowed_users_by_group_and_by_id(group_bot: SlackDriver, fake_slack: FakeSlack) -> None:
+    open_form(group_bot, user=OWNER)  # a member of the group
+    open_form(group_bot, user="U7LISTED")  # listed by id
+    group_bot.command("acme-infra", user="U2OTHER", channel=CHANNEL)
+    refusal = eventually(lambda: [m for m in fake_slack.ephemeral if m.user == "U2OTHER"])[0]
+    assert "ALLOWED_USERS" in refusal.text
+    assert not [v for v in fake_slack.views.values() if v.user == "U2OTHER"]
+    assert len(fake_slack.calls_to("usergroups.users.list")) == 1  # cached

@@ -36,6 +36,7 @@ def test_manifest_has_the_command_interactivity_and_least_scopes() -> None:
         "chat:write.public",
         "im:write",
         "users:read",
+        "usergroups:read",
     }
 
 
@@ -49,6 +50,7 @@ def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:
         "views_open": None,
         "views_update": None,
         "users_info": "users:read",
+        "usergroups_users_list": "usergroups:read",
     }
     source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))
     called = set(
