@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,3 @@ class BackgroundWork:
         self._urgent.shutdown(wait=wait, cancel_futures=not wait)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
-
-def ignore(*_args: Any) -> None:
-    """An on_error for work whose failure the user need not hear about."""
