@@ -53,4 +53,3 @@ class BackgroundWork:
     def shutdown(self, wait: bool = True) -> None:
         self._urgent.shutdown(wait=wait, cancel_futures=not wait)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
-

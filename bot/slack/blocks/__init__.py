@@ -1,0 +1,49 @@
+"""Block Kit for every message and modal the bot shows, built with slack_sdk's typed models."""
+
+from bot.slack.blocks.kit import BitbucketPages, RequestForm, context_block
+from bot.slack.blocks.messages import (
+    authorize_hint,
+    authorize_message,
+    connected_announcement,
+    ended_message,
+    escalation_message,
+    reminder_message,
+)
+from bot.slack.blocks.modals import (
+    ADD_ANOTHER_LABEL,
+    busy_view,
+    client_created_view,
+    credentials_view,
+    message_view,
+    request_view,
+    started_view,
+)
+from bot.slack.blocks.progress import (
+    cancel_button,
+    consumer_instructions,
+    progress_message,
+    step_blocks,
+)
+
+__all__ = [
+    "ADD_ANOTHER_LABEL",
+    "BitbucketPages",
+    "RequestForm",
+    "authorize_hint",
+    "authorize_message",
+    "busy_view",
+    "cancel_button",
+    "client_created_view",
+    "connected_announcement",
+    "consumer_instructions",
+    "context_block",
+    "credentials_view",
+    "ended_message",
+    "escalation_message",
+    "message_view",
+    "progress_message",
+    "reminder_message",
+    "request_view",
+    "started_view",
+    "step_blocks",
+]

@@ -1,0 +1,104 @@
+"""Shared Block Kit pieces: limits, small builders, and the values views are built from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.connections.model import Connection
+from bot.connections.service import AccountKind
+from bot.slack.text import escape, fit, fit_escaped
+
+SECTION_MAX = 3000
+TITLE_MAX = 24
+HEADER_MAX = 150
+
+
+@dataclass(frozen=True)
+class BitbucketPages:
+    add_consumer: str
+    consumers: str
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """What the first modal holds, so it can be shown again with an error."""
+
+    channel_id: str
+    organization: str = ""
+    account_kind: AccountKind = AccountKind.SERVICE_ACCOUNT
+    username: str = ""
+    acknowledged: bool = False
+    workspace: str = ""
+    add_another: bool = False
+
+
+def mrkdwn(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=fit(text, SECTION_MAX))
+
+
+def section(text: str, block_id: str | None = None) -> SectionBlock:
+    return SectionBlock(text=mrkdwn(text), block_id=block_id)
+
+
+def context_block(text: str) -> ContextBlock:
+    return ContextBlock(elements=[mrkdwn(text)])
+
+
+def error_context(text: str) -> ContextBlock:
+    return context_block(f":warning: {escape(text)}")
+
+
+def button(
+    text: str,
+    action_id: str,
+    *,
+    value: str | None = None,
+    url: str | None = None,
+    primary: bool = False,
+) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=fit(text, 75), emoji=True),
+        action_id=action_id,
+        value=value,
+        url=url,
+        style="primary" if primary else None,
+    )
+
+
+def modal(
+    title: str,
+    blocks: Sequence[Block],
+    *,
+    callback_id: str | None = None,
+    submit: str | None = None,
+    close: str = "Close",
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=callback_id,
+        title=PlainTextObject(text=fit(title, TITLE_MAX)),
+        submit=PlainTextObject(text=fit(submit, TITLE_MAX)) if submit else None,
+        close=PlainTextObject(text=fit(close, TITLE_MAX)),
+        blocks=list(blocks)[:100],
+        private_metadata=json.dumps(metadata) if metadata else None,
+    )
+    return view.to_dict()
+
+
+def warnings(connection: Connection) -> list[Block]:
+    lines = (connection.check_warnings or "").splitlines()
+    return [context_block(f":warning: {fit_escaped(line, 2900)}") for line in lines[:5]]

@@ -1,0 +1,188 @@
+"""Direct messages and channel notices: authorize, hints, reminders, escalation, endings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+)
+
+from bot.connections.model import Connection
+from bot.connections.service import AccountKind
+from bot.connections.states import STEPS, State, current_step
+from bot.slack import ids
+from bot.slack.blocks.kit import (
+    button,
+    context_block,
+    section,
+)
+from bot.slack.blocks.progress import cancel_button
+from bot.slack.text import code, escape
+
+
+def authorize_message(connection: Connection, link: str) -> tuple[str, list[dict[str, Any]]]:
+    """The owner's private message with the Authorize button."""
+    account = (
+        f"the service account {code(connection.bitbucket_username)}"
+        if connection.bitbucket_username
+        else "your own Bitbucket account"
+        if connection.account_kind == AccountKind.PERSONAL.value
+        else "the service account"
+    )
+    blocks: list[Block] = [
+        section(
+            f"*Step 4: authorize Terraform for {escape(connection.organization)}* (connection "
+            f"#{connection.id}).\n"
+            f"1. Log in to Bitbucket as {account} (log out of any other Bitbucket account first).\n"
+            "2. Log in to Terraform.\n"
+            "3. Press *Authorize*, then *Grant access* on Bitbucket's page.\n"
+            "This link is for you alone; I'll tell the channel when Terraform has the token."
+        ),
+        ActionsBlock(
+            block_id="authorize",
+            elements=[
+                button("Authorize", ids.AUTHORIZE, url=link, value=str(connection.id), primary=True)
+            ],
+        ),
+    ]
+    return f"Authorize Terraform for {escape(connection.organization)}", [
+        b.to_dict() for b in blocks
+    ]
+
+
+def authorize_hint(connection: Connection, link: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The owner's DM when Authorize was opened but no token arrived: likely causes, in order."""
+    account = (
+        f"the service account {code(connection.bitbucket_username)}"
+        if connection.bitbucket_username
+        else "the Bitbucket account that owns the connection"
+    )
+    text = (
+        f"*Terraform has no token yet for {escape(connection.organization)}* (connection "
+        f"#{connection.id}). The likely causes, most likely first:\n"
+        "1. *The consumer's callback URL is still the placeholder.* In Bitbucket, edit the "
+        "consumer and set its Callback URL to exactly:\n"
+        f"```{escape(connection.callback_url or '')}```\n"
+        f"2. *You authorized with the wrong Bitbucket account.* Log out of Bitbucket, log in as "
+        f"{account}, and press Authorize again.\n"
+        "3. *You were not logged in to Terraform* (or not as a member of the organization). "
+        "Log in to Terraform, then press Authorize again.\n"
+        "I keep watching; I'll tell the channel as soon as Terraform has the token."
+    )
+    elements = (
+        [button("Authorize", ids.AUTHORIZE, url=link, value=str(connection.id), primary=True)]
+        if link
+        else []
+    )
+    body: list[Block] = [section(text)]
+    if elements:
+        body.append(ActionsBlock(block_id="authorize_hint", elements=elements))
+    return (
+        f"No token yet for {escape(connection.organization)}: check the callback URL",
+        [b.to_dict() for b in body],
+    )
+
+
+def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
+    """The short message the channel gets when the connection is complete."""
+    kind = (
+        "service account"
+        if connection.account_kind == AccountKind.SERVICE_ACCOUNT.value
+        else "personal account"
+    )
+    account = f" {code(connection.bitbucket_username)}" if connection.bitbucket_username else ""
+    text = (
+        f":white_check_mark: Bitbucket Cloud is connected to Terraform organization "
+        f"*{escape(connection.organization)}*. "
+        f"OAuth client {code(connection.oauth_client_id or '')}"
+        f" · owner <@{connection.owner_id}> · {kind}{account}"
+    )
+    return (
+        f"Bitbucket Cloud is connected to {escape(connection.organization)}",
+        [section(text).to_dict()],
+    )
+
+
+# Keeping after stalled connections.
+
+_NEXT_MOVE = {
+    State.AWAITING_CREDENTIALS: "create the OAuth consumer in Bitbucket and enter its Key and "
+    "Secret",
+    State.AWAITING_CALLBACK: "paste the callback URL into the consumer, then press "
+    "*I've updated the callback URL*",
+    State.AWAITING_AUTHORIZATION: "open the *Authorize* link and grant access in Bitbucket",
+}
+
+
+def _when(moment: datetime) -> str:
+    """A date Slack shows in each reader's own time zone."""
+    stamp = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _stuck_at(connection: Connection) -> str:
+    index = current_step(connection.current_state)
+    if index >= len(STEPS):
+        return "the end"
+    return f"step {index + 1}: {STEPS[index][1]}"
+
+
+def reminder_message(
+    connection: Connection, *, number: int, expires: datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """The owner's DM about a stalled connection, with Resume and Cancel."""
+    org = escape(connection.organization)
+    move = _NEXT_MOVE.get(connection.current_state, "finish the connection")
+    blocks: list[Block] = [
+        section(
+            f":bell: Your Bitbucket connection for *{org}* (#{connection.id}) has made no "
+            f"progress since {_when(connection.progressed_at)}. It is at {_stuck_at(connection)}."
+            f"\n*Next:* {move}. Press *Resume* to pick it up where you left off."
+        ),
+        context_block(
+            f"Reminder {number}. If nothing happens it expires {_when(expires)}, and the bot "
+            "removes what it created in Terraform."
+        ),
+        ActionsBlock(
+            block_id="reminder",
+            elements=[
+                button("Resume", ids.RESUME, value=str(connection.id), primary=True),
+                cancel_button(connection),
+            ],
+        ),
+    ]
+    return f"Reminder: your Bitbucket connection for {org} is waiting for you", [
+        b.to_dict() for b in blocks
+    ]
+
+
+def escalation_message(
+    connection: Connection, *, reminders: int, approvers: tuple[str, ...]
+) -> tuple[str, list[dict[str, Any]]]:
+    """For the channel and the approvers: a connection its owner has not finished."""
+    org = escape(connection.organization)
+    mentions = " ".join(f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in approvers)
+    helpers = f" {mentions}, can you help?" if mentions else ""
+    text = (
+        f":rotating_light: Connection #{connection.id} for *{org}* has made no progress since "
+        f"{_when(connection.progressed_at)}, after {reminders} reminders to its owner "
+        f"<@{connection.owner_id}>. It is stuck at {_stuck_at(connection)}.{helpers} "
+        f"The owner can press *Resume* in my reminder, or cancel it with "
+        f"`/connect-bitbucket cancel {connection.id}`."
+    )
+    return f"Connection #{connection.id} for {org} is stalled", [section(text).to_dict()]
+
+
+def ended_message(connection: Connection, summary: str) -> tuple[str, list[dict[str, Any]]]:
+    """To the owner when a connection expired or was cancelled: what was cleaned up."""
+    org = escape(connection.organization)
+    verb = "expired" if connection.current_state == State.EXPIRED else "was cancelled"
+    text = (
+        f":wastebasket: Connection #{connection.id} for *{org}* {verb}. {escape(summary)}\n"
+        f"To connect {org} later, run `/connect-bitbucket {org}`."
+    )
+    return f"Connection #{connection.id} for {org} {verb}", [section(text).to_dict()]

@@ -1,0 +1,250 @@
+"""The modals: the connect request, the key and secret, and the small ones between."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    CheckboxesElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    RadioButtonsElement,
+)
+
+from bot.connections import validation
+from bot.connections.model import Connection
+from bot.connections.service import AccountKind
+from bot.slack import ids
+from bot.slack.blocks.kit import (
+    RequestForm,
+    error_context,
+    modal,
+    section,
+    warnings,
+)
+from bot.slack.text import code, escape, fit
+
+# The first modal: organization and owning account.
+
+SERVICE_LABEL = "A shared service account (recommended)"
+PERSONAL_LABEL = "My own Bitbucket account"
+
+
+ADD_ANOTHER_LABEL = "Add another Bitbucket connection anyway"
+
+
+def add_another_input() -> InputBlock:
+    """The opt-in to a second Bitbucket client, shown only when one exists already."""
+    option = Option(value="yes", text=PlainTextObject(text=ADD_ANOTHER_LABEL))
+    return InputBlock(
+        block_id=ids.ADD_ANOTHER,
+        label="The organization already has a Bitbucket connection",
+        optional=True,
+        element=CheckboxesElement(action_id=ids.VALUE, options=[option]),
+    )
+
+
+def request_view(
+    form: RequestForm,
+    *,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    offer_add_another: bool = False,
+) -> dict[str, Any]:
+    """The modal `/connect-bitbucket` opens; `errors` go under the named fields."""
+    errors = errors or {}
+    kinds = {
+        AccountKind.SERVICE_ACCOUNT: Option(
+            value=AccountKind.SERVICE_ACCOUNT.value,
+            text=PlainTextObject(text=SERVICE_LABEL),
+            description=PlainTextObject(
+                text="A Bitbucket account the team shares, with admin access to the repositories."
+            ),
+        ),
+        AccountKind.PERSONAL: Option(
+            value=AccountKind.PERSONAL.value,
+            text=PlainTextObject(text=PERSONAL_LABEL),
+            description=PlainTextObject(
+                text="The connection stops working if you leave or lose access."
+            ),
+        ),
+    }
+    ack_option = Option(
+        value="yes",
+        text=PlainTextObject(text="I understand the connection will be recorded as owned by me"),
+    )
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(section(f":warning: {escape(notice)}"))
+    blocks += [
+        InputBlock(
+            block_id=ids.ORGANIZATION,
+            label="Terraform organization",
+            hint="The name in app.terraform.io/app/<organization>: letters, digits, - and _",
+            element=PlainTextInputElement(
+                action_id=ids.VALUE,
+                initial_value=fit(form.organization, validation.ORGANIZATION_MAX) or None,
+                max_length=validation.ORGANIZATION_MAX,
+                placeholder="my-organization",
+            ),
+        ),
+        InputBlock(
+            block_id=ids.ACCOUNT_KIND,
+            label="Whose Bitbucket account will own the connection?",
+            element=RadioButtonsElement(
+                action_id=ids.VALUE,
+                options=list(kinds.values()),
+                initial_option=kinds[form.account_kind],
+            ),
+        ),
+        InputBlock(
+            block_id=ids.SERVICE_USERNAME,
+            label="Service account's Bitbucket username",
+            hint="Needed for a service account. It must be admin on the team's repositories.",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ids.VALUE,
+                initial_value=fit(form.username, validation.BITBUCKET_NAME_MAX) or None,
+                max_length=validation.BITBUCKET_NAME_MAX,
+                placeholder="terraform-bot",
+            ),
+        ),
+        InputBlock(
+            block_id=ids.OWNERSHIP_ACK,
+            label="If you use your own account",
+            optional=True,
+            element=CheckboxesElement(
+                action_id=ids.VALUE,
+                options=[ack_option],
+                initial_options=[ack_option] if form.acknowledged else None,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.WORKSPACE,
+            label="Bitbucket workspace (optional)",
+            hint="The workspace ID, as in bitbucket.org/<workspace>",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ids.VALUE,
+                initial_value=fit(form.workspace, validation.BITBUCKET_NAME_MAX) or None,
+                max_length=validation.BITBUCKET_NAME_MAX,
+            ),
+        ),
+    ]
+    if offer_add_another:
+        blocks.append(add_another_input())
+    blocks = _errors_under(blocks, errors)
+    return modal(
+        "Connect Bitbucket",
+        blocks,
+        callback_id=ids.REQUEST_VIEW,
+        submit="Continue",
+        close="Cancel",
+        metadata={"channel": form.channel_id},
+    )
+
+
+def _errors_under(blocks: list[Block], errors: dict[str, str]) -> list[Block]:
+    """Put each error right under its field (for errors found after the modal was acked)."""
+    out: list[Block] = []
+    for block in blocks:
+        out.append(block)
+        if block.block_id in errors:
+            out.append(error_context(errors[block.block_id]))
+    return out
+
+
+def busy_view(title: str, text: str) -> dict[str, Any]:
+    """Shown while the bot talks to TFE or Bitbucket after a submission."""
+    return modal(title, [section(f":hourglass_flowing_sand: {text}")])
+
+
+def message_view(title: str, text: str) -> dict[str, Any]:
+    """A modal that just says something, with a Close button."""
+    return modal(title, [section(text)])
+
+
+def started_view(connection: Connection) -> dict[str, Any]:
+    start = (
+        f":white_check_mark: Connection #{connection.id} for *{escape(connection.organization)}* "
+        "is under way. "
+    )
+    if connection.progress_channel:
+        return message_view(
+            "Connection started",
+            start + f"Follow its progress message in <#{connection.progress_channel}>: step 1 is "
+            "to create the OAuth consumer in Bitbucket, then press *Enter Key and Secret*.",
+        )
+    return message_view(
+        "Connection started",
+        start + "Slack would not take its progress message just now; I'll post it in the "
+        "channel in a moment and you continue from there.",
+    )
+
+
+# The second modal: the consumer's key and secret.
+
+
+def credentials_view(
+    connection: Connection,
+    *,
+    key: str = "",
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    offer_add_another: bool = False,
+) -> dict[str, Any]:
+    """Key and Secret; the secret never gets an initial value, and the view has no buttons."""
+    errors = errors or {}
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(section(f":warning: {escape(notice)}"))
+    blocks += [
+        section(
+            f"Paste the Key and Secret of the OAuth consumer you made for "
+            f"*{escape(connection.organization)}*. In Bitbucket: OAuth consumers → click the "
+            "consumer's name to show them. The secret goes to Terraform and nowhere else."
+        ),
+        InputBlock(
+            block_id=ids.KEY,
+            label="Key",
+            element=PlainTextInputElement(
+                action_id=ids.VALUE,
+                initial_value=fit(key, validation.KEY_MAX) or None,
+                max_length=validation.KEY_MAX,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.SECRET,
+            label="Secret",
+            hint="Shown on your screen while you type; it is not kept by the bot.",
+            element=PlainTextInputElement(action_id=ids.VALUE, max_length=validation.SECRET_MAX),
+        ),
+    ]
+    if offer_add_another:
+        blocks.append(add_another_input())
+    return modal(
+        "Key and Secret",
+        _errors_under(blocks, errors),
+        callback_id=ids.CREDENTIALS_VIEW,
+        submit="Connect",
+        close="Cancel",
+        metadata={"connection": connection.id},
+    )
+
+
+def client_created_view(connection: Connection) -> dict[str, Any]:
+    """After the create: what happened, what to know, and what is next."""
+    return modal(
+        "OAuth client created",
+        [
+            section(
+                ":white_check_mark: Bitbucket accepted the consumer and Terraform has the OAuth "
+                f"client {code(connection.oauth_client_id or '')}. Next: paste the callback URL "
+                "into the consumer; it is in the progress message."
+            ),
+            *warnings(connection),
+        ],
+    )

@@ -1,0 +1,220 @@
+"""The progress message: one per connection, every step, updated in place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    DividerBlock,
+    HeaderBlock,
+    PlainTextObject,
+)
+
+from bot.connections.model import Connection
+from bot.connections.service import AccountKind
+from bot.connections.states import STEPS, State, current_step, is_open
+from bot.flows.connect import PERMISSIONS, ConsumerValues
+from bot.slack import ids
+from bot.slack.blocks.kit import (
+    HEADER_MAX,
+    BitbucketPages,
+    button,
+    context_block,
+    section,
+    warnings,
+)
+from bot.slack.text import code, escape, fit, fit_escaped
+
+# The progress message: one per connection, updated in place.
+
+
+def _owner_line(connection: Connection) -> str:
+    if connection.account_kind == AccountKind.SERVICE_ACCOUNT.value:
+        account = "service account"
+        if connection.bitbucket_username:
+            account += " " + code(connection.bitbucket_username)
+    else:
+        account = "their own Bitbucket account (ownership recorded)"
+    line = f"Connection #{connection.id} · owner <@{connection.owner_id}> · {account}"
+    if connection.bitbucket_workspace:
+        line += f" · workspace {code(connection.bitbucket_workspace)}"
+    return line
+
+
+def _steps(connection: Connection) -> str:
+    state = connection.current_state
+    last_open = State(connection.last_open_state) if connection.last_open_state else None
+    current = current_step(state, last_open)
+    ended = state in (State.CANCELLED, State.EXPIRED, State.FAILED, State.DENIED)
+    lines = []
+    for index, (_, title) in enumerate(STEPS):
+        if index < current:
+            lines.append(f":white_check_mark: {index + 1}. {title}")
+        elif index == current and ended:
+            lines.append(f":x: *{index + 1}. {title}*")
+        elif index == current:
+            lines.append(f":arrow_forward: *{index + 1}. {title}*")
+        else:
+            lines.append(f":white_square: {index + 1}. {title}")
+    return "\n".join(lines)
+
+
+def consumer_instructions(values: ConsumerValues) -> str:
+    permissions = "\n".join(f"    • {area}: *{level}*" for area, level in PERMISSIONS)
+    return (
+        "*Step 1: create the OAuth consumer in Bitbucket* with exactly these values:\n"
+        f"• Name: {code(values.name)}\n"
+        "• Description: anything that helps your team, e.g. who owns it\n"
+        f"• Callback URL: {code(values.callback_url)} (a placeholder: you replace it in step 3)\n"
+        f"• URL: {code(values.url)}\n"
+        "• :ballot_box_with_check: *This is a private consumer*\n"
+        f"• Permissions:\n{permissions}\n"
+        "Save it, click its name to see the *Key* and *Secret*, then press *Enter Key and Secret*."
+    )
+
+
+def cancel_button(connection: Connection) -> ButtonElement:
+    """Cancel, with Slack's own confirmation dialog first."""
+    cancel = button("Cancel connection", ids.CANCEL, value=str(connection.id))
+    cancel.style = "danger"
+    cancel.confirm = ConfirmObject(
+        title="Cancel this connection?",
+        text=(
+            f"Connection #{connection.id} for {fit(connection.organization, 200)} stops here. "
+            "If the bot created an OAuth client in Terraform and it has no token, the bot "
+            "deletes it."
+        ),
+        confirm="Cancel connection",
+        deny="Keep it",
+    )
+    return cancel
+
+
+def step_blocks(
+    connection: Connection, *, values: ConsumerValues, pages: BitbucketPages, poll_every: float
+) -> list[Block]:
+    """What the owner does now, with the controls for it (empty once the connection ended)."""
+    state = connection.current_state
+    if state == State.AWAITING_CREDENTIALS:
+        return [
+            section(consumer_instructions(values)),
+            ActionsBlock(
+                block_id="step1",
+                elements=[
+                    button(
+                        "Open Bitbucket: Add OAuth consumer",
+                        ids.OPEN_BITBUCKET,
+                        url=pages.add_consumer,
+                    ),
+                    button(
+                        "Enter Key and Secret",
+                        ids.ENTER_CREDENTIALS,
+                        value=str(connection.id),
+                        primary=True,
+                    ),
+                    cancel_button(connection),
+                ],
+            ),
+        ]
+    if state == State.AWAITING_CALLBACK:
+        return [
+            section(
+                ":white_check_mark: Terraform has the OAuth client "
+                f"{code(connection.oauth_client_id or '')}.\n"
+                "*Step 3: paste this callback URL into the consumer*, replacing the placeholder:\n"
+                f"```{escape(connection.callback_url or '')}```\n"
+                "In Bitbucket: OAuth consumers → the consumer's ⋯ menu → *Edit* → "
+                "*Callback URL* → *Save*."
+            ),
+            *warnings(connection),
+            ActionsBlock(
+                block_id="step3",
+                elements=[
+                    button(
+                        "Open Bitbucket: OAuth consumers", ids.OPEN_CONSUMERS, url=pages.consumers
+                    ),
+                    button(
+                        "I've updated the callback URL",
+                        ids.CALLBACK_UPDATED,
+                        value=str(connection.id),
+                        primary=True,
+                    ),
+                    cancel_button(connection),
+                ],
+            ),
+        ]
+    if state == State.AWAITING_AUTHORIZATION:
+        if connection.authorize_clicked_at:
+            waiting = (
+                f"<@{connection.owner_id}> opened the authorize link. Waiting for Terraform to "
+                f"receive the token (checking every {poll_every:g}s at first)."
+            )
+        else:
+            waiting = (
+                f"*Step 4: authorize.* <@{connection.owner_id}> has the *Authorize* link in a "
+                "direct message. Open it while logged in to Terraform, then press *Grant access* "
+                "in Bitbucket with the account that owns the connection."
+            )
+        return [
+            section(waiting),
+            ActionsBlock(
+                block_id="step4",
+                elements=[
+                    button(
+                        "Send me the authorize link again",
+                        ids.RESEND_AUTHORIZE,
+                        value=str(connection.id),
+                    ),
+                    cancel_button(connection),
+                ],
+            ),
+        ]
+    return []
+
+
+def progress_message(
+    connection: Connection,
+    *,
+    values: ConsumerValues,
+    pages: BitbucketPages,
+    poll_every: float,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The text fallback and blocks of a connection's progress message."""
+    org = connection.organization
+    state = connection.current_state
+    blocks: list[Block] = [
+        HeaderBlock(
+            text=PlainTextObject(text=fit(f"Connect Bitbucket Cloud to {org}", HEADER_MAX))
+        ),
+        context_block(_owner_line(connection)),
+        section(_steps(connection)),
+        DividerBlock(),
+        *step_blocks(connection, values=values, pages=pages, poll_every=poll_every),
+    ]
+    text = f"Connecting Bitbucket Cloud to {escape(org)}: {state.value.replace('_', ' ')}"
+    if state == State.CONNECTED:
+        who = (
+            f" as Bitbucket user {code(connection.authorized_as)}"
+            if connection.authorized_as
+            else ""
+        )
+        blocks.append(
+            section(
+                f":tada: *Connected.* Terraform holds the OAuth token{who}. Workspaces in "
+                f"*{escape(org)}* can now use repositories from Bitbucket Cloud through OAuth "
+                f"client {code(connection.oauth_client_id or '')}."
+            )
+        )
+        text = f"Bitbucket Cloud is connected to {escape(org)}"
+    elif state == State.FAILED or not is_open(state):
+        note = connection.status_note or f"This connection is {state.value}."
+        blocks.append(section(f":x: {fit_escaped(note, 2000)}"))
+        elements = [button("Start over", ids.START_OVER, value=connection.organization[:2000])]
+        if state == State.FAILED:
+            elements.append(cancel_button(connection))
+        blocks.append(ActionsBlock(block_id="ended", elements=elements))
+    return text, [b.to_dict() for b in blocks]
