@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -19,10 +19,11 @@ class ConfigError(Exception):
 class Settings:
     """Every setting the bot reads, already parsed."""
 
-    slack_bot_token: str
-    tfe_token: str
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
+    # Tokens stay out of repr(), so printing the settings can never leak them.
+    slack_bot_token: str = field(repr=False)
+    tfe_token: str = field(repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = "https://slack.com/api/"
     port: int = 3000
     database_url: str = "sqlite:///connect_bitbucket.db"

@@ -128,3 +128,16 @@ def test_a_refused_slack_token_stops_the_bot_with_one_line(tmp_path) -> None:  #
     assert (
         last.startswith("connect-bitbucket: SLACK_BOT_TOKEN was refused") and "invalid_auth" in last
     )
+
+
+def test_tokens_stay_out_of_the_settings_repr() -> None:
+    settings = load_settings({**BASE, "SLACK_APP_TOKEN": "xapp-1-fake-app-token"})
+    text = repr(settings)
+    for secret in (
+        "xoxb-fake-token-not-real",
+        "fake-signing-secret",
+        "fake-tfe-token",
+        "xapp-1-fake-app-token",
+    ):
+        assert secret not in text
+    assert "tfe_url" in text
