@@ -15,11 +15,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bot.connections.states import State
+from bot.connections.states import FINAL, State
+
+OPEN_PREDICATE = "state NOT IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(FINAL)))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -102,7 +105,18 @@ class Connection(Base):
         back_populates="connection", order_by="ConnectionEvent.id", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (Index("ix_connections_next_due_at", "next_due_at"),)
+    __table_args__ = (
+        Index("ix_connections_next_due_at", "next_due_at"),
+        # At most one unfinished connection per organization, even when two people start
+        # one at the same instant on two replicas.
+        Index(
+            "uq_connections_open_organization",
+            "organization",
+            unique=True,
+            sqlite_where=text(OPEN_PREDICATE),
+            postgresql_where=text(OPEN_PREDICATE),
+        ),
+    )
 
     @property
     def current_state(self) -> State:

@@ -54,6 +54,14 @@ class DuplicateRequest(Exception):
         self.existing_id = existing_id
 
 
+class OrganizationBusy(Exception):
+    """The organization already has an unfinished connection."""
+
+    def __init__(self, existing: Connection) -> None:
+        super().__init__(f"connection {existing.id} is already under way")
+        self.existing = existing
+
+
 class ConnectionService:
     """Starts, advances and looks up connections; keeps the audit trail as it goes."""
 
@@ -122,9 +130,12 @@ class ConnectionService:
                 existing = session.scalars(
                     select(Connection.id).where(Connection.request_ref == request.request_ref)
                 ).first()
-            if existing is None:
+            if existing is not None:
+                raise DuplicateRequest(existing) from None
+            busy = self.open_for_organization(request.organization)
+            if busy is None:
                 raise
-            raise DuplicateRequest(existing) from None
+            raise OrganizationBusy(busy) from None
 
     def advance_to(
         self,

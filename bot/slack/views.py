@@ -13,7 +13,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
 from bot.connections.model import Connection
-from bot.connections.service import AccountKind, DuplicateRequest, NewConnection
+from bot.connections.service import (
+    AccountKind,
+    DuplicateRequest,
+    NewConnection,
+    OrganizationBusy,
+)
 from bot.connections.states import State
 from bot.flows.connect import ADD_ANOTHER, duplicates_message
 from bot.flows.problems import Problem
@@ -126,15 +131,7 @@ def register(app: App, deps: SlackDeps) -> None:
                 return
             busy = deps.flow.open_connection_for(organization)
             if busy is not None:
-                stage = busy.current_state.value.replace("_", " ")
-                message = (
-                    f"You already started connection #{busy.id} for {organization} ({stage}). "
-                    "Continue from its progress message."
-                    if busy.owner_id == user
-                    else f"Connection #{busy.id} for {organization} is already under way "
-                    f"({stage}). Ask its owner to finish or cancel it first."
-                )
-                show(blocks.request_view(form, errors={ids.ORGANIZATION: message}))
+                show(_busy(form, busy, user))
                 return
             checked = deps.flow.check_organization(organization)
             if checked.problem is not None:
@@ -164,6 +161,9 @@ def register(app: App, deps: SlackDeps) -> None:
                     )
                 )
             except DuplicateRequest:
+                return
+            except OrganizationBusy as taken:  # someone started it a moment ago
+                show(_busy(form, taken.existing, user))
                 return
             try:
                 connection = deps.notifier.refresh_progress(connection.id)
@@ -296,6 +296,19 @@ def register(app: App, deps: SlackDeps) -> None:
         deps.work.submit(
             "creating the OAuth client", create, connection=connection_id, on_error=recover
         )
+
+
+def _busy(form: blocks.RequestForm, busy: Connection, user: str) -> dict[str, Any]:
+    """The form again, saying the organization has a connection under way."""
+    stage = busy.current_state.value.replace("_", " ")
+    message = (
+        f"You already started connection #{busy.id} for {busy.organization} ({stage}). "
+        "Continue from its progress message."
+        if busy.owner_id == user
+        else f"Connection #{busy.id} for {busy.organization} is already under way ({stage}). "
+        "Ask its owner to finish or cancel it first."
+    )
+    return blocks.request_view(form, errors={ids.ORGANIZATION: message})
 
 
 def _credentials_with_problem(connection: Connection, key: str, problem: Problem) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from bot.connections.service import (
     ConnectionService,
     DuplicateRequest,
     NewConnection,
+    OrganizationBusy,
 )
 from bot.connections.states import InvalidTransition, State
 from bot.flows.connect import token_check_interval
@@ -50,6 +51,16 @@ def test_same_request_twice_is_one_connection(service: ConnectionService) -> Non
     with pytest.raises(DuplicateRequest) as raised:
         service.start(new())
     assert raised.value.existing_id == first.id
+
+
+def test_one_unfinished_connection_per_organization(service: ConnectionService) -> None:
+    first = service.start(new("view:a", "acme"))
+    with pytest.raises(OrganizationBusy) as raised:
+        service.start(new("view:b", "acme"))  # as if from another replica, the same instant
+    assert raised.value.existing.id == first.id
+    service.start(new("view:c", "other-org"))
+    service.advance_to(first.id, State.CANCELLED, actor="U1")
+    assert service.start(new("view:d", "acme")).state == "awaiting_credentials"
 
 
 def test_transitions_outside_the_graph_are_refused_and_change_nothing(
