@@ -177,7 +177,8 @@ def build_runtime(
         ),
         clock,
     )
-    due = DueWork(service, flow, stall, notifier, clock, approvers=settings.approvers)
+    approvers = Audience(client, settings.approvers)
+    due = DueWork(service, flow, stall, notifier, clock, approvers=approvers)
     deps = SlackDeps(
         settings=settings,
         service=service,
@@ -186,7 +187,7 @@ def build_runtime(
         notifier=notifier,
         work=work,
         allowed=Audience(client, settings.allowed_users),
-        approvers=Audience(client, settings.approvers),
+        approvers=approvers,
     )
     commands.register(app, deps)
     views.register(app, deps)

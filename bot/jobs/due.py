@@ -18,6 +18,7 @@ from bot.connections.states import State, is_open
 from bot.flows.connect import ConnectFlow
 from bot.flows.problems import Problem
 from bot.flows.stalled import ESCALATION, REMINDER, StallFlow
+from bot.slack.audience import Audience
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class DueWork:
         notifier: Notifier,
         clock: Clock,
         *,
-        approvers: tuple[str, ...] = (),
+        approvers: Audience | None = None,
         worker: str | None = None,
         batch: int = 50,
     ) -> None:
@@ -194,12 +195,13 @@ class DueWork:
     def _escalate(self, connection: Connection, *, reminders: int) -> None:
         slot = self.stall.escalation_slot(connection)
         channel = connection.progress_channel or connection.channel_id
+        approvers = self.approvers or Audience(self.notifier.client, ())
         if not self.service.claim_notice(
-            connection.id, ESCALATION, slot, [channel, *self.approvers]
+            connection.id, ESCALATION, slot, [channel, *approvers.users, *approvers.groups]
         ):
             return
         try:
-            self.notifier.escalate(connection, reminders=reminders, approvers=self.approvers)
+            self.notifier.escalate(connection, reminders=reminders, approvers=approvers)
         except Exception:
             self.service.release_notice(connection.id, ESCALATION, slot)
             raise

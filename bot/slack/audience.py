@@ -36,6 +36,13 @@ class Audience:
             return True
         return any(user in self._group(group) for group in self.groups)
 
+    def members(self) -> list[str]:
+        """Every user listed or in a listed group, each once, in a stable order."""
+        found = set(self.users)
+        for group in self.groups:
+            found |= self._group(group)
+        return sorted(found)
+
     def _group(self, group: str) -> frozenset[str]:
         with self._lock:
             cached = self._members.get(group)

@@ -16,6 +16,7 @@ from bot.connections.model import Connection
 from bot.connections.service import AccountKind, ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.slack import blocks
+from bot.slack.audience import Audience
 from bot.slack.text import fit
 
 log = logging.getLogger(__name__)
@@ -157,17 +158,18 @@ class Notifier:
         self.client.chat_postMessage(channel=channel, text=text, blocks=body)
         return [connection.owner_id]
 
-    def escalate(
-        self, connection: Connection, *, reminders: int, approvers: tuple[str, ...]
-    ) -> list[str]:
-        """Tell the connection's channel and each approver; returns who was told."""
-        text, body = blocks.escalation_message(connection, reminders=reminders, approvers=approvers)
+    def escalate(self, connection: Connection, *, reminders: int, approvers: Audience) -> list[str]:
+        """Tell the connection's channel (mentioning the approvers) and DM each approver,
+        members of approver groups included; returns who was told."""
+        text, body = blocks.escalation_message(
+            connection,
+            reminders=reminders,
+            approvers=tuple(sorted(approvers.users)) + approvers.groups,
+        )
         channel = connection.progress_channel or connection.channel_id
         told = [channel]
         self.client.chat_postMessage(channel=channel, text=text, blocks=body)
-        for approver in approvers:
-            if approver.startswith("S"):
-                continue  # a user group is mentioned in the channel message
+        for approver in approvers.members():
             dm = self.client.conversations_open(users=approver)["channel"]["id"]
             self.client.chat_postMessage(channel=dm, text=text, blocks=body)
             told.append(approver)

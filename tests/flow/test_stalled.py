@@ -20,7 +20,7 @@ FAST = {
     "REMIND_EVERY": "0.6",
     "ESCALATE_AFTER": "2",
     "EXPIRE_AFTER": "6",
-    "APPROVERS": APPROVER,
+    "APPROVERS": f"{APPROVER} S0LEADS",
 }
 
 
@@ -44,6 +44,7 @@ def dms(fake_slack: FakeSlack, user: str, words: str) -> list:  # type: ignore[t
 def test_stalled_owner_is_reminded_escalated_and_the_connection_expires(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
+    fake_slack.user_groups["S0LEADS"] = ["U8LEAD"]
     bot = make_bot(**FAST)
     slack = SlackDriver(fake_slack, bot.url)
     progress = started(slack, fake_slack)
@@ -70,7 +71,9 @@ def test_stalled_owner_is_reminded_escalated_and_the_connection_expires(
     assert len(escalation) == 1
     said = json.dumps(escalation[0].blocks)
     assert f"<@{OWNER}>" in said and f"<@{APPROVER}>" in said and "2 reminders" in said
+    assert "<!subteam^S0LEADS>" in said  # the approver group is mentioned in the channel
     eventually(lambda: dms(fake_slack, APPROVER, "stalled"))
+    eventually(lambda: dms(fake_slack, "U8LEAD", "stalled"))  # and its members get a DM
 
     # Then it expires: nothing to clean up, and the owner is told.
     ended = eventually(lambda: dms(fake_slack, OWNER, "expired"), timeout=15)[0]
@@ -86,7 +89,8 @@ def test_stalled_owner_is_reminded_escalated_and_the_connection_expires(
     assert len(dms(fake_slack, OWNER, "Reminder")) == len(reminders)
     assert all(n.recipients == OWNER for n in reminders)
     escalations = [n for n in notices if n.kind == "escalation"]
-    assert len(escalations) == 1 and escalations[0].recipients == f"{CHANNEL},{APPROVER}"
+    assert len(escalations) == 1
+    assert escalations[0].recipients == f"{CHANNEL},{APPROVER},S0LEADS"
     steps = [(e.from_state, e.to_state) for e in bot.runtime.service.events(1)]
     assert steps[-1] == ("awaiting_credentials", "expired")
 
