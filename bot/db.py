@@ -25,10 +25,6 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine that is safe to share between the web threads and the scheduler."""
     url = normalize_url(url)

@@ -35,6 +35,8 @@ class Due:
 
     expire: bool = False
     reminder_slot: datetime | None = None
+    # The number the reminder for reminder_slot gets (1 for the first of this stall).
+    reminder_number: int = 0
     escalate: bool = False
     next_due: datetime | None = None
 
@@ -68,23 +70,28 @@ class StallFlow:
             return Due(next_due=expires)
         slot = schedule.reminder_slot(connection.progressed_at, now, self.policy)
         following = schedule.next_slot(connection.progressed_at, now, self.policy)
-        if slot is None or self._sent(connection, REMINDER, slot):
+        if slot is None:
+            return Due(next_due=min(following, expires))
+        notices = self._notices_this_stall(connection)
+        reminders = [n for n in notices if n.kind == REMINDER]
+        if any(n.slot_at == slot for n in reminders):
             return Due(next_due=min(following, expires))
         if night_until is not None:
             return Due(next_due=min(night_until, expires))
-        sent = len(self.notices_this_stall(connection, REMINDER))
-        escalate = sent >= self.policy.escalate_after and not self.notices_this_stall(
-            connection, ESCALATION
+        escalate = len(reminders) >= self.policy.escalate_after and not any(
+            n.kind == ESCALATION for n in notices
         )
-        return Due(reminder_slot=slot, escalate=escalate, next_due=min(following, expires))
+        return Due(
+            reminder_slot=slot,
+            reminder_number=len(reminders) + 1,
+            escalate=escalate,
+            next_due=min(following, expires),
+        )
 
-    def notices_this_stall(self, connection: Connection, kind: str) -> list[ConnectionNotice]:
-        """Notices of this kind since the connection last made progress."""
+    def _notices_this_stall(self, connection: Connection) -> list[ConnectionNotice]:
+        """Reminders and escalations since the connection last made progress."""
         since = schedule.stalled_at(connection.progressed_at, self.policy)
-        return list(self.service.notices(connection.id, kind, since=since))
-
-    def _sent(self, connection: Connection, kind: str, slot: datetime) -> bool:
-        return any(n.slot_at == slot for n in self.service.notices(connection.id, kind, since=slot))
+        return self.service.notices(connection.id, since=since)
 
     def escalation_slot(self, connection: Connection) -> datetime:
         """One escalation per stall: keyed by when the stall began."""

@@ -145,7 +145,9 @@ class DueWork:
         if due.expire:
             return self._expire(connection)
         if due.reminder_slot is not None:
-            self._remind(connection, due.reminder_slot, escalate=due.escalate)
+            self._remind(
+                connection, due.reminder_slot, number=due.reminder_number, escalate=due.escalate
+            )
         return _earliest(due.next_due, self.flow.next_token_check(connection), retry_progress)
 
     def _watch_token(self, connection: Connection) -> Connection:
@@ -173,8 +175,9 @@ class DueWork:
             return None  # nothing to send yet: no need to ask Slack for the time zone
         return schedule.morning_after_night(self.clock.now(), self.notifier.owner_zone(connection))
 
-    def _remind(self, connection: Connection, slot: datetime, *, escalate: bool) -> None:
-        number = len(self.stall.notices_this_stall(connection, REMINDER)) + 1
+    def _remind(
+        self, connection: Connection, slot: datetime, *, number: int, escalate: bool
+    ) -> None:
         if not self.service.claim_notice(connection.id, REMINDER, slot, [connection.owner_id]):
             return  # another replica sent this interval's reminder
         try:

@@ -15,6 +15,7 @@ from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.service import (
     AccountKind,
+    ConnectionNotFound,
     DuplicateRequest,
     NewConnection,
     OrganizationBusy,
@@ -205,7 +206,7 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         try:
             connection = deps.service.get(connection_id)
-        except Exception:
+        except ConnectionNotFound:
             ack(
                 response_action="update",
                 view=blocks.message_view(

@@ -28,13 +28,21 @@ PROVIDERS = {
 }
 
 
-def _error(status: int, title: str, detail: str | None = None, pointer: str | None = None) -> Reply:
+def error_body(
+    status: int, title: str, detail: str | None = None, attribute: str | None = None
+) -> dict[str, Any]:
+    """A JSON:API error document; `attribute` becomes the pointer /data/attributes/<it>."""
     error: dict[str, Any] = {"status": str(status), "title": title}
     if detail:
         error["detail"] = detail
-    if pointer:
-        error["source"] = {"pointer": pointer}
-    return Reply(status, {"errors": [error]}, content_type=JSONAPI)
+    if attribute:
+        error["source"] = {"pointer": f"/data/attributes/{attribute}"}
+    return {"errors": [error]}
+
+
+def _error(status: int, title: str, detail: str | None = None, pointer: str | None = None) -> Reply:
+    attribute = pointer.removeprefix("/data/attributes/") if pointer else None
+    return Reply(status, error_body(status, title, detail, attribute), content_type=JSONAPI)
 
 
 @dataclass

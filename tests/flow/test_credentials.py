@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.fakes.slack import FakeSlack, SlackDriver
-from tests.fakes.tfe import FakeTFE
+from tests.fakes.tfe import FakeTFE, error_body
 from tests.flow.steps import (
     KEY,
     OWNER,
@@ -54,16 +54,7 @@ def test_tfe_422_is_shown_on_the_field_and_the_user_can_retry(
         "POST",
         CREATE,
         status=422,
-        body={
-            "errors": [
-                {
-                    "status": "422",
-                    "title": "invalid attribute",
-                    "detail": "Key is invalid",
-                    "source": {"pointer": "/data/attributes/key"},
-                }
-            ]
-        },
+        body=error_body(422, "invalid attribute", "Key is invalid", "key"),
     )
     slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
     view = slack.wait_for_view_text(OWNER, "Key is invalid")

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, inspect, text
 from bot.db import normalize_url
 from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver
-from tests.fakes.tfe import FakeTFE
+from tests.fakes.tfe import FakeTFE, error_body
 from tests.flow.steps import KEY, OWNER, SECRET, credentials_form, started
 from tests.harness import RunningBot
 
@@ -69,15 +69,7 @@ def test_the_secret_reaches_tfe_and_nothing_else(
         "POST",
         r"/api/v2/organizations/acme-infra/oauth-clients",
         status=422,
-        body={
-            "errors": [
-                {
-                    "status": "422",
-                    "detail": f"Secret {SECRET} is invalid",
-                    "source": {"pointer": "/data/attributes/secret"},
-                }
-            ]
-        },
+        body=error_body(422, "invalid attribute", f"Secret {SECRET} is invalid", "secret"),
     )
     form = credentials_form(slack)
     slack.submit(form, {"Key": KEY, "Secret": SECRET})

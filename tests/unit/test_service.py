@@ -134,6 +134,17 @@ def test_deliveries_are_recognised_once(service: ConnectionService) -> None:
     assert service.first_delivery("view:V1:h2")
 
 
+def test_old_delivery_keys_are_forgotten_recent_ones_kept(service: ConnectionService) -> None:
+    clock = service._clock
+    assert isinstance(clock, ManualClock)
+    service.first_delivery("view:old:h")
+    clock.advance(2 * 86400)
+    service.first_delivery("view:new:h")
+    assert service.forget_deliveries(timedelta(days=1)) == 1
+    assert service.first_delivery("view:old:h")  # forgotten: seen as new again
+    assert not service.first_delivery("view:new:h")  # still remembered
+
+
 def test_token_checks_start_at_poll_every_and_slow_to_a_minute() -> None:
     clicked = datetime(2026, 1, 1, tzinfo=UTC)
     at = [

@@ -11,7 +11,7 @@ import pytest
 from bot.clients.http import RateLimiter, RetryPolicy, retry_after
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from tests.fakes.base import Reply
-from tests.fakes.tfe import TOKEN, FakeTFE
+from tests.fakes.tfe import TOKEN, FakeTFE, error_body
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=2)
 
@@ -87,15 +87,7 @@ def test_422_pointer_maps_to_attribute(tfe: FakeTFE) -> None:
         "POST",
         r"/api/v2/organizations/acme-infra/oauth-clients",
         status=422,
-        body={
-            "errors": [
-                {
-                    "status": "422",
-                    "detail": "Key is bad",
-                    "source": {"pointer": "/data/attributes/key"},
-                }
-            ]
-        },
+        body=error_body(422, "invalid attribute", "Key is bad", "key"),
     )
     with pytest.raises(TFEError) as raised:
         create(client(tfe))
