@@ -11,7 +11,7 @@ import yaml
 from bot.slack import ids
 from tests.harness import ROOT
 
-SCHEMA = ROOT.parent / "shared" / "data" / "slack-manifest.schema.v1.json"
+SCHEMA = ROOT / "tests" / "data" / "slack-manifest.schema.v1.json"
 
 
 def manifest() -> dict:  # type: ignore[type-arg]
