@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def serve(settings: Settings) -> None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             assert settings.slack_app_token is not None
-            handler = SocketModeHandler(runtime.app, settings.slack_app_token)
+            handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
             handler.connect()
             log.info("connected to Slack in Socket Mode")
             signal.signal(signal.SIGTERM, on_signal)
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         from bot import db
 
-        url = os.environ.get("DATABASE_URL", "").strip() or Settings.database_url
+        url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
         db.migrate(url)
         return 0
     try:

@@ -58,7 +58,7 @@ def slack_client(settings: Settings) -> WebClient:
         else (settings.slack_api_url + "/")
     )
     return WebClient(
-        token=settings.slack_bot_token,
+        token=settings.slack_bot_token.get_secret_value(),
         base_url=base_url,
         timeout=15,
         retry_handlers=[
@@ -134,7 +134,7 @@ def build_runtime(
         db.migrate(settings.database_url)
     engine = db.make_engine(settings.database_url)
     service = ConnectionService(db.make_sessionmaker(engine), clock)
-    tfe = TFEClient(settings.tfe_url, settings.tfe_token)
+    tfe = TFEClient(settings.tfe_url, settings.tfe_token.get_secret_value())
     bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
     flow = ConnectFlow(
         service,
@@ -159,7 +159,11 @@ def build_runtime(
         app = App(
             client=client,
             logger=bolt_logger,
-            signing_secret=settings.slack_signing_secret or "",
+            signing_secret=(
+                settings.slack_signing_secret.get_secret_value()
+                if settings.slack_signing_secret
+                else ""
+            ),
             request_verification_enabled=not settings.socket_mode,
             # Listeners ack at once and hand slow work to `work`, so running them inline
             # answers Slack fastest and never waits on Bolt's 5-thread pool.

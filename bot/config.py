@@ -1,127 +1,173 @@
-"""The settings table of product.md, read from the environment and validated at start."""
+"""The settings table of product.md, read from the environment and validated at start.
+
+Declared as a pydantic-settings model; a bad value becomes one ConfigError line that
+names the variable, which is what the operator reads when the bot refuses to start.
+"""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_HTTP_URL = re.compile(r"^https?://[^/\s?#]+(/\S*)?$")
 
 
 class ConfigError(Exception):
     """A missing or malformed setting; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every setting the bot reads, already parsed."""
-
-    # Tokens stay out of repr(), so printing the settings can never leak them.
-    slack_bot_token: str = field(repr=False)
-    tfe_token: str = field(repr=False)
-    slack_signing_secret: str | None = field(default=None, repr=False)
-    slack_app_token: str | None = field(default=None, repr=False)
-    slack_api_url: str = "https://slack.com/api/"
-    port: int = 3000
-    database_url: str = "sqlite:///connect_bitbucket.db"
-    tfe_url: str = "https://app.terraform.io"
-    bitbucket_url: str = "https://bitbucket.org"
-    bitbucket_api_url: str = "https://api.bitbucket.org/2.0"
-    approvers: tuple[str, ...] = ()
-    allowed_users: tuple[str, ...] = ()
-    stall_after: float = 86400
-    remind_every: float = 86400
-    escalate_after: int = 3
-    expire_after: float = 1209600
-    token_poll_every: float = 5
-
-    @property
-    def socket_mode(self) -> bool:
-        """Socket Mode is used whenever an app-level token is configured."""
-        return bool(self.slack_app_token)
-
-
-def _required(env: Mapping[str, str], name: str, hint: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{name} is required: {hint}")
+def _http_url(value: str) -> str:
+    if not _HTTP_URL.match(value):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
     return value
 
 
-def _url(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, "").strip() or default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
-    return value
+def _without_trailing_slash(value: str) -> str:
+    return value.rstrip("/")
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        kind = "a whole number" if integer else "a number of seconds"
-        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
-    return value
-
-
-def _slack_ids(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    raw = env.get(name, "").strip()
-    ids = tuple(part for part in re.split(r"[\s,]+", raw) if part)
+def _slack_ids(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    ids = tuple(part for part in re.split(r"[\s,]+", str(value)) if part)
     for item in ids:
         if not _SLACK_ID.match(item):
-            raise ConfigError(
-                f"{name} must list Slack user ids (U…, W…) or user group ids (S…), got {item!r}"
+            raise ValueError(
+                f"must list Slack user ids (U…, W…) or user group ids (S…), got {item!r}"
             )
     return ids
 
 
+def _prefixed(prefix: str, what: str) -> AfterValidator:
+    def check(value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(prefix):
+            raise ValueError(f"must be {what} starting with {prefix}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _sqlalchemy_url(value: str) -> str:
+    if "://" not in value:
+        raise ValueError(f"must be an SQLAlchemy URL, got {value!r}")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+BaseUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(_without_trailing_slash)]
+SlackIds = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_slack_ids)]
+Seconds = PositiveFloat
+
+# Said after "NAME is required: " when a required setting is missing.
+_REQUIRED_HINTS = {
+    "slack_bot_token": "the bot token (xoxb-…) from the Slack app",
+    "tfe_token": "a token allowed to manage VCS settings",
+}
+# Never echoed back in an error line.
+_SECRETS = frozenset({"slack_bot_token", "tfe_token", "slack_signing_secret", "slack_app_token"})
+# Said instead of pydantic's own words for values of the wrong type.
+_TYPE_HINTS = {
+    "port": "must be a TCP port number (1-65535)",
+    "escalate_after": "must be a whole number greater than 0",
+}
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads, already parsed. Tokens are SecretStr: never in repr()."""
+
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, extra="ignore", frozen=True, case_sensitive=False
+    )
+
+    slack_bot_token: Annotated[SecretStr, _prefixed("xoxb-", "a bot token")]
+    tfe_token: SecretStr
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: Annotated[SecretStr, _prefixed("xapp-", "an app-level token")] | None = None
+    slack_api_url: HttpUrl = "https://slack.com/api/"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 3000
+    database_url: Annotated[str, AfterValidator(_sqlalchemy_url)] = "sqlite:///connect_bitbucket.db"
+    tfe_url: BaseUrl = "https://app.terraform.io"
+    bitbucket_url: BaseUrl = "https://bitbucket.org"
+    bitbucket_api_url: BaseUrl = "https://api.bitbucket.org/2.0"
+    approvers: SlackIds = ()
+    allowed_users: SlackIds = ()
+    stall_after: Seconds = 86400
+    remind_every: Seconds = 86400
+    escalate_after: PositiveInt = 3
+    expire_after: Seconds = 1209600
+    token_poll_every: Seconds = 5
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        # "  " in the environment means "not set", as an empty value does.
+        if isinstance(data, dict):
+            data = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+            return {k: v for k, v in data.items() if v != ""}
+        return data
+
+    @model_validator(mode="after")
+    def _signing_secret_or_app_token(self) -> Settings:
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError("SLACK_SIGNING_SECRET")
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode is used whenever an app-level token is configured."""
+        return self.slack_app_token is not None
+
+
+DEFAULT_DATABASE_URL: str = Settings.model_fields["database_url"].default
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Parse the environment into Settings, raising ConfigError on the first bad value."""
-    env = os.environ if env is None else env
-    bot_token = _required(env, "SLACK_BOT_TOKEN", "the bot token (xoxb-…) from the Slack app")
-    if not bot_token.startswith("xoxb-"):
-        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
-    app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
-    if app_token is not None and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-    signing_secret = env.get("SLACK_SIGNING_SECRET", "").strip() or None
-    if app_token is None and signing_secret is None:
-        raise ConfigError(
+    """Read the settings from `env` (the process environment when None), or raise ConfigError
+    naming the first bad variable."""
+    try:
+        if env is None:
+            return Settings()  # type: ignore[call-arg]  # pydantic-settings fills it from the env
+        names = Settings.model_fields
+        return Settings.model_validate({k.lower(): v for k, v in env.items() if k.lower() in names})
+    except ValidationError as error:
+        raise ConfigError(_worded(error)) from None
+
+
+def _worded(error: ValidationError) -> str:
+    """One line for the first problem pydantic found, starting with the variable's name."""
+    first = error.errors(include_url=False)[0]
+    location = [str(part) for part in first["loc"]]
+    if not location:  # the model-level check
+        return (
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
         )
-    port_raw = env.get("PORT", "").strip() or "3000"
-    if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
-        raise ConfigError(f"PORT must be a TCP port number (1-65535), got {port_raw!r}")
-    database_url = env.get("DATABASE_URL", "").strip() or "sqlite:///connect_bitbucket.db"
-    if "://" not in database_url:
-        raise ConfigError(f"DATABASE_URL must be an SQLAlchemy URL, got {database_url!r}")
-    return Settings(
-        slack_bot_token=bot_token,
-        tfe_token=_required(env, "TFE_TOKEN", "a token allowed to manage VCS settings"),
-        slack_signing_secret=signing_secret,
-        slack_app_token=app_token,
-        slack_api_url=_url(env, "SLACK_API_URL", "https://slack.com/api/"),
-        port=int(port_raw),
-        database_url=database_url,
-        tfe_url=_url(env, "TFE_URL", "https://app.terraform.io").rstrip("/"),
-        bitbucket_url=_url(env, "BITBUCKET_URL", "https://bitbucket.org").rstrip("/"),
-        bitbucket_api_url=_url(env, "BITBUCKET_API_URL", "https://api.bitbucket.org/2.0").rstrip(
-            "/"
-        ),
-        approvers=_slack_ids(env, "APPROVERS"),
-        allowed_users=_slack_ids(env, "ALLOWED_USERS"),
-        stall_after=_number(env, "STALL_AFTER", 86400),
-        remind_every=_number(env, "REMIND_EVERY", 86400),
-        escalate_after=int(_number(env, "ESCALATE_AFTER", 3, integer=True)),
-        expire_after=_number(env, "EXPIRE_AFTER", 1209600),
-        token_poll_every=_number(env, "TOKEN_POLL_EVERY", 5),
-    )
+    field = location[0]
+    name = field.upper()
+    if first["type"] == "missing":
+        return f"{name} is required: {_REQUIRED_HINTS.get(field, 'see the README')}"
+    given = first.get("input")
+    shown = "" if field in _SECRETS else f", got {given!r}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if message.startswith("must "):
+        return f"{name} {message}"
+    if field in _TYPE_HINTS:
+        return f"{name} {_TYPE_HINTS[field]}{shown}"
+    if "greater than 0" in message:
+        return f"{name} must be greater than 0{shown}"
+    if field in ("stall_after", "remind_every", "expire_after", "token_poll_every"):
+        return f"{name} must be a number of seconds{shown}"
+    return f"{name}: {message}{shown}"

@@ -80,6 +80,28 @@ def test_a_bad_setting_names_its_variable(changes: dict[str, str], variable: str
     assert str(raised.value).startswith(variable)
 
 
+def test_the_process_environment_is_read_when_no_mapping_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {**BASE, "APPROVERS": "U123ABC S0GROUP1", "REMIND_EVERY": "60"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PORT", "  ")  # blank means unset
+    settings = load_settings()
+    assert settings.approvers == ("U123ABC", "S0GROUP1")
+    assert settings.remind_every == 60 and settings.port == 3000
+    monkeypatch.setenv("TOKEN_POLL_EVERY", "fast")
+    with pytest.raises(
+        ConfigError, match=r"^TOKEN_POLL_EVERY must be a number of seconds, got 'fast'"
+    ):
+        load_settings()
+
+
+def test_a_bad_token_is_named_but_never_echoed() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**BASE, "SLACK_APP_TOKEN": "xoxb-secret-looking-value"})
+    assert "xoxb-secret-looking-value" not in str(raised.value)
+
+
 def test_socket_mode_needs_no_signing_secret() -> None:
     env = {**BASE, "SLACK_SIGNING_SECRET": "", "SLACK_APP_TOKEN": "xapp-1-fake"}
     assert load_settings(env).socket_mode
