@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -44,6 +46,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+def _stored_as_text(kind: type[StrEnum]) -> Enum:
+    """An enum column that stores the members' values in a VARCHAR(32), as before it was typed."""
+    return Enum(
+        kind,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class AccountKind(StrEnum):
+    """Whose Bitbucket account owns the connection."""
+
+    SERVICE_ACCOUNT = "service_account"
+    PERSONAL = "personal"
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -60,12 +81,12 @@ class Connection(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     owner_id: Mapped[str] = mapped_column(String(32), index=True)
     organization: Mapped[str] = mapped_column(String(255), index=True)
-    account_kind: Mapped[str] = mapped_column(String(32))
+    account_kind: Mapped[AccountKind] = mapped_column(_stored_as_text(AccountKind))
     bitbucket_username: Mapped[str | None] = mapped_column(String(255))
     bitbucket_workspace: Mapped[str | None] = mapped_column(String(255))
-    state: Mapped[str] = mapped_column(String(32), index=True)
+    state: Mapped[State] = mapped_column(_stored_as_text(State), index=True)
     # The state before the connection ended, so an ended one can say where it stopped.
-    last_open_state: Mapped[str | None] = mapped_column(String(32))
+    last_open_state: Mapped[State | None] = mapped_column(_stored_as_text(State))
     status_note: Mapped[str | None] = mapped_column(Text)
 
     progress_channel: Mapped[str | None] = mapped_column(String(32))
@@ -118,10 +139,6 @@ class Connection(Base):
         ),
     )
 
-    @property
-    def current_state(self) -> State:
-        return State(self.state)
-
 
 class ConnectionEvent(Base):
     """The audit trail: who moved which connection from which state to which, and when."""
@@ -132,8 +149,8 @@ class ConnectionEvent(Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(64))
-    from_state: Mapped[str | None] = mapped_column(String(32))
-    to_state: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[State | None] = mapped_column(_stored_as_text(State))
+    to_state: Mapped[State] = mapped_column(_stored_as_text(State))
     note: Mapped[str | None] = mapped_column(Text)
 
     connection: Mapped[Connection] = relationship(back_populates="events")

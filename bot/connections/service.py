@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import case, delete, or_, select, update
@@ -14,15 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.model import Connection, ConnectionEvent, ConnectionNotice, SlackDelivery
+from bot.connections.model import (
+    AccountKind,
+    Connection,
+    ConnectionEvent,
+    ConnectionNotice,
+    SlackDelivery,
+)
 from bot.connections.states import InvalidTransition, State, check_transition, is_open
-
-
-class AccountKind(StrEnum):
-    """Whose Bitbucket account owns the connection."""
-
-    SERVICE_ACCOUNT = "service_account"
-    PERSONAL = "personal"
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ class ConnectionService:
             query = (
                 select(Connection)
                 .where(Connection.organization == organization)
-                .where(Connection.state.in_([s.value for s in State if is_open(s)]))
+                .where(Connection.state.in_([s for s in State if is_open(s)]))
                 .order_by(Connection.id.desc())
             )
             return session.scalars(query).first()
@@ -111,11 +109,11 @@ class ConnectionService:
                     channel_id=request.channel_id,
                     owner_id=request.owner_id,
                     organization=request.organization,
-                    account_kind=request.account_kind.value,
+                    account_kind=request.account_kind,
                     bitbucket_username=request.bitbucket_username,
                     bitbucket_workspace=request.bitbucket_workspace,
                     duplicates_acknowledged=request.duplicates_acknowledged,
-                    state=State.REQUESTED.value,
+                    state=State.REQUESTED,
                     created_at=now,
                     updated_at=now,
                     progressed_at=now,
@@ -155,7 +153,7 @@ class ConnectionService:
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
-            current = connection.current_state
+            current = connection.state
             if expect is not None and current != expect:
                 raise InvalidTransition(current, target)
             for name, value in changes.items():
@@ -182,7 +180,7 @@ class ConnectionService:
             result = session.execute(
                 update(Connection)
                 .where(Connection.id == connection_id)
-                .where(Connection.state == State.AWAITING_CREDENTIALS.value)
+                .where(Connection.state == State.AWAITING_CREDENTIALS)
                 .where(
                     or_(
                         Connection.client_create_started_at.is_(None),
@@ -210,7 +208,7 @@ class ConnectionService:
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
-            if connection.current_state != State.AWAITING_AUTHORIZATION:
+            if connection.state != State.AWAITING_AUTHORIZATION:
                 return False
             if connection.authorize_clicked_at is None:
                 connection.authorize_clicked_at = now
@@ -218,8 +216,8 @@ class ConnectionService:
                 self._record(
                     session,
                     connection,
-                    connection.current_state,
-                    connection.current_state,
+                    connection.state,
+                    connection.state,
                     connection.owner_id,
                     now,
                     note="opened the authorize link",
@@ -408,11 +406,11 @@ class ConnectionService:
         *,
         note: str | None = None,
     ) -> None:
-        current = connection.current_state
+        current = connection.state
         check_transition(current, target)
         if (is_open(current) and not is_open(target)) or target == State.FAILED:
-            connection.last_open_state = current.value
-        connection.state = target.value
+            connection.last_open_state = current
+        connection.state = target
         connection.updated_at = now
         connection.progressed_at = now
         # Any move changes what is due; the sweep looks at an open connection at once and
@@ -436,8 +434,8 @@ class ConnectionService:
                 connection_id=connection.id,
                 at=now,
                 actor=actor,
-                from_state=from_state.value if from_state else None,
-                to_state=to_state.value,
+                from_state=from_state,
+                to_state=to_state,
                 note=note,
             )
         )

@@ -20,6 +20,11 @@ class State(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
 
+    @property
+    def words(self) -> str:
+        """The state as people say it: "awaiting credentials"."""
+        return self.value.replace("_", " ")
+
 
 FINAL: frozenset[State] = frozenset({State.CONNECTED, State.DENIED, State.CANCELLED, State.EXPIRED})
 _ENDINGS = {State.CANCELLED, State.EXPIRED, State.FAILED}

@@ -182,7 +182,7 @@ class ConnectFlow:
         """
         with REDACTOR.holding(secret):
             connection = self.service.get(connection_id)
-            if connection.current_state != State.AWAITING_CREDENTIALS:
+            if connection.state != State.AWAITING_CREDENTIALS:
                 return connection
             if not self.service.claim_client_creation(connection_id):
                 return Problem(
@@ -329,7 +329,7 @@ class ConnectFlow:
         caller (of several replicas) tells Slack.
         """
         connection = self.service.get(connection_id)
-        if connection.current_state != State.AWAITING_AUTHORIZATION:
+        if connection.state != State.AWAITING_AUTHORIZATION:
             return connection, False
         assert connection.oauth_client_id is not None
         try:
@@ -386,7 +386,7 @@ class ConnectFlow:
         """Clicked Authorize a while ago, still no token, and not told why yet."""
         clicked = connection.authorize_clicked_at
         if (
-            connection.current_state != State.AWAITING_AUTHORIZATION
+            connection.state != State.AWAITING_AUTHORIZATION
             or clicked is None
             or connection.authorize_hint_sent_at is not None
         ):
@@ -397,7 +397,7 @@ class ConnectFlow:
     def next_token_check(self, connection: Connection) -> datetime | None:
         """When to look for the token next: often right after the click, slower later."""
         now = self.clock.now()
-        if connection.current_state != State.AWAITING_AUTHORIZATION:
+        if connection.state != State.AWAITING_AUTHORIZATION:
             return None
         return now + timedelta(
             seconds=token_check_interval(

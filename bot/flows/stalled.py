@@ -59,7 +59,7 @@ class StallFlow:
 
         `night_until` is the owner's coming morning when it is night for them now.
         """
-        state = connection.current_state
+        state = connection.state
         if not is_open(state):
             return Due()
         now = self.clock.now()
@@ -102,10 +102,9 @@ class StallFlow:
     ) -> tuple[Connection, Cleanup] | Problem:
         """Cancel or expire: delete the OAuth client the bot made if TFE issued no token."""
         connection = self.service.get(connection_id)
-        if not is_open(connection.current_state):
+        if not is_open(connection.state):
             return Problem(
-                f"Connection #{connection.id} has already ended "
-                f"({connection.current_state.value}).",
+                f"Connection #{connection.id} has already ended ({connection.state.value}).",
                 retryable=False,
             )
         try:
@@ -126,7 +125,7 @@ class StallFlow:
                 target,
                 actor=actor,
                 note=cleanup.summary,
-                expect=connection.current_state,
+                expect=connection.state,
                 status_note=f"{reason} {cleanup.summary}",
             )
         except InvalidTransition:

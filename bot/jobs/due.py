@@ -128,7 +128,7 @@ class DueWork:
 
     def _handle(self, connection_id: int) -> datetime | None:
         connection = self.service.get(connection_id)
-        if not is_open(connection.current_state):
+        if not is_open(connection.state):
             return None
         retry_progress: datetime | None = None
         if connection.progress_ts is None:
@@ -139,7 +139,7 @@ class DueWork:
                 connection = self.notifier.refresh_progress(connection_id)
                 retry_progress = None
         connection = self._watch_token(connection)
-        if not is_open(connection.current_state):
+        if not is_open(connection.state):
             return None
         due = self.stall.due(connection, night_until=self._night(connection))
         if due.expire:
@@ -151,12 +151,12 @@ class DueWork:
         return _earliest(due.next_due, self.flow.next_token_check(connection), retry_progress)
 
     def _watch_token(self, connection: Connection) -> Connection:
-        if connection.current_state != State.AWAITING_AUTHORIZATION:
+        if connection.state != State.AWAITING_AUTHORIZATION:
             return connection
         connection, changed = self.flow.check_token(connection.id)
         if changed:
             self.notifier.refresh_progress(connection.id)
-            if connection.current_state == State.CONNECTED:
+            if connection.state == State.CONNECTED:
                 self.notifier.announce_connected(connection)
         elif self.flow.needs_authorize_hint(connection) and (
             self.service.mark_authorize_hint_sent(connection.id)
@@ -166,7 +166,7 @@ class DueWork:
 
     def _night(self, connection: Connection) -> datetime | None:
         """The owner's coming morning if a reminder now would land in their night."""
-        if connection.current_state not in OWNER_MUST_ACT:
+        if connection.state not in OWNER_MUST_ACT:
             return None
         if (
             schedule.reminder_slot(connection.progressed_at, self.clock.now(), self.stall.policy)

@@ -80,7 +80,7 @@ def register(app: App, deps: SlackDeps) -> None:
             )
 
     def enter_credentials(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        if connection.current_state != State.AWAITING_CREDENTIALS:
+        if connection.state != State.AWAITING_CREDENTIALS:
             deps.notifier.tell_user(
                 _channel(body),
                 connection.owner_id,
@@ -101,7 +101,7 @@ def register(app: App, deps: SlackDeps) -> None:
             deps.notifier.refresh_progress(connection.id)
 
     def resend_authorize(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        if connection.current_state != State.AWAITING_AUTHORIZATION:
+        if connection.state != State.AWAITING_AUTHORIZATION:
             deps.notifier.tell_user(
                 _channel(body),
                 connection.owner_id,
@@ -115,7 +115,7 @@ def register(app: App, deps: SlackDeps) -> None:
             deps.notifier.refresh_progress(connection.id)
 
     def resume(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        state = connection.current_state
+        state = connection.state
         if state == State.AWAITING_CREDENTIALS:
             enter_credentials(connection, body, client)
         elif state == State.AWAITING_CALLBACK:
@@ -131,10 +131,7 @@ def register(app: App, deps: SlackDeps) -> None:
             deps.notifier.tell_user(
                 _channel(body),
                 connection.owner_id,
-                (
-                    f"Connection #{connection.id} has already ended "
-                    f"({state.value.replace('_', ' ')})."
-                ),
+                (f"Connection #{connection.id} has already ended ({state.words})."),
             )
 
     def cancel_clicked(connection: Connection, body: dict[str, Any], client: WebClient) -> None:

@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections import schedule
-from bot.connections.model import Connection
-from bot.connections.service import AccountKind, ConnectionService
+from bot.connections.model import AccountKind, Connection
+from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.slack import blocks
 from bot.slack.audience import Audience
@@ -46,10 +46,7 @@ class Notifier:
         if connection.bitbucket_workspace:
             root = f"{base}/{connection.bitbucket_workspace}/workspace/settings"
             return blocks.BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
-        if (
-            connection.account_kind == AccountKind.SERVICE_ACCOUNT.value
-            and connection.bitbucket_username
-        ):
+        if connection.account_kind == AccountKind.SERVICE_ACCOUNT and connection.bitbucket_username:
             root = f"{base}/account/user/{connection.bitbucket_username}"
             return blocks.BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
         return blocks.BitbucketPages(f"{base}/account/workspaces/", f"{base}/account/workspaces/")

@@ -12,9 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
-from bot.connections.model import Connection
+from bot.connections.model import AccountKind, Connection
 from bot.connections.service import (
-    AccountKind,
     ConnectionNotFound,
     DuplicateRequest,
     NewConnection,
@@ -259,7 +258,7 @@ def register(app: App, deps: SlackDeps) -> None:
             if isinstance(outcome, Problem):
                 show(_credentials_with_problem(deps.service.get(connection_id), key_value, outcome))
                 return
-            if outcome.current_state != State.AWAITING_CALLBACK:
+            if outcome.state != State.AWAITING_CALLBACK:
                 show(
                     blocks.message_view(
                         "Key and Secret",
@@ -272,7 +271,7 @@ def register(app: App, deps: SlackDeps) -> None:
 
         def recover(_error: Exception) -> None:
             connection = deps.service.get(connection_id)
-            if connection.current_state == State.AWAITING_CREDENTIALS:
+            if connection.state == State.AWAITING_CREDENTIALS:
                 show(
                     blocks.credentials_view(
                         connection,
@@ -301,7 +300,7 @@ def register(app: App, deps: SlackDeps) -> None:
 
 def _busy(form: blocks.RequestForm, busy: Connection, user: str) -> dict[str, Any]:
     """The form again, saying the organization has a connection under way."""
-    stage = busy.current_state.value.replace("_", " ")
+    stage = busy.state.words
     message = (
         f"You already started connection #{busy.id} for {busy.organization} ({stage}). "
         "Continue from its progress message."

@@ -10,8 +10,8 @@ from sqlalchemy import update
 
 from bot import db
 from bot.clock import SystemClock
-from bot.connections.model import Connection
-from bot.connections.service import AccountKind, ConnectionService, NewConnection
+from bot.connections.model import AccountKind, Connection
+from bot.connections.service import ConnectionService, NewConnection
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
 from tests.harness import BotProcess, bot_env, eventually

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.connections import validation
-from bot.connections.model import Connection
+from bot.connections.model import AccountKind, Connection
 from bot.connections.states import State
 from bot.flows.connect import ConsumerValues
 from bot.slack import blocks
@@ -111,10 +111,10 @@ def _connection(**kwargs: object) -> Connection:
         channel_id="C1",
         owner_id="U1",
         organization="acme",
-        account_kind="service_account",
+        account_kind=AccountKind.SERVICE_ACCOUNT,
         bitbucket_username="svc",
         bitbucket_workspace=None,
-        state="awaiting_credentials",
+        state=State.AWAITING_CREDENTIALS,
         created_at=now,
         updated_at=now,
         progressed_at=now,
@@ -153,7 +153,7 @@ def test_progress_message_stays_within_block_kit_and_escapes_everything(
         organization=organization,
         bitbucket_username=username,
         bitbucket_workspace=workspace,
-        state=state.value,
+        state=state,
         status_note=note,
         check_warnings="\n".join(warnings) or None,
         authorized_as=authorized_as or None,

@@ -8,8 +8,8 @@ import pytest
 
 from bot import db
 from bot.clock import ManualClock
+from bot.connections.model import AccountKind
 from bot.connections.service import (
-    AccountKind,
     ConnectionService,
     DuplicateRequest,
     NewConnection,

@@ -17,8 +17,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.connections.model import Connection
-from bot.connections.service import AccountKind
+from bot.connections.model import AccountKind, Connection
 from bot.slack.text import escape, fit, fit_escaped
 
 SECTION_MAX = 3000

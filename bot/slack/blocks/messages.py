@@ -10,8 +10,7 @@ from slack_sdk.models.blocks import (
     Block,
 )
 
-from bot.connections.model import Connection
-from bot.connections.service import AccountKind
+from bot.connections.model import AccountKind, Connection
 from bot.connections.states import STEPS, State, current_step
 from bot.slack import ids
 from bot.slack.blocks.kit import (
@@ -29,7 +28,7 @@ def authorize_message(connection: Connection, link: str) -> tuple[str, list[dict
         f"the service account {code(connection.bitbucket_username)}"
         if connection.bitbucket_username
         else "your own Bitbucket account"
-        if connection.account_kind == AccountKind.PERSONAL.value
+        if connection.account_kind == AccountKind.PERSONAL
         else "the service account"
     )
     blocks: list[Block] = [
@@ -90,7 +89,7 @@ def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, 
     """The short message the channel gets when the connection is complete."""
     kind = (
         "service account"
-        if connection.account_kind == AccountKind.SERVICE_ACCOUNT.value
+        if connection.account_kind == AccountKind.SERVICE_ACCOUNT
         else "personal account"
     )
     account = f" {code(connection.bitbucket_username)}" if connection.bitbucket_username else ""
@@ -125,7 +124,7 @@ def _when(moment: datetime) -> str:
 
 
 def _stuck_at(connection: Connection) -> str:
-    index = current_step(connection.current_state)
+    index = current_step(connection.state)
     if index >= len(STEPS):
         return "the end"
     return f"step {index + 1}: {STEPS[index][1]}"
@@ -136,7 +135,7 @@ def reminder_message(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The owner's DM about a stalled connection, with Resume and Cancel."""
     org = escape(connection.organization)
-    move = _NEXT_MOVE.get(connection.current_state, "finish the connection")
+    move = _NEXT_MOVE.get(connection.state, "finish the connection")
     blocks: list[Block] = [
         section(
             f":bell: Your Bitbucket connection for *{org}* (#{connection.id}) has made no "
@@ -180,7 +179,7 @@ def escalation_message(
 def ended_message(connection: Connection, summary: str) -> tuple[str, list[dict[str, Any]]]:
     """To the owner when a connection expired or was cancelled: what was cleaned up."""
     org = escape(connection.organization)
-    verb = "expired" if connection.current_state == State.EXPIRED else "was cancelled"
+    verb = "expired" if connection.state == State.EXPIRED else "was cancelled"
     text = (
         f":wastebasket: Connection #{connection.id} for *{org}* {verb}. {escape(summary)}\n"
         f"To connect {org} later, run `/connect-bitbucket {org}`."

@@ -15,8 +15,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.connections import validation
-from bot.connections.model import Connection
-from bot.connections.service import AccountKind
+from bot.connections.model import AccountKind, Connection
 from bot.slack import ids
 from bot.slack.blocks.kit import (
     RequestForm,
@@ -58,14 +57,14 @@ def request_view(
     errors = errors or {}
     kinds = {
         AccountKind.SERVICE_ACCOUNT: Option(
-            value=AccountKind.SERVICE_ACCOUNT.value,
+            value=AccountKind.SERVICE_ACCOUNT,
             text=PlainTextObject(text=SERVICE_LABEL),
             description=PlainTextObject(
                 text="A Bitbucket account the team shares, with admin access to the repositories."
             ),
         ),
         AccountKind.PERSONAL: Option(
-            value=AccountKind.PERSONAL.value,
+            value=AccountKind.PERSONAL,
             text=PlainTextObject(text=PERSONAL_LABEL),
             description=PlainTextObject(
                 text="The connection stops working if you leave or lose access."

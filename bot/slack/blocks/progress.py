@@ -14,8 +14,7 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
-from bot.connections.model import Connection
-from bot.connections.service import AccountKind
+from bot.connections.model import AccountKind, Connection
 from bot.connections.states import STEPS, State, current_step, is_open
 from bot.flows.connect import PERMISSIONS, ConsumerValues
 from bot.slack import ids
@@ -33,7 +32,7 @@ from bot.slack.text import code, escape, fit, fit_escaped
 
 
 def _owner_line(connection: Connection) -> str:
-    if connection.account_kind == AccountKind.SERVICE_ACCOUNT.value:
+    if connection.account_kind == AccountKind.SERVICE_ACCOUNT:
         account = "service account"
         if connection.bitbucket_username:
             account += " " + code(connection.bitbucket_username)
@@ -46,9 +45,8 @@ def _owner_line(connection: Connection) -> str:
 
 
 def _steps(connection: Connection) -> str:
-    state = connection.current_state
-    last_open = State(connection.last_open_state) if connection.last_open_state else None
-    current = current_step(state, last_open)
+    state = connection.state
+    current = current_step(state, connection.last_open_state)
     ended = state in (State.CANCELLED, State.EXPIRED, State.FAILED, State.DENIED)
     lines = []
     for index, (_, title) in enumerate(STEPS):
@@ -98,7 +96,7 @@ def step_blocks(
     connection: Connection, *, values: ConsumerValues, pages: BitbucketPages, poll_every: float
 ) -> list[Block]:
     """What the owner does now, with the controls for it (empty once the connection ended)."""
-    state = connection.current_state
+    state = connection.state
     if state == State.AWAITING_CREDENTIALS:
         return [
             section(consumer_instructions(values)),
@@ -185,7 +183,7 @@ def progress_message(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The text fallback and blocks of a connection's progress message."""
     org = connection.organization
-    state = connection.current_state
+    state = connection.state
     blocks: list[Block] = [
         HeaderBlock(
             text=PlainTextObject(text=fit(f"Connect Bitbucket Cloud to {org}", HEADER_MAX))
@@ -195,7 +193,7 @@ def progress_message(
         DividerBlock(),
         *step_blocks(connection, values=values, pages=pages, poll_every=poll_every),
     ]
-    text = f"Connecting Bitbucket Cloud to {escape(org)}: {state.value.replace('_', ' ')}"
+    text = f"Connecting Bitbucket Cloud to {escape(org)}: {state.words}"
     if state == State.CONNECTED:
         who = (
             f" as Bitbucket user {code(connection.authorized_as)}"
