@@ -20,7 +20,7 @@ from sqlalchemy import Engine, insert, text
 from bot import db
 from bot.clock import ManualClock
 from bot.connections.model import Connection
-from bot.connections.service import ConnectionService
+from bot.jobs.queue import DueQueue
 
 SIZES = (10_000, 100_000)
 DUE_SHARE = 0.01
@@ -83,7 +83,7 @@ def measure(url: str, label: str) -> None:
             connection.execute(text("DELETE FROM connections"))
         due = fill(engine, size)
         clock = ManualClock(NOW)
-        service = ConnectionService(db.make_sessionmaker(engine), clock)
+        queue = DueQueue(db.make_sessionmaker(engine), clock)
 
         claims: list[float] = []
         releases: list[float] = []
@@ -92,13 +92,13 @@ def measure(url: str, label: str) -> None:
         while True:
             started = time.perf_counter()
             claimed_at = clock.now()
-            ids = service.claim_due("bench", limit=BATCH, lease_seconds=60)
+            ids = queue.claim_due("bench", limit=BATCH, lease_seconds=60)
             claims.append(time.perf_counter() - started)
             if not ids:
                 break
             for connection_id in ids:
                 started = time.perf_counter()
-                service.finish_due(
+                queue.finish_due(
                     connection_id,
                     "bench",
                     claimed_at=claimed_at,
@@ -108,7 +108,7 @@ def measure(url: str, label: str) -> None:
             claimed_total += len(ids)
         all_due = time.perf_counter() - started_all
         started = time.perf_counter()
-        assert service.claim_due("bench", limit=BATCH, lease_seconds=60) == []
+        assert queue.claim_due("bench", limit=BATCH, lease_seconds=60) == []
         idle = time.perf_counter() - started
         assert claimed_total == due, (claimed_total, due)
         print(

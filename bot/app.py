@@ -24,15 +24,18 @@ from bot.clients.bitbucket import BitbucketClient
 from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.connections.notices import Notices
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow, FlowSettings
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.stalled import StallFlow
 from bot.jobs.due import DueWork
+from bot.jobs.queue import DueQueue
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.slack import actions, commands, views
 from bot.slack.audience import Audience
+from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
@@ -75,6 +78,8 @@ class Runtime:
     settings: Settings
     engine: Engine
     service: ConnectionService
+    notices: Notices
+    deliveries: Deliveries
     flow: ConnectFlow
     notifier: Notifier
     work: BackgroundWork
@@ -88,7 +93,7 @@ class Runtime:
         if self.scheduler is None:
             self.due.release_dead_claims()
             self.scheduler = start_scheduler(
-                self.due, self.service, sweep_interval(self.settings.token_poll_every)
+                self.due, self.deliveries, sweep_interval(self.settings.token_poll_every)
             )
 
     def wsgi(self) -> Any:
@@ -133,7 +138,10 @@ def build_runtime(
     if migrate:
         db.migrate(settings.database_url)
     engine = db.make_engine(settings.database_url)
-    service = ConnectionService(db.make_sessionmaker(engine), clock)
+    sessions = db.make_sessionmaker(engine)
+    service = ConnectionService(sessions, clock)
+    notices = Notices(sessions, clock)
+    deliveries = Deliveries(sessions, clock)
     tfe = TFEClient(settings.tfe_url, settings.tfe_token.get_secret_value())
     bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
     flow = ConnectFlow(
@@ -172,6 +180,7 @@ def build_runtime(
         )
     stall = StallFlow(
         service,
+        notices,
         tfe,
         StallPolicy(
             stall_after=settings.stall_after,
@@ -182,10 +191,20 @@ def build_runtime(
         clock,
     )
     approvers = Audience(client, settings.approvers)
-    due = DueWork(service, flow, stall, notifier, clock, approvers=approvers)
+    due = DueWork(
+        service,
+        DueQueue(sessions, clock),
+        notices,
+        flow,
+        stall,
+        notifier,
+        clock,
+        approvers=approvers,
+    )
     deps = SlackDeps(
         settings=settings,
         service=service,
+        deliveries=deliveries,
         flow=flow,
         stall=stall,
         notifier=notifier,
@@ -200,6 +219,8 @@ def build_runtime(
         settings=settings,
         engine=engine,
         service=service,
+        notices=notices,
+        deliveries=deliveries,
         flow=flow,
         notifier=notifier,
         work=work,

@@ -8,18 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.model import (
-    AccountKind,
-    Connection,
-    ConnectionEvent,
-    ConnectionNotice,
-    SlackDelivery,
-)
+from bot.connections.model import AccountKind, Connection, ConnectionEvent
 from bot.connections.states import InvalidTransition, State, check_transition, is_open
 
 
@@ -237,153 +231,6 @@ class ConnectionService:
                 .values(authorize_hint_sent_at=now)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    # Notices: a row per (connection, kind, slot) is the claim to send it, made before sending.
-
-    def claim_notice(
-        self, connection_id: int, kind: str, slot_at: datetime, recipients: list[str]
-    ) -> bool:
-        """Record a notice about to be sent; False if this slot's notice exists already."""
-        try:
-            with self._transaction() as session:
-                session.add(
-                    ConnectionNotice(
-                        connection_id=connection_id,
-                        kind=kind,
-                        slot_at=slot_at,
-                        recipients=",".join(recipients),
-                        sent_at=self._clock.now(),
-                    )
-                )
-            return True
-        except IntegrityError:
-            return False
-
-    def release_notice(self, connection_id: int, kind: str, slot_at: datetime) -> None:
-        """Forget a claimed notice whose sending failed, so it can be tried again."""
-        with self._transaction() as session:
-            session.execute(
-                delete(ConnectionNotice)
-                .where(ConnectionNotice.connection_id == connection_id)
-                .where(ConnectionNotice.kind == kind)
-                .where(ConnectionNotice.slot_at == slot_at)
-            )
-
-    def notices(
-        self, connection_id: int, kind: str | None = None, since: datetime | None = None
-    ) -> list[ConnectionNotice]:
-        """Notices of a connection, oldest first, optionally of one kind and since a time."""
-        with self._transaction() as session:
-            query = select(ConnectionNotice).where(ConnectionNotice.connection_id == connection_id)
-            if kind is not None:
-                query = query.where(ConnectionNotice.kind == kind)
-            if since is not None:
-                query = query.where(ConnectionNotice.slot_at >= since)
-            return list(session.scalars(query.order_by(ConnectionNotice.id)))
-
-    # What is due: claimed by one worker at a time, under a lease that runs out if it dies.
-
-    def claim_due(self, worker: str, *, limit: int, lease_seconds: float) -> list[int]:
-        """Lease up to `limit` connections whose next_due_at has come; returns their ids."""
-        now = self._clock.now()
-        lease_until = now + timedelta(seconds=lease_seconds)
-        with self._transaction() as session:
-            query = (
-                select(Connection.id)
-                .where(Connection.next_due_at <= now)
-                .where(or_(Connection.lease_until.is_(None), Connection.lease_until < now))
-                .order_by(Connection.next_due_at)
-                .limit(limit)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(session.scalars(query))
-            if not ids:
-                return []
-            claimed = session.scalars(
-                update(Connection)
-                .where(Connection.id.in_(ids))
-                .where(or_(Connection.lease_until.is_(None), Connection.lease_until < now))
-                .values(lease_owner=worker, lease_until=lease_until)
-                .returning(Connection.id)
-            )
-            return sorted(claimed)
-
-    def renew_lease(self, connection_id: int, worker: str, seconds: float) -> bool:
-        """Extend this worker's claim on a connection; False if it no longer holds it."""
-        now = self._clock.now()
-        with self._transaction() as session:
-            result = session.execute(
-                update(Connection)
-                .where(Connection.id == connection_id)
-                .where(Connection.lease_owner == worker)
-                .where(Connection.lease_until >= now)
-                .values(lease_until=now + timedelta(seconds=seconds))
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def release_leases(self, owners: list[str]) -> int:
-        """Free the claims of workers known to be gone; returns how many rows were freed."""
-        if not owners:
-            return 0
-        with self._transaction() as session:
-            result = session.execute(
-                update(Connection)
-                .where(Connection.lease_owner.in_(owners))
-                .values(lease_owner=None, lease_until=None)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
-
-    def lease_owners(self) -> list[str]:
-        """Workers holding claims right now."""
-        with self._transaction() as session:
-            query = select(Connection.lease_owner).where(Connection.lease_owner.is_not(None))
-            return sorted({str(owner) for owner in session.scalars(query.distinct())})
-
-    def finish_due(
-        self,
-        connection_id: int,
-        worker: str,
-        *,
-        next_due_at: datetime | None,
-        claimed_at: datetime,
-    ) -> None:
-        """Release a lease and say when the connection is next due (None: nothing due).
-
-        If the connection changed after `claimed_at` (a click, a move), the worker decided on
-        old facts: it is due again at once instead, so the change is never lost.
-        """
-        now = self._clock.now()
-        with self._transaction() as session:
-            session.execute(
-                update(Connection)
-                .where(Connection.id == connection_id)
-                .where(Connection.lease_owner == worker)
-                .values(
-                    lease_owner=None,
-                    lease_until=None,
-                    next_due_at=case((Connection.updated_at > claimed_at, now), else_=next_due_at),
-                )
-            )
-
-    def first_delivery(self, key: str) -> bool:
-        """True the first time a Slack delivery key is seen, False for every repeat."""
-        try:
-            with self._transaction() as session:
-                session.add(SlackDelivery(key=key[:255], received_at=self._clock.now()))
-            return True
-        except IntegrityError:
-            return False
-
-    def forget_deliveries(self, older_than: timedelta) -> int:
-        """Drop delivery keys older than Slack could ever retry; returns how many."""
-        with self._transaction() as session:
-            result = session.execute(
-                delete(SlackDelivery).where(
-                    SlackDelivery.received_at < self._clock.now() - older_than
-                )
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
 
     # Internals.
 

@@ -10,14 +10,12 @@ from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection, ConnectionNotice
+from bot.connections.notices import ESCALATION, REMINDER, Notices
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State, is_open
 from bot.flows.problems import Problem
 
 log = logging.getLogger(__name__)
-
-REMINDER = "reminder"
-ESCALATION = "escalation"
 
 
 @dataclass(frozen=True)
@@ -45,11 +43,13 @@ class StallFlow:
     def __init__(
         self,
         service: ConnectionService,
+        notices: Notices,
         tfe: TFEClient,
         policy: schedule.StallPolicy,
         clock: Clock,
     ) -> None:
         self.service = service
+        self.notices = notices
         self.tfe = tfe
         self.policy = policy
         self.clock = clock
@@ -91,7 +91,7 @@ class StallFlow:
     def _notices_this_stall(self, connection: Connection) -> list[ConnectionNotice]:
         """Reminders and escalations since the connection last made progress."""
         since = schedule.stalled_at(connection.progressed_at, self.policy)
-        return self.service.notices(connection.id, since=since)
+        return self.notices.of(connection.id, since=since)
 
     def escalation_slot(self, connection: Connection) -> datetime:
         """One escalation per stall: keyed by when the stall began."""

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from datetime import datetime, timedelta
 
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
+from bot.connections.notices import ESCALATION, REMINDER, Notices
 from bot.connections.schedule import OWNER_MUST_ACT
 from bot.connections.service import ConnectionService
 from bot.connections.states import State, is_open
 from bot.flows.connect import ConnectFlow
 from bot.flows.problems import Problem
-from bot.flows.stalled import ESCALATION, REMINDER, StallFlow
+from bot.flows.stalled import StallFlow
+from bot.jobs.queue import DueQueue, gone_on_this_host, worker_name
 from bot.slack.audience import Audience
 from bot.slack.notify import Notifier
 
@@ -31,41 +30,14 @@ RETRY_AFTER_FAILURE = 30.0
 RETRY_PROGRESS_AFTER = 30.0
 
 
-def worker_name() -> str:
-    """Unique per process, readable in the database: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def gone_on_this_host(owners: list[str], me: str) -> list[str]:
-    """Workers of this host that are no longer running: an earlier run of this process
-    (same pid, as in a restarted container) or a pid that no longer exists."""
-    host, pid, _ = me.split(":")
-    gone = []
-    for owner in owners:
-        parts = owner.split(":")
-        if len(parts) != 3 or parts[0] != host or owner == me or not parts[1].isdigit():
-            continue
-        if parts[1] == pid or not _running(int(parts[1])):
-            gone.append(owner)
-    return gone
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class DueWork:
     """One sweep claims up to `batch` due connections and handles each."""
 
     def __init__(
         self,
         service: ConnectionService,
+        queue: DueQueue,
+        notices: Notices,
         flow: ConnectFlow,
         stall: StallFlow,
         notifier: Notifier,
@@ -76,6 +48,8 @@ class DueWork:
         batch: int = 50,
     ) -> None:
         self.service = service
+        self.queue = queue
+        self.notices = notices
         self.flow = flow
         self.stall = stall
         self.notifier = notifier
@@ -87,9 +61,7 @@ class DueWork:
     def release_dead_claims(self) -> None:
         """At start: free what crashed runs of the bot on this host still hold, so a
         restart carries on at once instead of waiting out their leases."""
-        freed = self.service.release_leases(
-            gone_on_this_host(self.service.lease_owners(), self.worker)
-        )
+        freed = self.queue.release_leases(gone_on_this_host(self.queue.lease_owners(), self.worker))
         if freed:
             log.info("freed claims of a previous run", extra={"worker": self.worker})
 
@@ -97,7 +69,7 @@ class DueWork:
         """Handle what is due now; returns how many connections were handled."""
         claimed_at = self.clock.now()
         try:
-            claimed = self.service.claim_due(
+            claimed = self.queue.claim_due(
                 self.worker, limit=self.batch, lease_seconds=LEASE_SECONDS
             )
         except Exception:
@@ -110,7 +82,7 @@ class DueWork:
     def handle(self, connection_id: int, claimed_at: datetime) -> None:
         """Do what is due for one claimed connection, then say when it is next due."""
         next_due: datetime | None = self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
-        if not self.service.renew_lease(connection_id, self.worker, LEASE_SECONDS):
+        if not self.queue.renew_lease(connection_id, self.worker, LEASE_SECONDS):
             return  # the claim ran out while earlier ones were handled; another has it
         try:
             next_due = self._handle(connection_id)
@@ -122,7 +94,7 @@ class DueWork:
         except Exception:
             log.exception("due work failed", extra={"connection": connection_id})
         finally:
-            self.service.finish_due(
+            self.queue.finish_due(
                 connection_id, self.worker, next_due_at=next_due, claimed_at=claimed_at
             )
 
@@ -178,7 +150,7 @@ class DueWork:
     def _remind(
         self, connection: Connection, slot: datetime, *, number: int, escalate: bool
     ) -> None:
-        if not self.service.claim_notice(connection.id, REMINDER, slot, [connection.owner_id]):
+        if not self.notices.claim(connection.id, REMINDER, slot, [connection.owner_id]):
             return  # another replica sent this interval's reminder
         try:
             self.notifier.remind(
@@ -187,7 +159,7 @@ class DueWork:
                 expires=schedule.expires_at(connection.progressed_at, self.stall.policy),
             )
         except Exception:
-            self.service.release_notice(connection.id, REMINDER, slot)
+            self.notices.release(connection.id, REMINDER, slot)
             raise
         log.info(
             "reminded the owner", extra={"connection": connection.id, "user": connection.owner_id}
@@ -199,14 +171,14 @@ class DueWork:
         slot = self.stall.escalation_slot(connection)
         channel = connection.progress_channel or connection.channel_id
         approvers = self.approvers or Audience(self.notifier.client, ())
-        if not self.service.claim_notice(
+        if not self.notices.claim(
             connection.id, ESCALATION, slot, [channel, *approvers.users, *approvers.groups]
         ):
             return
         try:
             self.notifier.escalate(connection, reminders=reminders, approvers=approvers)
         except Exception:
-            self.service.release_notice(connection.id, ESCALATION, slot)
+            self.notices.release(connection.id, ESCALATION, slot)
             raise
         log.info("escalated a stalled connection", extra={"connection": connection.id})
 

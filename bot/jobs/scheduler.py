@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.connections.service import ConnectionService
 from bot.jobs.due import DueWork
+from bot.slack.deliveries import Deliveries
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def sweep_interval(token_poll_every: float) -> float:
     return min(1.0, max(0.05, token_poll_every / 2))
 
 
-def start_scheduler(due: DueWork, service: ConnectionService, tick: float) -> BackgroundScheduler:
+def start_scheduler(due: DueWork, deliveries: Deliveries, tick: float) -> BackgroundScheduler:
     """Start the background jobs; the caller shuts the scheduler down."""
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
@@ -34,7 +34,7 @@ def start_scheduler(due: DueWork, service: ConnectionService, tick: float) -> Ba
         next_run_time=datetime.now(UTC),
     )
     scheduler.add_job(
-        lambda: service.forget_deliveries(DELIVERY_MEMORY),
+        lambda: deliveries.forget(DELIVERY_MEMORY),
         "interval",
         hours=1,
         id="forget-deliveries",

@@ -13,7 +13,6 @@ from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
 from bot.slack import blocks, ids
-from bot.slack.deliveries import first_time
 from bot.slack.deps import SlackDeps
 from bot.slack.ending import cancel
 from bot.slack.modals import TRIGGER_FAILED, open_modal
@@ -48,7 +47,7 @@ def register(app: App, deps: SlackDeps) -> None:
             channel = _channel(body)
 
             def run() -> None:
-                if not first_time(deps.service, body):
+                if not deps.deliveries.first_time(body):
                     return
                 try:
                     connection = deps.service.get(int(_action(body).get("value") or 0))

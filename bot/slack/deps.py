@@ -9,6 +9,7 @@ from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.stalled import StallFlow
 from bot.slack.audience import Audience
+from bot.slack.deliveries import Deliveries
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
 
@@ -17,6 +18,7 @@ from bot.work import BackgroundWork
 class SlackDeps:
     settings: Settings
     service: ConnectionService
+    deliveries: Deliveries
     flow: ConnectFlow
     stall: StallFlow
     notifier: Notifier

@@ -23,7 +23,6 @@ from bot.connections.states import State
 from bot.flows.connect import ADD_ANOTHER, duplicates_message
 from bot.flows.problems import Problem
 from bot.slack import blocks, ids
-from bot.slack.deliveries import delivery_key, first_time
 from bot.slack.deps import SlackDeps
 from bot.slack.text import escape
 
@@ -127,7 +126,7 @@ def register(app: App, deps: SlackDeps) -> None:
             client.views_update(view_id=view_id, view=view)
 
         def check_and_start() -> None:
-            if not first_time(deps.service, body):
+            if not deps.deliveries.first_time(body):
                 return
             busy = deps.flow.open_connection_for(organization)
             if busy is not None:
@@ -235,7 +234,6 @@ def register(app: App, deps: SlackDeps) -> None:
         )
         assert isinstance(key, validation.Valid) and isinstance(secret, validation.Valid)
         view_id = body["view"]["id"]
-        delivery = str(delivery_key(body))
         username = body["user"].get("username") or body["user"].get("name") or user
         key_value, secret_value = key.value, secret.value
 
@@ -246,7 +244,7 @@ def register(app: App, deps: SlackDeps) -> None:
         add_another = _ticked(body, ids.ADD_ANOTHER)
 
         def create() -> None:
-            if not deps.service.first_delivery(delivery):
+            if not deps.deliveries.first_time(body):
                 return
             outcome = deps.flow.create_client(
                 connection_id,

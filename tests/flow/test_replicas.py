@@ -11,6 +11,7 @@ from sqlalchemy import update
 from bot import db
 from bot.clock import SystemClock
 from bot.connections.model import AccountKind, Connection
+from bot.connections.notices import Notices
 from bot.connections.service import ConnectionService, NewConnection
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
@@ -50,6 +51,7 @@ def test_two_replicas_send_each_reminder_once_and_take_over_a_dead_ones_work(
 
     engine = db.make_engine(url)
     service = ConnectionService(db.make_sessionmaker(engine), SystemClock())
+    notices_table = Notices(db.make_sessionmaker(engine), SystemClock())
     owners = [f"U{i:04d}OWN" for i in range(CONNECTIONS)]
     for i, owner in enumerate(owners):
         connection = service.start(
@@ -87,7 +89,7 @@ def test_two_replicas_send_each_reminder_once_and_take_over_a_dead_ones_work(
     sent = reminders_by_owner(fake_slack)
     lost = 0
     for i, owner in enumerate(owners):
-        notices = service.notices(i + 1, "reminder")
+        notices = notices_table.of(i + 1, "reminder")
         slots = [n.slot_at for n in notices]
         assert len(slots) == len(set(slots)), "two reminders for one interval"
         # Never a duplicate message; at most a reminder lost to the kill (claimed, unsent).

@@ -83,7 +83,7 @@ def test_stalled_owner_is_reminded_escalated_and_the_connection_expires(
     eventually(lambda: bot.runtime.service.get(1).next_due_at is None)  # nothing due any more
 
     # Every notice is on record, once per interval.
-    notices = bot.runtime.service.notices(1)
+    notices = bot.runtime.notices.of(1)
     reminders = [n for n in notices if n.kind == "reminder"]
     assert len(reminders) == len({n.slot_at for n in reminders}) >= 3
     assert len(dms(fake_slack, OWNER, "Reminder")) == len(reminders)
@@ -184,7 +184,7 @@ def test_a_reminder_due_in_the_owners_night_waits_for_the_morning(
     assert (local.hour, local.minute) == (9, 0)
     time.sleep(0.5)
     assert not dms(fake_slack, OWNER, "Reminder")
-    assert not bot.runtime.service.notices(1)
+    assert not bot.runtime.notices.of(1)
 
 
 def test_progress_resets_the_stall_clock(

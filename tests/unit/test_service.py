@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
 from bot.clock import ManualClock
@@ -17,12 +18,34 @@ from bot.connections.service import (
 )
 from bot.connections.states import InvalidTransition, State
 from bot.flows.connect import token_check_interval
+from bot.jobs.queue import DueQueue
+from bot.slack.deliveries import Deliveries
 
 
 @pytest.fixture
-def service(database_url: str) -> ConnectionService:
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sessions(database_url: str) -> sessionmaker[Session]:
     db.migrate(database_url)
-    return ConnectionService(db.make_sessionmaker(db.make_engine(database_url)), ManualClock())
+    return db.make_sessionmaker(db.make_engine(database_url))
+
+
+@pytest.fixture
+def service(sessions: sessionmaker[Session], clock: ManualClock) -> ConnectionService:
+    return ConnectionService(sessions, clock)
+
+
+@pytest.fixture
+def queue(sessions: sessionmaker[Session], clock: ManualClock) -> DueQueue:
+    return DueQueue(sessions, clock)
+
+
+@pytest.fixture
+def deliveries(sessions: sessionmaker[Session], clock: ManualClock) -> Deliveries:
+    return Deliveries(sessions, clock)
 
 
 def new(ref: str = "view:1", org: str = "acme") -> NewConnection:
@@ -94,55 +117,57 @@ def test_client_creation_is_claimed_once(service: ConnectionService) -> None:
 
 
 def test_due_work_is_claimed_by_one_worker_until_its_lease_runs_out(
-    service: ConnectionService,
+    service: ConnectionService, queue: DueQueue, clock: ManualClock
 ) -> None:
-    clock = service._clock
-    assert isinstance(clock, ManualClock)
     ids = [service.start(new(f"view:{i}", f"org{i}")).id for i in range(3)]
     assert all(service.get(i).next_due_at == clock.now() for i in ids)  # new: due at once
     service.update(ids[2], next_due_at=clock.now() + timedelta(seconds=60))
-    assert service.claim_due("a", limit=10, lease_seconds=30) == ids[:2]
-    assert service.claim_due("b", limit=10, lease_seconds=30) == []
-    service.finish_due(ids[0], "a", next_due_at=None, claimed_at=clock.now())
+    assert queue.claim_due("a", limit=10, lease_seconds=30) == ids[:2]
+    assert queue.claim_due("b", limit=10, lease_seconds=30) == []
+    queue.finish_due(ids[0], "a", next_due_at=None, claimed_at=clock.now())
     clock.advance(31)  # worker a died holding ids[1]
-    assert service.claim_due("b", limit=10, lease_seconds=30) == [ids[1]]
+    assert queue.claim_due("b", limit=10, lease_seconds=30) == [ids[1]]
     # a's late finish does not undo b's claim
-    service.finish_due(ids[1], "a", next_due_at=None, claimed_at=clock.now())
+    queue.finish_due(ids[1], "a", next_due_at=None, claimed_at=clock.now())
     assert service.get(ids[1]).lease_owner == "b"
 
 
-def test_a_change_during_a_claim_is_not_overwritten(service: ConnectionService) -> None:
-    clock = service._clock
-    assert isinstance(clock, ManualClock)
+def test_a_change_during_a_claim_is_not_overwritten(
+    service: ConnectionService, queue: DueQueue, clock: ManualClock
+) -> None:
     connection = service.start(new())
     claimed_at = clock.now()
-    assert service.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
+    assert queue.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
     clock.advance(0.01)
     service.update(connection.id, status_note="changed while worker a decided")
     later = clock.now() + timedelta(seconds=60)
-    service.finish_due(connection.id, "a", next_due_at=later, claimed_at=claimed_at)
+    queue.finish_due(connection.id, "a", next_due_at=later, claimed_at=claimed_at)
     assert service.get(connection.id).next_due_at == clock.now()  # looked at again at once
     claimed_at = clock.now()
-    assert service.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
-    service.finish_due(connection.id, "a", next_due_at=later, claimed_at=claimed_at)
+    assert queue.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
+    queue.finish_due(connection.id, "a", next_due_at=later, claimed_at=claimed_at)
     assert service.get(connection.id).next_due_at == later
 
 
-def test_deliveries_are_recognised_once(service: ConnectionService) -> None:
-    assert service.first_delivery("view:V1:h1")
-    assert not service.first_delivery("view:V1:h1")
-    assert service.first_delivery("view:V1:h2")
+def view(view_id: str, hash_: str) -> dict[str, object]:
+    return {"type": "view_submission", "view": {"id": view_id, "hash": hash_}}
 
 
-def test_old_delivery_keys_are_forgotten_recent_ones_kept(service: ConnectionService) -> None:
-    clock = service._clock
-    assert isinstance(clock, ManualClock)
-    service.first_delivery("view:old:h")
+def test_deliveries_are_recognised_once(deliveries: Deliveries) -> None:
+    assert deliveries.first_time(view("V1", "h1"))
+    assert not deliveries.first_time(view("V1", "h1"))
+    assert deliveries.first_time(view("V1", "h2"))
+
+
+def test_old_delivery_keys_are_forgotten_recent_ones_kept(
+    deliveries: Deliveries, clock: ManualClock
+) -> None:
+    deliveries.first_time(view("old", "h"))
     clock.advance(2 * 86400)
-    service.first_delivery("view:new:h")
-    assert service.forget_deliveries(timedelta(days=1)) == 1
-    assert service.first_delivery("view:old:h")  # forgotten: seen as new again
-    assert not service.first_delivery("view:new:h")  # still remembered
+    deliveries.first_time(view("new", "h"))
+    assert deliveries.forget(timedelta(days=1)) == 1
+    assert deliveries.first_time(view("old", "h"))  # forgotten: seen as new again
+    assert not deliveries.first_time(view("new", "h"))  # still remembered
 
 
 def test_token_checks_start_at_poll_every_and_slow_to_a_minute() -> None:
@@ -160,7 +185,7 @@ def test_claims_of_dead_runs_on_this_host_are_recognised() -> None:
     import socket
     import subprocess
 
-    from bot.jobs.due import gone_on_this_host
+    from bot.jobs.queue import gone_on_this_host
 
     host, me = socket.gethostname(), os.getpid()
     dead_pid = subprocess.Popen(["true"])  # a process that has exited
@@ -175,15 +200,15 @@ def test_claims_of_dead_runs_on_this_host_are_recognised() -> None:
     assert gone_on_this_host(owners, f"{host}:{me}:mine00") == owners[:2]
 
 
-def test_a_lease_is_renewed_only_by_its_holder(service: ConnectionService) -> None:
-    clock = service._clock
-    assert isinstance(clock, ManualClock)
+def test_a_lease_is_renewed_only_by_its_holder(
+    service: ConnectionService, queue: DueQueue, clock: ManualClock
+) -> None:
     connection = service.start(new())
-    assert service.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
+    assert queue.claim_due("a", limit=1, lease_seconds=30) == [connection.id]
     clock.advance(20)
-    assert service.renew_lease(connection.id, "a", 30)
-    assert not service.renew_lease(connection.id, "b", 30)
+    assert queue.renew_lease(connection.id, "a", 30)
+    assert not queue.renew_lease(connection.id, "b", 30)
     clock.advance(25)  # 45 s after the claim, still held thanks to the renewal
-    assert service.claim_due("b", limit=1, lease_seconds=30) == []
-    assert service.release_leases(["a"]) == 1
-    assert service.claim_due("b", limit=1, lease_seconds=30) == [connection.id]
+    assert queue.claim_due("b", limit=1, lease_seconds=30) == []
+    assert queue.release_leases(["a"]) == 1
+    assert queue.claim_due("b", limit=1, lease_seconds=30) == [connection.id]

@@ -1,0 +1,138 @@
+"""The queue of due work: connections whose next_due_at has come, leased to one worker at a time.
+
+A lease runs out by itself if its worker dies; a worker known to be dead (an earlier run of
+this process on this host) has its leases freed at start.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.connections.model import Connection
+
+
+def worker_name() -> str:
+    """Unique per process, readable in the database: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def gone_on_this_host(owners: list[str], me: str) -> list[str]:
+    """Workers of this host that are no longer running: an earlier run of this process
+    (same pid, as in a restarted container) or a pid that no longer exists."""
+    host, pid, _ = me.split(":")
+    gone = []
+    for owner in owners:
+        parts = owner.split(":")
+        if len(parts) != 3 or parts[0] != host or owner == me or not parts[1].isdigit():
+            continue
+        if parts[1] == pid or not _running(int(parts[1])):
+            gone.append(owner)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DueQueue:
+    """Claims, renews and releases leases on due connections; each method one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def claim_due(self, worker: str, *, limit: int, lease_seconds: float) -> list[int]:
+        """Lease up to `limit` connections whose next_due_at has come; returns their ids."""
+        now = self._clock.now()
+        lease_until = now + timedelta(seconds=lease_seconds)
+        with self._sessions.begin() as session:
+            query = (
+                select(Connection.id)
+                .where(Connection.next_due_at <= now)
+                .where(or_(Connection.lease_until.is_(None), Connection.lease_until < now))
+                .order_by(Connection.next_due_at)
+                .limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            claimed = session.scalars(
+                update(Connection)
+                .where(Connection.id.in_(ids))
+                .where(or_(Connection.lease_until.is_(None), Connection.lease_until < now))
+                .values(lease_owner=worker, lease_until=lease_until)
+                .returning(Connection.id)
+            )
+            return sorted(claimed)
+
+    def renew_lease(self, connection_id: int, worker: str, seconds: float) -> bool:
+        """Extend this worker's claim on a connection; False if it no longer holds it."""
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id)
+                .where(Connection.lease_owner == worker)
+                .where(Connection.lease_until >= now)
+                .values(lease_until=now + timedelta(seconds=seconds))
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release_leases(self, owners: list[str]) -> int:
+        """Free the claims of workers known to be gone; returns how many rows were freed."""
+        if not owners:
+            return 0
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Connection)
+                .where(Connection.lease_owner.in_(owners))
+                .values(lease_owner=None, lease_until=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def lease_owners(self) -> list[str]:
+        """Workers holding claims right now."""
+        with self._sessions.begin() as session:
+            query = select(Connection.lease_owner).where(Connection.lease_owner.is_not(None))
+            return sorted({str(owner) for owner in session.scalars(query.distinct())})
+
+    def finish_due(
+        self,
+        connection_id: int,
+        worker: str,
+        *,
+        next_due_at: datetime | None,
+        claimed_at: datetime,
+    ) -> None:
+        """Release a lease and say when the connection is next due (None: nothing due).
+
+        If the connection changed after `claimed_at` (a click, a move), the worker decided on
+        old facts: it is due again at once instead, so the change is never lost.
+        """
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id)
+                .where(Connection.lease_owner == worker)
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    next_due_at=case((Connection.updated_at > claimed_at, now), else_=next_due_at),
+                )
+            )
