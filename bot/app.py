@@ -25,6 +25,7 @@ from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.connections.notices import Notices
+from bot.connections.pages import Pages
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow, FlowSettings
@@ -86,6 +87,7 @@ class Runtime:
     app: App
     due: DueWork
     tfe: TFEClient
+    bitbucket: BitbucketClient
     scheduler: BackgroundScheduler | None = field(default=None)
 
     def start_jobs(self) -> None:
@@ -126,7 +128,7 @@ class Runtime:
             self.scheduler = None
         self.work.shutdown(wait=True)
         self.tfe.close()
-        self.flow.checker.bitbucket.close()
+        self.bitbucket.close()
         self.engine.dispose()
 
 
@@ -144,12 +146,12 @@ def build_runtime(
     deliveries = Deliveries(sessions, clock)
     tfe = TFEClient(settings.tfe_url, settings.tfe_token.get_secret_value())
     bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
+    pages = Pages(tfe_url=settings.tfe_url, bitbucket_url=settings.bitbucket_url)
     flow = ConnectFlow(
         service,
         tfe,
         ConsumerChecker(bitbucket),
         FlowSettings(
-            tfe_url=settings.tfe_url,
             bitbucket_url=settings.bitbucket_url,
             bitbucket_api_url=settings.bitbucket_api_url,
             token_poll_every=settings.token_poll_every,
@@ -157,7 +159,7 @@ def build_runtime(
         clock,
     )
     client = slack_client(settings)
-    notifier = Notifier(client, service, flow)
+    notifier = Notifier(client, service, pages, poll_every=settings.token_poll_every)
     work = BackgroundWork()
     # Bolt copies its base logger's level to every logger it makes, and at DEBUG/INFO it
     # logs request and response bodies; a modal submission's body holds the secret.
@@ -227,4 +229,5 @@ def build_runtime(
         app=app,
         due=due,
         tfe=tfe,
+        bitbucket=bitbucket,
     )

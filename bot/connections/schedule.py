@@ -1,4 +1,5 @@
-"""When a stalled connection's owner is reminded, escalated about, and when it expires.
+"""When a stalled connection's owner is reminded, escalated about, and when it expires;
+how often TFE is asked for the token.
 
 Pure time arithmetic on a connection's last progress; the sweep asks it what is due.
 Reminder slots are nominal times (stalled_at + k * REMIND_EVERY): a slot identifies
@@ -17,6 +18,12 @@ from bot.connections.states import State
 OWNER_MUST_ACT = frozenset(
     {State.AWAITING_CREDENTIALS, State.AWAITING_CALLBACK, State.AWAITING_AUTHORIZATION}
 )
+
+# The most often a connection waiting for the owner to authorize is checked before
+# they open the link (in case they authorize from the TFE UI instead).
+UNCLICKED_CHECK_EVERY = 60.0
+# However long the wait, a clicked connection is checked at least this often.
+SLOWEST_CHECK_EVERY = 60.0
 
 # The owner's night, local time: a reminder due then waits for MORNING.
 NIGHT_STARTS = time(21, 0)
@@ -78,3 +85,16 @@ def morning_after_night(now: datetime, zone: tzinfo | None) -> datetime | None:
     day = local.date() if clock < MORNING else local.date() + timedelta(days=1)
     morning = datetime.combine(day, MORNING, tzinfo=zone)
     return morning.astimezone(now.tzinfo)
+
+
+def authorize_hint_after(poll_every: float) -> float:
+    """How long after the click a missing token is worth a hint: 3 minutes at the default."""
+    return 36 * poll_every
+
+
+def token_check_interval(clicked_at: datetime | None, now: datetime, poll_every: float) -> float:
+    """Seconds until the next token check: `poll_every` at first, growing to a minute."""
+    if clicked_at is None:
+        return max(UNCLICKED_CHECK_EVERY, poll_every)
+    elapsed = max(0.0, (now - clicked_at).total_seconds())
+    return min(max(SLOWEST_CHECK_EVERY, poll_every), poll_every * (1 + elapsed / 60))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.connections.model import AccountKind, Connection, ConnectionEvent
 from bot.connections.states import InvalidTransition, State, check_transition, is_open
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,11 @@ class ConnectionService:
                 session.flush()
                 self._record(session, connection, None, State.REQUESTED, request.owner_id, now)
                 self._move(session, connection, first, request.owner_id, now)
-                return connection
+            log.info(
+                "connection started",
+                extra={"connection": connection.id, "organization": connection.organization},
+            )
+            return connection
         except IntegrityError:
             with self._transaction() as session:
                 existing = session.scalars(

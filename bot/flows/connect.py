@@ -12,39 +12,16 @@ from datetime import datetime, timedelta
 
 from bot.clients.tfe import BITBUCKET_CLOUD, OAuthClient, TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock
+from bot.connections import schedule
 from bot.connections.model import Connection
-from bot.connections.service import ConnectionService, NewConnection
+from bot.connections.pages import client_name
+from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
 from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
 from bot.flows.problems import Problem
 from bot.redaction import REDACTOR
 
 log = logging.getLogger(__name__)
-
-# The most often a connection waiting for the owner to authorize is checked before
-# they open the link (in case they authorize from the TFE UI instead).
-UNCLICKED_CHECK_EVERY = 60.0
-# However long the wait, a clicked connection is checked at least this often.
-SLOWEST_CHECK_EVERY = 60.0
-
-
-@dataclass(frozen=True)
-class ConsumerValues:
-    """What the owner types into Bitbucket's "Add OAuth consumer" form."""
-
-    name: str
-    callback_url: str
-    url: str
-
-
-PLACEHOLDER_CALLBACK = "https://example.com/replace-this-later"
-PERMISSIONS = (
-    ("Account", "Write"),
-    ("Repositories", "Admin"),
-    ("Pull requests", "Write"),
-    ("Webhooks", "Read and write"),
-)
-
 
 ADD_ANOTHER = "add_another"
 
@@ -75,7 +52,6 @@ def duplicates_message(
 
 @dataclass(frozen=True)
 class FlowSettings:
-    tfe_url: str
     bitbucket_url: str
     bitbucket_api_url: str
     token_poll_every: float
@@ -138,33 +114,7 @@ class ConnectFlow:
             if c.service_provider == BITBUCKET_CLOUD
         ]
 
-    def open_connection_for(self, organization: str) -> Connection | None:
-        return self.service.open_for_organization(organization)
-
-    def start(self, request: NewConnection) -> Connection:
-        """Record the connection; it now waits for the consumer's key and secret."""
-        connection = self.service.start(request)
-        log.info(
-            "connection started",
-            extra={"connection": connection.id, "organization": connection.organization},
-        )
-        return connection
-
-    def consumer_values(self, connection: Connection) -> ConsumerValues:
-        return ConsumerValues(
-            name=f"Terraform Enterprise ({connection.organization})",
-            callback_url=PLACEHOLDER_CALLBACK,
-            url=self.settings.tfe_url,
-        )
-
     # Steps 1 and 2: the key and secret, and the OAuth client.
-
-    def client_name(self, connection: Connection, requester_name: str) -> str:
-        """Says which Slack request made the client, so people (and the bot) can find it."""
-        return (
-            f"Bitbucket Cloud (via Slack, requested by @{requester_name}, "
-            f"connection #{connection.id})"
-        )
 
     def create_client(
         self,
@@ -230,7 +180,7 @@ class ConnectFlow:
         )
         if isinstance(report, Problem):
             return report
-        name = self.client_name(connection, requester_name)
+        name = client_name(connection, requester_name)
         clients = self.bitbucket_clients(connection.organization)
         # An earlier attempt may have made the client and lost the answer: use that one.
         ours = next((c for c in clients if c.name == name), None)
@@ -311,11 +261,6 @@ class ConnectFlow:
             actor=actor,
         )
 
-    def authorize_link(self, connection: Connection) -> str | None:
-        if not connection.connect_path:
-            return None
-        return self.settings.tfe_url + connection.connect_path
-
     # Step 4 and 5: authorizing, and the token.
 
     def authorize_opened(self, connection_id: int) -> bool:
@@ -392,7 +337,7 @@ class ConnectFlow:
         ):
             return False
         waited = (self.clock.now() - clicked).total_seconds()
-        return waited >= authorize_hint_after(self.settings.token_poll_every)
+        return waited >= schedule.authorize_hint_after(self.settings.token_poll_every)
 
     def next_token_check(self, connection: Connection) -> datetime | None:
         """When to look for the token next: often right after the click, slower later."""
@@ -400,23 +345,10 @@ class ConnectFlow:
         if connection.state != State.AWAITING_AUTHORIZATION:
             return None
         return now + timedelta(
-            seconds=token_check_interval(
+            seconds=schedule.token_check_interval(
                 connection.authorize_clicked_at, now, self.settings.token_poll_every
             )
         )
-
-
-def authorize_hint_after(poll_every: float) -> float:
-    """How long after the click a missing token is worth a hint: 3 minutes at the default."""
-    return 36 * poll_every
-
-
-def token_check_interval(clicked_at: datetime | None, now: datetime, poll_every: float) -> float:
-    """Seconds until the next token check: `poll_every` at first, growing to a minute."""
-    if clicked_at is None:
-        return max(UNCLICKED_CHECK_EVERY, poll_every)
-    elapsed = max(0.0, (now - clicked_at).total_seconds())
-    return min(max(SLOWEST_CHECK_EVERY, poll_every), poll_every * (1 + elapsed / 60))
 
 
 def _credentials_problem(error: TFEError, organization: str) -> Problem:

@@ -12,9 +12,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections import schedule
-from bot.connections.model import AccountKind, Connection
+from bot.connections.model import Connection
+from bot.connections.pages import Pages
 from bot.connections.service import ConnectionService
-from bot.flows.connect import ConnectFlow
 from bot.slack import blocks
 from bot.slack.audience import Audience
 from bot.slack.text import fit
@@ -35,21 +35,14 @@ _CANNOT_POST = {
 class Notifier:
     """Keeps each connection's Slack messages in step with its state."""
 
-    def __init__(self, client: WebClient, service: ConnectionService, flow: ConnectFlow) -> None:
+    def __init__(
+        self, client: WebClient, service: ConnectionService, pages: Pages, *, poll_every: float
+    ) -> None:
         self.client = client
         self.service = service
-        self.flow = flow
+        self.pages = pages
+        self.poll_every = poll_every
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
-
-    def pages(self, connection: Connection) -> blocks.BitbucketPages:
-        base = self.flow.settings.bitbucket_url
-        if connection.bitbucket_workspace:
-            root = f"{base}/{connection.bitbucket_workspace}/workspace/settings"
-            return blocks.BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
-        if connection.account_kind == AccountKind.SERVICE_ACCOUNT and connection.bitbucket_username:
-            root = f"{base}/account/user/{connection.bitbucket_username}"
-            return blocks.BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
-        return blocks.BitbucketPages(f"{base}/account/workspaces/", f"{base}/account/workspaces/")
 
     def refresh_progress(self, connection_id: int) -> Connection:
         """Post the progress message, or update it in place if it exists."""
@@ -57,9 +50,9 @@ class Notifier:
             connection = self.service.get(connection_id)
             text, body = blocks.progress_message(
                 connection,
-                values=self.flow.consumer_values(connection),
-                pages=self.pages(connection),
-                poll_every=self.flow.settings.token_poll_every,
+                values=self.pages.consumer_values(connection),
+                pages=self.pages.bitbucket(connection),
+                poll_every=self.poll_every,
             )
             if connection.progress_ts and connection.progress_channel:
                 self.client.chat_update(
@@ -112,7 +105,7 @@ class Notifier:
 
     def send_authorize_link(self, connection: Connection) -> None:
         """DM the Authorize button to the owner alone."""
-        link = self.flow.authorize_link(connection)
+        link = self.pages.authorize_link(connection)
         if link is None:
             return
         text, body = blocks.authorize_message(connection, link)
@@ -123,7 +116,7 @@ class Notifier:
 
     def send_authorize_hint(self, connection: Connection) -> None:
         """Tell the owner why the token may not have arrived, most likely cause first."""
-        text, body = blocks.authorize_hint(connection, self.flow.authorize_link(connection))
+        text, body = blocks.authorize_hint(connection, self.pages.authorize_link(connection))
         self.client.chat_postMessage(channel=self.owner_dm(connection), text=text, blocks=body)
 
     def announce_connected(self, connection: Connection) -> None:
@@ -180,9 +173,9 @@ class Notifier:
         """DM the owner the current step with its controls (for Resume)."""
         body = blocks.step_blocks(
             connection,
-            values=self.flow.consumer_values(connection),
-            pages=self.pages(connection),
-            poll_every=self.flow.settings.token_poll_every,
+            values=self.pages.consumer_values(connection),
+            pages=self.pages.bitbucket(connection),
+            poll_every=self.poll_every,
         )
         self.client.chat_postMessage(
             channel=self.owner_dm(connection),

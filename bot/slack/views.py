@@ -128,7 +128,7 @@ def register(app: App, deps: SlackDeps) -> None:
         def check_and_start() -> None:
             if not deps.deliveries.first_time(body):
                 return
-            busy = deps.flow.open_connection_for(organization)
+            busy = deps.service.open_for_organization(organization)
             if busy is not None:
                 show(_busy(form, busy, user))
                 return
@@ -146,7 +146,7 @@ def register(app: App, deps: SlackDeps) -> None:
                 )
                 return
             try:
-                connection = deps.flow.start(
+                connection = deps.service.start(
                     NewConnection(
                         request_ref=f"view:{view_id}:{body['view'].get('hash')}",
                         team_id=(body.get("team") or {}).get("id") or "",

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from bot.connections import validation
 from bot.connections.model import AccountKind, Connection
+from bot.connections.pages import BitbucketPages, ConsumerValues
 from bot.connections.states import State
-from bot.flows.connect import ConsumerValues
 from bot.slack import blocks
 from bot.slack.text import escape, fit, fit_escaped
 from tests.fakes.slack import check_blocks, check_view
@@ -165,7 +165,7 @@ def test_progress_message_stays_within_block_kit_and_escapes_everything(
         "https://example.com/replace-this-later",
         "https://tfe.example",
     )
-    pages = blocks.BitbucketPages("https://bitbucket.org/x/new", "https://bitbucket.org/x/api")
+    pages = BitbucketPages("https://bitbucket.org/x/new", "https://bitbucket.org/x/api")
     _text, body = blocks.progress_message(connection, values=values, pages=pages, poll_every=5)
     check_blocks(body, limit=50)
     _no_injection(body)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import db
 from bot.clock import ManualClock
 from bot.connections.model import AccountKind
+from bot.connections.schedule import token_check_interval
 from bot.connections.service import (
     ConnectionService,
     DuplicateRequest,
@@ -17,7 +18,6 @@ from bot.connections.service import (
     OrganizationBusy,
 )
 from bot.connections.states import InvalidTransition, State
-from bot.flows.connect import token_check_interval
 from bot.jobs.queue import DueQueue
 from bot.slack.deliveries import Deliveries
 

@@ -1,6 +1,6 @@
 """Block Kit for every message and modal the bot shows, built with slack_sdk's typed models."""
 
-from bot.slack.blocks.kit import BitbucketPages, RequestForm, context_block
+from bot.slack.blocks.kit import RequestForm, context_block
 from bot.slack.blocks.messages import (
     authorize_hint,
     authorize_message,
@@ -27,7 +27,6 @@ from bot.slack.blocks.progress import (
 
 __all__ = [
     "ADD_ANOTHER_LABEL",
-    "BitbucketPages",
     "RequestForm",
     "authorize_hint",
     "authorize_message",

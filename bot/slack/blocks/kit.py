@@ -26,12 +26,6 @@ HEADER_MAX = 150
 
 
 @dataclass(frozen=True)
-class BitbucketPages:
-    add_consumer: str
-    consumers: str
-
-
-@dataclass(frozen=True)
 class RequestForm:
     """What the first modal holds, so it can be shown again with an error."""
 

@@ -15,12 +15,11 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.connections.model import AccountKind, Connection
+from bot.connections.pages import PERMISSIONS, BitbucketPages, ConsumerValues
 from bot.connections.states import STEPS, State, current_step, is_open
-from bot.flows.connect import PERMISSIONS, ConsumerValues
 from bot.slack import ids
 from bot.slack.blocks.kit import (
     HEADER_MAX,
-    BitbucketPages,
     button,
     context_block,
     section,

@@ -1,0 +1,73 @@
+"""What the owner is shown and where they go: the consumer's values, Bitbucket's pages, the
+authorize link, and the name the OAuth client gets. Addresses only; no Slack, no HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.connections.model import AccountKind, Connection
+
+PLACEHOLDER_CALLBACK = "https://example.com/replace-this-later"
+# The consumer's permissions TFE needs, as Bitbucket's form labels them.
+PERMISSIONS = (
+    ("Account", "Write"),
+    ("Repositories", "Admin"),
+    ("Pull requests", "Write"),
+    ("Webhooks", "Read and write"),
+)
+
+
+@dataclass(frozen=True)
+class ConsumerValues:
+    """What the owner types into Bitbucket's "Add OAuth consumer" form."""
+
+    name: str
+    callback_url: str
+    url: str
+
+
+@dataclass(frozen=True)
+class BitbucketPages:
+    """Bitbucket's "Add OAuth consumer" page and the list of consumers."""
+
+    add_consumer: str
+    consumers: str
+
+
+def client_name(connection: Connection, requester_name: str) -> str:
+    """Says which Slack request made the client, so people (and the bot) can find it."""
+    return (
+        f"Bitbucket Cloud (via Slack, requested by @{requester_name}, connection #{connection.id})"
+    )
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Builds the addresses of one installation (its TFE and Bitbucket) for a connection."""
+
+    tfe_url: str
+    bitbucket_url: str
+
+    def consumer_values(self, connection: Connection) -> ConsumerValues:
+        return ConsumerValues(
+            name=f"Terraform Enterprise ({connection.organization})",
+            callback_url=PLACEHOLDER_CALLBACK,
+            url=self.tfe_url,
+        )
+
+    def bitbucket(self, connection: Connection) -> BitbucketPages:
+        """Where consumers live for this connection: the workspace's settings when known."""
+        base = self.bitbucket_url
+        if connection.bitbucket_workspace:
+            root = f"{base}/{connection.bitbucket_workspace}/workspace/settings"
+            return BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
+        if connection.account_kind == AccountKind.SERVICE_ACCOUNT and connection.bitbucket_username:
+            root = f"{base}/account/user/{connection.bitbucket_username}"
+            return BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
+        return BitbucketPages(f"{base}/account/workspaces/", f"{base}/account/workspaces/")
+
+    def authorize_link(self, connection: Connection) -> str | None:
+        """TFE's "Connect organization" address, which sends the browser to Bitbucket."""
+        if not connection.connect_path:
+            return None
+        return self.tfe_url + connection.connect_path
