@@ -37,7 +37,7 @@ from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.slack import actions, commands, views
 from bot.slack.audience import Audience
 from bot.slack.deliveries import Deliveries
-from bot.slack.deps import SlackDeps
+from bot.slack.deps import SlackDeps, provide
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
 
@@ -214,9 +214,10 @@ def build_runtime(
         allowed=Audience(client, settings.allowed_users),
         approvers=approvers,
     )
-    commands.register(app, deps)
-    views.register(app, deps)
-    actions.register(app, deps)
+    app.use(provide(deps))
+    commands.register(app)
+    views.register(app)
+    actions.register(app)
     return Runtime(
         settings=settings,
         engine=engine,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.connections.model import AccountKind, Connection, ConnectionEvent
 from bot.connections.states import InvalidTransition, State, check_transition, is_open
+from bot.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,11 @@ class NewConnection:
     duplicates_acknowledged: bool = False
 
 
-class ConnectionNotFound(Exception):
+class ConnectionNotFound(Problem):
+    """No connection has this id (a stale button, a typo, a tampered value)."""
+
     def __init__(self, connection_id: int) -> None:
-        super().__init__(f"connection {connection_id} does not exist")
+        super().__init__(f"There is no connection #{connection_id}.", retryable=False)
         self.connection_id = connection_id
 
 
@@ -49,11 +52,15 @@ class DuplicateRequest(Exception):
         self.existing_id = existing_id
 
 
-class OrganizationBusy(Exception):
+class OrganizationBusy(Problem):
     """The organization already has an unfinished connection."""
 
     def __init__(self, existing: Connection) -> None:
-        super().__init__(f"connection {existing.id} is already under way")
+        super().__init__(
+            f"Connection #{existing.id} for {existing.organization} is already under way "
+            f"({existing.state.words}).",
+            field="organization",
+        )
         self.existing = existing
 
 

@@ -18,20 +18,12 @@ from bot.connections.pages import client_name
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
 from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
-from bot.flows.problems import Problem
+from bot.problems import Problem
 from bot.redaction import REDACTOR
 
 log = logging.getLogger(__name__)
 
 ADD_ANOTHER = "add_another"
-
-
-@dataclass(frozen=True)
-class OrganizationCheck:
-    """The organization's check: a problem, or the Bitbucket Cloud clients it already has."""
-
-    problem: Problem | None
-    existing: tuple[OAuthClient, ...] = ()
 
 
 def duplicates_message(
@@ -76,36 +68,31 @@ class ConnectFlow:
 
     # Step 0: the request.
 
-    def check_organization(self, organization: str) -> OrganizationCheck:
-        """Ask TFE whether the organization exists, the bot may manage its VCS settings, and
-        whether it already has Bitbucket Cloud clients."""
+    def check_organization(self, organization: str) -> list[OAuthClient]:
+        """Check with TFE that the organization exists and the bot may manage its VCS
+        settings (a Problem if not); returns the Bitbucket Cloud clients it already has."""
         try:
             found = self.tfe.get_organization(organization)
             if found.can_update_oauth is False:
-                return OrganizationCheck(
-                    Problem(
-                        f"The bot's Terraform token can see {organization} but may not manage its "
-                        "VCS settings. An owner of the organization must give the token's team the "
-                        '"Manage VCS settings" permission (or use an owners-team token).',
-                        field="organization",
-                    )
+                raise Problem(
+                    f"The bot's Terraform token can see {organization} but may not manage its "
+                    "VCS settings. An owner of the organization must give the token's team the "
+                    '"Manage VCS settings" permission (or use an owners-team token).',
+                    field="organization",
                 )
-            existing = self.bitbucket_clients(organization)
+            return self.bitbucket_clients(organization)
         except TFEError as error:
             if error.kind == TFEErrorKind.NOT_FOUND:
-                return OrganizationCheck(
-                    Problem(
-                        f"Terraform has no organization named {organization}, or the bot's token "
-                        "may not see it. Check the spelling (it is the name in the address "
-                        "app.terraform.io/app/<organization>), or ask an owner of the organization "
-                        "to give the bot's token access.",
-                        field="organization",
-                    )
-                )
-            return OrganizationCheck(
-                Problem(error.user_message, retryable=error.kind != TFEErrorKind.UNAUTHORIZED)
-            )
-        return OrganizationCheck(None, tuple(existing))
+                raise Problem(
+                    f"Terraform has no organization named {organization}, or the bot's token "
+                    "may not see it. Check the spelling (it is the name in the address "
+                    "app.terraform.io/app/<organization>), or ask an owner of the organization "
+                    "to give the bot's token access.",
+                    field="organization",
+                ) from None
+            raise Problem(
+                error.user_message, retryable=error.kind != TFEErrorKind.UNAUTHORIZED
+            ) from None
 
     def bitbucket_clients(self, organization: str) -> list[OAuthClient]:
         return [
@@ -124,24 +111,25 @@ class ConnectFlow:
         secret: str,
         requester_name: str,
         add_another: bool = False,
-    ) -> Connection | Problem:
+    ) -> Connection:
         """Check the consumer with Bitbucket, then create the OAuth client in TFE, at most once.
 
         The secret is used for these calls and then dropped; nothing reaches TFE unless the
-        check passed, and an existing Bitbucket client is never duplicated silently.
+        check passed, and an existing Bitbucket client is never duplicated silently. Raises
+        Problem when the consumer or TFE says no; the owner may then try again.
         """
         with REDACTOR.holding(secret):
             connection = self.service.get(connection_id)
             if connection.state != State.AWAITING_CREDENTIALS:
                 return connection
             if not self.service.claim_client_creation(connection_id):
-                return Problem(
+                raise Problem(
                     "The bot is already creating the OAuth client for this connection; "
                     "watch the progress message.",
                     retryable=False,
                 )
             try:
-                outcome = self._check_and_create(
+                client, name, report = self._check_and_create(
                     connection,
                     key=key,
                     secret=secret,
@@ -153,14 +141,11 @@ class ConnectFlow:
                     "creating the OAuth client failed",
                     extra={"connection": connection_id, "status": error.status},
                 )
-                outcome = _credentials_problem(error, connection.organization)
+                self.service.release_client_creation(connection_id)
+                raise _credentials_problem(error, connection.organization) from None
             except BaseException:
                 self.service.release_client_creation(connection_id)
                 raise
-        if isinstance(outcome, Problem):
-            self.service.release_client_creation(connection_id)
-            return outcome
-        client, name, report = outcome
         return self._record_client(connection_id, client, name, report)
 
     def _check_and_create(
@@ -171,15 +156,13 @@ class ConnectFlow:
         secret: str,
         requester_name: str,
         add_another: bool,
-    ) -> tuple[OAuthClient, str, ConsumerReport] | Problem:
+    ) -> tuple[OAuthClient, str, ConsumerReport]:
         report = self.checker.check(
             key=key,
             secret=secret,
             username=connection.bitbucket_username,
             workspace=connection.bitbucket_workspace,
         )
-        if isinstance(report, Problem):
-            return report
         name = client_name(connection, requester_name)
         clients = self.bitbucket_clients(connection.organization)
         # An earlier attempt may have made the client and lost the answer: use that one.
@@ -187,7 +170,7 @@ class ConnectFlow:
         if ours is not None:
             return ours, name, report
         if clients and not (add_another or connection.duplicates_acknowledged):
-            return Problem(duplicates_message(connection.organization, clients), field=ADD_ANOTHER)
+            raise Problem(duplicates_message(connection.organization, clients), field=ADD_ANOTHER)
         client = self._create_or_find(connection, name=name, key=key, secret=secret)
         return client, name, report
 

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.clients.bitbucket import BitbucketClient, BitbucketError, BitbucketErrorKind, Grant
-from bot.flows.problems import Problem
+from bot.problems import Problem
 from bot.redaction import REDACTOR
 
 log = logging.getLogger(__name__)
@@ -31,16 +31,16 @@ class ConsumerChecker:
 
     def check(
         self, *, key: str, secret: str, username: str | None, workspace: str | None
-    ) -> ConsumerReport | Problem:
-        """Problems block and sit on the modal field they are about; warnings do not."""
+    ) -> ConsumerReport:
+        """A Problem blocks (raised, about a modal field); warnings in the report do not."""
         try:
             grant = self.bitbucket.client_credentials(key, secret)
         except BitbucketError as error:
-            return _problem(error)
+            raise _problem(error) from None
         with REDACTOR.holding(grant.access_token):
             missing = grant.missing_permissions()
             if missing:
-                return Problem(
+                raise Problem(
                     "The consumer lacks "
                     + ", ".join(missing)
                     + ". Edit the consumer in Bitbucket, tick "

@@ -13,7 +13,7 @@ from bot.connections.model import Connection, ConnectionNotice
 from bot.connections.notices import ESCALATION, REMINDER, Notices
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State, is_open
-from bot.flows.problems import Problem
+from bot.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,15 @@ class StallFlow:
 
     def end(
         self, connection_id: int, target: State, *, actor: str, reason: str
-    ) -> tuple[Connection, Cleanup] | Problem:
-        """Cancel or expire: delete the OAuth client the bot made if TFE issued no token."""
+    ) -> tuple[Connection, Cleanup]:
+        """Cancel or expire: delete the OAuth client the bot made if TFE issued no token.
+
+        Raises Problem when the connection already ended or TFE did not answer.
+        """
         connection = self.service.get(connection_id)
         if not is_open(connection.state):
-            return Problem(
-                f"Connection #{connection.id} has already ended ({connection.state.value}).",
+            raise Problem(
+                f"Connection #{connection.id} has already ended ({connection.state.words}).",
                 retryable=False,
             )
         try:
@@ -114,11 +117,11 @@ class StallFlow:
                 "clean-up failed; the connection stays open",
                 extra={"connection": connection_id, "status": error.status},
             )
-            return Problem(
+            raise Problem(
                 f"Terraform did not answer while the bot removed OAuth client "
                 f"{connection.oauth_client_id}, so connection #{connection.id} stays open. "
                 f"{error.user_message}"
-            )
+            ) from None
         try:
             ended = self.service.advance_to(
                 connection_id,
@@ -129,7 +132,7 @@ class StallFlow:
                 status_note=f"{reason} {cleanup.summary}",
             )
         except InvalidTransition:
-            return Problem(f"Connection #{connection.id} changed meanwhile; look again.")
+            raise Problem(f"Connection #{connection.id} changed meanwhile; look again.") from None
         log.info(
             "connection ended",
             extra={"connection": connection_id, "state": target.value, "client": cleanup.client_id},

@@ -14,9 +14,9 @@ from bot.connections.schedule import OWNER_MUST_ACT
 from bot.connections.service import ConnectionService
 from bot.connections.states import State, is_open
 from bot.flows.connect import ConnectFlow
-from bot.flows.problems import Problem
 from bot.flows.stalled import StallFlow
 from bot.jobs.queue import DueQueue, gone_on_this_host, worker_name
+from bot.problems import Problem
 from bot.slack.audience import Audience
 from bot.slack.notify import Notifier
 
@@ -189,11 +189,13 @@ class DueWork:
             if days >= 1
             else f"Expired after {self.stall.policy.expire_after:g} seconds without progress."
         )
-        outcome = self.stall.end(connection.id, State.EXPIRED, actor="bot", reason=reason)
-        if isinstance(outcome, Problem):
+        try:
+            ended, cleanup = self.stall.end(
+                connection.id, State.EXPIRED, actor="bot", reason=reason
+            )
+        except Problem:
             log.warning("expiry postponed", extra={"connection": connection.id})
             return self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
-        ended, cleanup = outcome
         self.notifier.refresh_progress(ended.id)
         self.notifier.tell_ended(ended, cleanup.summary)
         return None

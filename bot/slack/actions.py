@@ -1,8 +1,13 @@
-"""Button clicks on the progress message and the owner's direct messages."""
+"""Button clicks on the progress message and the owner's direct messages.
+
+Every listener acks at once; the work runs on the pool, where `_for_owner` drops repeated
+deliveries, finds the connection from the button's value and lets only its owner through.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -12,10 +17,13 @@ from slack_sdk.errors import SlackApiError
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
-from bot.slack import blocks, ids
+from bot.slack import blocks, forms, ids
 from bot.slack.deps import SlackDeps
 from bot.slack.ending import cancel
 from bot.slack.modals import TRIGGER_FAILED, open_modal
+
+# What a button does once its connection is found and the clicker may act on it.
+Step = Callable[[SlackDeps, Connection, dict[str, Any], WebClient], None]
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
@@ -26,144 +34,204 @@ def _channel(body: dict[str, Any]) -> str | None:
     return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
 
 
-def register(app: App, deps: SlackDeps) -> None:
-    def owner_action(
-        action_id: str,
-        what: str,
-        handle: Callable[[Connection, dict[str, Any], WebClient], None],
-        *,
-        urgent: bool = False,
-        anyone: bool = False,
-    ) -> None:
-        """A button only the connection's owner may press; anyone else is told so.
+def _for_owner(
+    deps: SlackDeps,
+    body: dict[str, Any],
+    client: WebClient,
+    what: str,
+    step: Step,
+    *,
+    urgent: bool = False,
+    anyone: bool = False,
+) -> None:
+    """Run `step` after the ack for the connection's owner; anyone else is told so.
 
-        With `anyone`, the handler decides who may (Cancel also lets approvers in).
-        """
-
-        @app.action(action_id)
-        def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-            ack()
-            user = body["user"]["id"]
-            channel = _channel(body)
-
-            def run() -> None:
-                if not deps.deliveries.first_time(body):
-                    return
-                try:
-                    connection = deps.service.get(int(_action(body).get("value") or 0))
-                except (ConnectionNotFound, ValueError):
-                    deps.notifier.tell_user(channel, user, "That connection no longer exists.")
-                    return
-                if connection.owner_id != user and not anyone:
-                    deps.notifier.tell_user(
-                        channel,
-                        user,
-                        (
-                            f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, "
-                            "can do that. To connect another organization, run /connect-bitbucket."
-                        ),
-                    )
-                    return
-                handle(connection, body, client)
-
-            deps.work.submit(
-                what,
-                run,
-                urgent=urgent,
-                on_error=lambda _e: deps.notifier.tell_user(
-                    channel,
-                    user,
-                    f"Something went wrong while {what}. Press the button again; "
-                    "if it keeps happening, tell whoever runs the bot.",
-                ),
-            )
-
-    def enter_credentials(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        if connection.state != State.AWAITING_CREDENTIALS:
-            deps.notifier.tell_user(
-                _channel(body),
-                connection.owner_id,
-                (f"Connection #{connection.id} is past that step; see its progress message."),
-            )
-            return
-        try:
-            client.views_open(
-                trigger_id=body["trigger_id"], view=blocks.credentials_view(connection)
-            )
-        except SlackApiError:
-            deps.notifier.tell_user(_channel(body), connection.owner_id, TRIGGER_FAILED)
-
-    def callback_updated(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        connection, moved = deps.flow.confirm_callback(connection.id, actor=connection.owner_id)
-        if moved:
-            deps.notifier.send_authorize_link(connection)
-            deps.notifier.refresh_progress(connection.id)
-
-    def resend_authorize(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        if connection.state != State.AWAITING_AUTHORIZATION:
-            deps.notifier.tell_user(
-                _channel(body),
-                connection.owner_id,
-                (f"Connection #{connection.id} is not waiting for authorization."),
-            )
-            return
-        deps.notifier.send_authorize_link(connection)
-
-    def authorize_opened(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        if deps.flow.authorize_opened(connection.id):
-            deps.notifier.refresh_progress(connection.id)
-
-    def resume(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        state = connection.state
-        if state == State.AWAITING_CREDENTIALS:
-            enter_credentials(connection, body, client)
-        elif state == State.AWAITING_CALLBACK:
-            deps.notifier.send_step(connection)
-        elif state == State.AWAITING_AUTHORIZATION:
-            deps.notifier.send_authorize_link(connection)
-        elif state == State.FAILED:
-            form = blocks.RequestForm(
-                channel_id=connection.channel_id, organization=connection.organization
-            )
-            client.views_open(trigger_id=body["trigger_id"], view=blocks.request_view(form))
-        else:
-            deps.notifier.tell_user(
-                _channel(body),
-                connection.owner_id,
-                (f"Connection #{connection.id} has already ended ({state.words})."),
-            )
-
-    def cancel_clicked(connection: Connection, body: dict[str, Any], client: WebClient) -> None:
-        user = body["user"]
-        said = cancel(deps, connection, user["id"], user.get("username") or user["id"])
-        deps.notifier.tell_user(_channel(body), user["id"], said)
-
-    owner_action(ids.RESUME, "resuming the connection", resume, urgent=True)
-    owner_action(ids.CANCEL, "cancelling the connection", cancel_clicked, anyone=True)
-    owner_action(
-        ids.ENTER_CREDENTIALS, "opening the key and secret form", enter_credentials, urgent=True
+    With `anyone`, the step decides who may (Cancel also lets approvers in).
+    """
+    user, channel = body["user"]["id"], _channel(body)
+    deps.work.submit(
+        what,
+        partial(_run_for_owner, deps, body, client, step, anyone),
+        urgent=urgent,
+        on_error=lambda _e: deps.notifier.tell_user(
+            channel,
+            user,
+            f"Something went wrong while {what}. Press the button again; "
+            "if it keeps happening, tell whoever runs the bot.",
+        ),
     )
-    owner_action(ids.CALLBACK_UPDATED, "moving on to authorizing", callback_updated)
-    owner_action(ids.RESEND_AUTHORIZE, "sending the authorize link", resend_authorize)
-    owner_action(ids.AUTHORIZE, "noting the authorize click", authorize_opened)
 
-    @app.action(ids.OPEN_BITBUCKET)
-    @app.action(ids.OPEN_CONSUMERS)
-    def on_link(ack: Ack) -> None:
-        # Link buttons open the browser themselves; Slack still wants an acknowledgement.
-        ack()
 
-    @app.action(ids.START_OVER)
-    def on_start_over(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+def _run_for_owner(
+    deps: SlackDeps, body: dict[str, Any], client: WebClient, step: Step, anyone: bool
+) -> None:
+    if not deps.deliveries.first_time(body):
+        return
+    user, channel = body["user"]["id"], _channel(body)
+    connection_id = forms.connection_id(_action(body).get("value"))
+    try:
+        if connection_id is None:
+            raise ConnectionNotFound(0)
+        connection = deps.service.get(connection_id)
+    except ConnectionNotFound:
+        deps.notifier.tell_user(channel, user, "That connection no longer exists.")
+        return
+    if connection.owner_id != user and not anyone:
+        deps.notifier.tell_user(
+            channel,
+            user,
+            f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, "
+            "can do that. To connect another organization, run /connect-bitbucket.",
+        )
+        return
+    step(deps, connection, body, client)
+
+
+# The steps behind the buttons.
+
+
+def open_credentials(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    """Enter Key and Secret: open the modal, while the connection still waits for them."""
+    if connection.state != State.AWAITING_CREDENTIALS:
+        deps.notifier.tell_user(
+            _channel(body),
+            connection.owner_id,
+            f"Connection #{connection.id} is past that step; see its progress message.",
+        )
+        return
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.credentials_view(connection))
+    except SlackApiError:
+        deps.notifier.tell_user(_channel(body), connection.owner_id, TRIGGER_FAILED)
+
+
+def confirm_callback(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    """I've updated the callback URL: move on to authorizing (once, however many clicks)."""
+    connection, moved = deps.flow.confirm_callback(connection.id, actor=connection.owner_id)
+    if moved:
+        deps.notifier.send_authorize_link(connection)
+        deps.notifier.refresh_progress(connection.id)
+
+
+def resend_authorize(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    if connection.state != State.AWAITING_AUTHORIZATION:
+        deps.notifier.tell_user(
+            _channel(body),
+            connection.owner_id,
+            f"Connection #{connection.id} is not waiting for authorization.",
+        )
+        return
+    deps.notifier.send_authorize_link(connection)
+
+
+def note_authorize_opened(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    """The Authorize link button was clicked: watch TFE closely for the token from now on."""
+    if deps.flow.authorize_opened(connection.id):
+        deps.notifier.refresh_progress(connection.id)
+
+
+def resume(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    """Bring back whatever the owner does next: the form, the callback URL, the link."""
+    state = connection.state
+    if state == State.AWAITING_CREDENTIALS:
+        open_credentials(deps, connection, body, client)
+    elif state == State.AWAITING_CALLBACK:
+        deps.notifier.send_step(connection)
+    elif state == State.AWAITING_AUTHORIZATION:
+        deps.notifier.send_authorize_link(connection)
+    elif state == State.FAILED:
         form = blocks.RequestForm(
-            channel_id=_channel(body) or "", organization=_action(body).get("value") or ""
+            channel_id=connection.channel_id, organization=connection.organization
         )
-        open_modal(
-            deps,
-            client,
-            trigger_id=body["trigger_id"],
-            view=blocks.request_view(form),
-            channel=_channel(body),
-            user=body["user"]["id"],
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.request_view(form))
+    else:
+        deps.notifier.tell_user(
+            _channel(body),
+            connection.owner_id,
+            f"Connection #{connection.id} has already ended ({state.words}).",
         )
+
+
+def cancel_clicked(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    user = body["user"]
+    said = cancel(deps, connection, user["id"], user.get("username") or user["id"])
+    deps.notifier.tell_user(_channel(body), user["id"], said)
+
+
+# The listeners.
+
+
+def on_resume(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(deps, body, client, "resuming the connection", resume, urgent=True)
+
+
+def on_cancel(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(deps, body, client, "cancelling the connection", cancel_clicked, anyone=True)
+
+
+def on_enter_credentials(
+    ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps
+) -> None:
+    ack()
+    _for_owner(deps, body, client, "opening the key and secret form", open_credentials, urgent=True)
+
+
+def on_callback_updated(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(deps, body, client, "moving on to authorizing", confirm_callback)
+
+
+def on_resend_authorize(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(deps, body, client, "sending the authorize link", resend_authorize)
+
+
+def on_authorize_opened(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(deps, body, client, "noting the authorize click", note_authorize_opened)
+
+
+def on_link(ack: Ack) -> None:
+    """Link buttons open the browser themselves; Slack still wants an acknowledgement."""
+    ack()
+
+
+def on_start_over(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    form = blocks.RequestForm(
+        channel_id=_channel(body) or "", organization=str(_action(body).get("value") or "")
+    )
+    open_modal(
+        deps,
+        client,
+        trigger_id=body["trigger_id"],
+        view=blocks.request_view(form),
+        channel=_channel(body),
+        user=body["user"]["id"],
+    )
+
+
+def register(app: App) -> None:
+    app.action(ids.RESUME)(on_resume)
+    app.action(ids.CANCEL)(on_cancel)
+    app.action(ids.ENTER_CREDENTIALS)(on_enter_credentials)
+    app.action(ids.CALLBACK_UPDATED)(on_callback_updated)
+    app.action(ids.RESEND_AUTHORIZE)(on_resend_authorize)
+    app.action(ids.AUTHORIZE)(on_authorize_opened)
+    app.action(ids.OPEN_BITBUCKET)(on_link)
+    app.action(ids.OPEN_CONSUMERS)(on_link)
+    app.action(ids.START_OVER)(on_start_over)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -35,58 +36,66 @@ CANCEL_USAGE = (
 )
 
 
-def register(app: App, deps: SlackDeps) -> None:
-    def on_cancel(ack: Ack, body: dict[str, Any], args: list[str]) -> None:
-        number = args[0].lstrip("#") if len(args) == 1 else ""
-        if not number.isdigit() or len(number) > 9:
-            ack(text=CANCEL_USAGE)
-            return
-        ack()
-        user, channel = body.get("user_id", ""), body.get("channel_id")
+def on_command(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    """`help`, `cancel N`, or anything else: the organization to prefill the form with."""
+    text = (body.get("text") or "").strip()
+    word = text.split()[0].lower() if text else ""
+    if word in ("help", "-h", "--help"):
+        ack(text=HELP)
+        return
+    if word == "cancel":
+        _on_cancel(ack, body, text.split()[1:], deps)
+        return
+    user = body.get("user_id", "")
+    # No duplicate check here: Slack does not retry slash commands, and a trigger
+    # opens one modal at most.
+    ack()
+    form = blocks.RequestForm(channel_id=body.get("channel_id", ""), organization=text)
+    deps.work.submit(
+        "opening the connect form",
+        partial(open_form_if_allowed, deps, client, user, body["trigger_id"], form),
+        urgent=True,
+        on_error=lambda _e: deps.notifier.tell_user(form.channel_id, user, TRIGGER_FAILED),
+    )
 
-        def run() -> None:
-            try:
-                connection = deps.service.get(int(number))
-            except ConnectionNotFound:
-                deps.notifier.tell_user(channel, user, f"There is no connection #{number}.")
-                return
-            said = cancel(deps, connection, user, body.get("user_name") or user)
-            deps.notifier.tell_user(channel, user, said)
 
-        deps.work.submit(
-            "cancelling a connection",
-            run,
-            on_error=lambda _e: deps.notifier.tell_user(
-                channel, user, "Something went wrong while cancelling. Try again in a minute."
-            ),
-        )
+def open_form_if_allowed(
+    deps: SlackDeps, client: WebClient, user: str, trigger_id: str, form: blocks.RequestForm
+) -> None:
+    """Open the connect form for a user in ALLOWED_USERS (a group means asking Slack)."""
+    if not deps.allowed.includes(user):
+        deps.notifier.tell_user(form.channel_id, user, NOT_ALLOWED)
+        return
+    client.views_open(trigger_id=trigger_id, view=blocks.request_view(form))
 
-    @app.command(ids.COMMAND)
-    def on_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        text = (body.get("text") or "").strip()
-        word = text.split()[0].lower() if text else ""
-        if word in ("help", "-h", "--help"):
-            ack(text=HELP)
-            return
-        if word == "cancel":
-            on_cancel(ack, body, text.split()[1:])
-            return
-        user = body.get("user_id", "")
-        # No duplicate check here: Slack does not retry slash commands, and a trigger
-        # opens one modal at most.
-        ack()
-        form = blocks.RequestForm(channel_id=body.get("channel_id", ""), organization=text)
 
-        def open_if_allowed() -> None:
-            # A user group in ALLOWED_USERS means asking Slack, so this runs after the ack.
-            if not deps.allowed.includes(user):
-                deps.notifier.tell_user(form.channel_id, user, NOT_ALLOWED)
-                return
-            client.views_open(trigger_id=body["trigger_id"], view=blocks.request_view(form))
+def _on_cancel(ack: Ack, body: dict[str, Any], args: list[str], deps: SlackDeps) -> None:
+    number = args[0].lstrip("#") if len(args) == 1 else ""
+    if not number.isdigit() or len(number) > 9:
+        ack(text=CANCEL_USAGE)
+        return
+    ack()
+    user, channel = body.get("user_id", ""), body.get("channel_id")
+    deps.work.submit(
+        "cancelling a connection",
+        partial(cancel_by_number, deps, body, int(number)),
+        on_error=lambda _e: deps.notifier.tell_user(
+            channel, user, "Something went wrong while cancelling. Try again in a minute."
+        ),
+    )
 
-        deps.work.submit(
-            "opening the connect form",
-            open_if_allowed,
-            urgent=True,
-            on_error=lambda _e: deps.notifier.tell_user(form.channel_id, user, TRIGGER_FAILED),
-        )
+
+def cancel_by_number(deps: SlackDeps, body: dict[str, Any], number: int) -> None:
+    """`/connect-bitbucket cancel N`: cancel with clean-up, if the caller may."""
+    user, channel = body.get("user_id", ""), body.get("channel_id")
+    try:
+        connection = deps.service.get(number)
+    except ConnectionNotFound as missing:
+        deps.notifier.tell_user(channel, user, missing.message)
+        return
+    said = cancel(deps, connection, user, body.get("user_name") or user)
+    deps.notifier.tell_user(channel, user, said)
+
+
+def register(app: App) -> None:
+    app.command(ids.COMMAND)(on_command)

@@ -1,8 +1,11 @@
-"""What the Slack listeners need, handed to each `register(app, deps)`."""
+"""What the Slack listeners need, handed to each through Bolt's context as `deps`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from slack_bolt import BoltContext
 
 from bot.config import Settings
 from bot.connections.service import ConnectionService
@@ -25,3 +28,14 @@ class SlackDeps:
     work: BackgroundWork
     allowed: Audience  # ALLOWED_USERS: who may start a connection
     approvers: Audience  # APPROVERS
+
+
+def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:
+    """A global middleware that puts `deps` into every request's context; Bolt then passes
+    it to any listener with a `deps` parameter."""
+
+    def provide_deps(context: BoltContext, next: Callable[[], None]) -> None:
+        context["deps"] = deps
+        next()
+
+    return provide_deps

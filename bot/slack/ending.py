@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.connections.model import Connection
 from bot.connections.states import State
-from bot.flows.problems import Problem
+from bot.problems import Problem
 from bot.slack.deps import SlackDeps
 
 
@@ -22,12 +22,12 @@ def cancel(deps: SlackDeps, connection: Connection, user: str, user_name: str) -
             f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, or an "
             "approver can cancel it."
         )
-    outcome = deps.stall.end(
-        connection.id, State.CANCELLED, actor=user, reason=f"Cancelled by @{user_name}."
-    )
-    if isinstance(outcome, Problem):
-        return outcome.message + (" Try again in a minute." if outcome.retryable else "")
-    ended, cleanup = outcome
+    try:
+        ended, cleanup = deps.stall.end(
+            connection.id, State.CANCELLED, actor=user, reason=f"Cancelled by @{user_name}."
+        )
+    except Problem as problem:
+        return problem.message + (" Try again in a minute." if problem.retryable else "")
     deps.notifier.refresh_progress(ended.id)
     if user != ended.owner_id:
         deps.notifier.tell_ended(ended, cleanup.summary)

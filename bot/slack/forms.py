@@ -1,0 +1,89 @@
+"""Reading what a user typed into a modal, and checking it before anything else happens."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from bot.connections import validation
+from bot.connections.model import AccountKind
+from bot.slack import blocks, ids
+
+# Connection ids travel in button values and private_metadata; anything that is not a
+# short decimal number is treated as "no such connection", never parsed loosely.
+_CONNECTION_ID = re.compile(r"[0-9]{1,9}")
+
+
+def connection_id(raw: object) -> int | None:
+    """A connection id from a button value or metadata field, or None if it is not one."""
+    if isinstance(raw, str) and _CONNECTION_ID.fullmatch(raw):
+        return int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw < 10**9:
+        return raw
+    return None
+
+
+def value(body: dict[str, Any], block: str) -> dict[str, Any]:
+    """The state of the input in `block` (every input's action_id is ids.VALUE)."""
+    state = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    found = (state.get(block) or {}).get(ids.VALUE)
+    return found if isinstance(found, dict) else {}
+
+
+def ticked(body: dict[str, Any], block: str) -> bool:
+    return bool(value(body, block).get("selected_options"))
+
+
+def metadata(body: dict[str, Any]) -> dict[str, Any]:
+    """The view's private_metadata as a dict ({} when absent or not ours)."""
+    try:
+        data = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_request_form(body: dict[str, Any]) -> blocks.RequestForm:
+    kind_option = value(body, ids.ACCOUNT_KIND).get("selected_option") or {}
+    try:
+        kind = AccountKind(str(kind_option.get("value")))
+    except ValueError:
+        kind = AccountKind.SERVICE_ACCOUNT
+    return blocks.RequestForm(
+        channel_id=str(metadata(body).get("channel") or ""),
+        organization=value(body, ids.ORGANIZATION).get("value") or "",
+        account_kind=kind,
+        username=value(body, ids.SERVICE_USERNAME).get("value") or "",
+        acknowledged=ticked(body, ids.OWNERSHIP_ACK),
+        workspace=value(body, ids.WORKSPACE).get("value") or "",
+        add_another=ticked(body, ids.ADD_ANOTHER),
+    )
+
+
+def validate_request(form: blocks.RequestForm) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Field errors, and the cleaned values when there are none."""
+    errors: dict[str, str] = {}
+    clean: dict[str, str | None] = {}
+    org = validation.organization(form.organization)
+    if isinstance(org, validation.Invalid):
+        errors[ids.ORGANIZATION] = org.message
+    else:
+        clean["organization"] = org.value
+    if form.account_kind == AccountKind.SERVICE_ACCOUNT:
+        username = validation.bitbucket_username(form.username)
+        if isinstance(username, validation.Invalid):
+            errors[ids.SERVICE_USERNAME] = username.message
+        else:
+            clean["username"] = username.value
+    elif not form.acknowledged:
+        errors[ids.OWNERSHIP_ACK] = (
+            "Tick this to use your own account: the connection will be recorded as yours, "
+            "and it stops working if you leave. Or choose a shared service account."
+        )
+    workspace = validation.bitbucket_workspace(form.workspace)
+    if isinstance(workspace, validation.Invalid):
+        errors[ids.WORKSPACE] = workspace.message
+    else:
+        clean["workspace"] = workspace.value if workspace else None
+    return errors, clean
