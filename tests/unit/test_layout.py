@@ -1,0 +1,81 @@
+"""The house rules of issue 7, checked so they stay true: flat listeners, small modules,
+and a Slack layer that does not reach into the flow."""
+
+from __future__ import annotations
+
+import ast
+
+from tests.harness import ROOT
+
+BOT = ROOT / "bot"
+
+
+def _tree(path: str) -> ast.Module:
+    return ast.parse((BOT / path).read_text())
+
+
+def test_register_functions_only_wire_listeners() -> None:
+    for module in ("slack/actions.py", "slack/views.py", "slack/commands.py"):
+        register = next(
+            node
+            for node in _tree(module).body
+            if isinstance(node, ast.FunctionDef) and node.name == "register"
+        )
+        nested = [
+            type(node).__name__
+            for node in ast.walk(register)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            and node is not register
+        ]
+        assert nested == [], f"{module}: register() defines {nested}"
+        assert all(isinstance(statement, ast.Expr) for statement in register.body), module
+
+
+def test_no_listener_is_nested() -> None:
+    for path in (BOT / "slack").glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("on_"):
+                inner = [n for n in ast.walk(node) if isinstance(n, ast.FunctionDef) and n != node]
+                assert not inner, f"{path.name}: {node.name} defines {[n.name for n in inner]}"
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): count
+        for path in BOT.rglob("*.py")
+        if (count := len(path.read_text().splitlines())) > 400
+    }
+    assert long == {}
+
+
+def test_the_notifier_does_not_import_the_flows() -> None:
+    imported = {
+        node.module
+        for node in ast.walk(_tree("slack/notify.py"))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not any(name.startswith("bot.flows") for name in imported), imported
+
+
+def test_the_domain_imports_neither_slack_nor_http() -> None:
+    for path in (BOT / "connections").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                assert not name.startswith(("slack", "bot.slack", "httpx", "bot.clients")), (
+                    f"{path.name} imports {name}"
+                )
+
+
+def test_nothing_in_the_repository_reads_the_shared_folder() -> None:
+    for folder in ("bot", "tests", "migrations", "benchmarks", "scripts"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", "") and path.is_file() and path.name != "test_layout.py":
+                text = path.read_text(errors="replace")
+                assert "../shared" not in text and '"shared"' not in text, path
