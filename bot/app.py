@@ -156,6 +156,7 @@ def build_runtime(
             bitbucket_api_url=settings.bitbucket_api_url,
             token_poll_every=settings.token_poll_every,
         ),
+        pages,
         clock,
     )
     client = slack_client(settings)

@@ -142,22 +142,26 @@ class TFEClient:
         secret: str,
         http_url: str,
         api_url: str,
+        uuid: str | None = None,
     ) -> OAuthClient:
-        """Create a Bitbucket Cloud OAuth client; the secret goes into this one request only."""
-        payload = {
-            "data": {
-                "type": "oauth-clients",
-                "attributes": {
-                    "service-provider": BITBUCKET_CLOUD,
-                    "name": name,
-                    "http-url": http_url,
-                    "api-url": api_url,
-                    "key": key,
-                    "secret": secret,
-                    "organization-scoped": True,
-                },
-            }
+        """Create a Bitbucket Cloud OAuth client; the secret goes into this one request only.
+
+        `uuid` is the attribute TFE's own UI sends to fix the callback URL
+        (`<TFE_URL>/auth/<uuid>/callback`) before the client exists; not in the public
+        reference, so a TFE may ignore or refuse it.
+        """
+        attributes: dict[str, object] = {
+            "service-provider": BITBUCKET_CLOUD,
+            "name": name,
+            "http-url": http_url,
+            "api-url": api_url,
+            "key": key,
+            "secret": secret,
+            "organization-scoped": True,
         }
+        if uuid is not None:
+            attributes["uuid"] = uuid
+        payload = {"data": {"type": "oauth-clients", "attributes": attributes}}
         body = self._call(
             "POST",
             f"/organizations/{organization}/oauth-clients",

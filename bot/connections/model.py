@@ -94,6 +94,12 @@ class Connection(Base):
     owner_dm_channel: Mapped[str | None] = mapped_column(String(32))
     authorize_message_ts: Mapped[str | None] = mapped_column(String(32))
 
+    # Chosen at start so the callback URL (<TFE_URL>/auth/<uuid>/callback) is known before the
+    # consumer exists; every create attempt sends the same one.
+    client_uuid: Mapped[str | None] = mapped_column(String(36))
+    # TFE answered with another callback URL than the one shown in step 1 (it ignored the
+    # uuid), so the owner must paste TFE's into the consumer.
+    callback_differs: Mapped[bool] = mapped_column(Boolean, default=False)
     oauth_client_id: Mapped[str | None] = mapped_column(String(64))
     oauth_client_name: Mapped[str | None] = mapped_column(String(255))
     callback_url: Mapped[str | None] = mapped_column(Text)
@@ -138,6 +144,12 @@ class Connection(Base):
             postgresql_where=text(OPEN_PREDICATE),
         ),
     )
+
+    @property
+    def with_callback_step(self) -> bool:
+        """Whether the owner has a separate "paste the callback URL" step: only when the
+        callback URL was not known up front (no uuid) or TFE gave another one."""
+        return self.client_uuid is None or self.callback_differs
 
 
 class ConnectionEvent(Base):

@@ -48,10 +48,17 @@ class Pages:
     tfe_url: str
     bitbucket_url: str
 
+    def callback_url(self, connection: Connection) -> str:
+        """The consumer's callback URL as shown in step 1: TFE's real one, known from the
+        uuid the bot chose, or a placeholder for connections from before there was one."""
+        if connection.client_uuid is None:
+            return PLACEHOLDER_CALLBACK
+        return f"{self.tfe_url}/auth/{connection.client_uuid}/callback"
+
     def consumer_values(self, connection: Connection) -> ConsumerValues:
         return ConsumerValues(
             name=f"Terraform Enterprise ({connection.organization})",
-            callback_url=PLACEHOLDER_CALLBACK,
+            callback_url=self.callback_url(connection),
             url=self.tfe_url,
         )
 

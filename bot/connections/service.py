@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ class ConnectionService:
                     bitbucket_username=request.bitbucket_username,
                     bitbucket_workspace=request.bitbucket_workspace,
                     duplicates_acknowledged=request.duplicates_acknowledged,
+                    client_uuid=str(uuid.uuid4()),
                     state=State.REQUESTED,
                     created_at=now,
                     updated_at=now,

@@ -33,7 +33,8 @@ _FORWARD: dict[State, set[State]] = {
     State.REQUESTED: {State.AWAITING_APPROVAL, State.AWAITING_CREDENTIALS},
     State.AWAITING_APPROVAL: {State.APPROVED, State.DENIED},
     State.APPROVED: {State.AWAITING_CREDENTIALS},
-    State.AWAITING_CREDENTIALS: {State.AWAITING_CALLBACK},
+    # Straight to authorizing when TFE kept the callback URL shown in step 1.
+    State.AWAITING_CREDENTIALS: {State.AWAITING_CALLBACK, State.AWAITING_AUTHORIZATION},
     State.AWAITING_CALLBACK: {State.AWAITING_AUTHORIZATION},
     State.AWAITING_AUTHORIZATION: {State.CONNECTED},
     # A failed connection is not final: it can still be cancelled or expire, which
@@ -76,22 +77,28 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("connected", "Terraform holds the token"),
 )
 
-_CURRENT_STEP: dict[State, int] = {
-    State.REQUESTED: 0,
-    State.AWAITING_APPROVAL: 0,
-    State.APPROVED: 0,
-    State.AWAITING_CREDENTIALS: 0,
-    State.AWAITING_CALLBACK: 2,
-    State.AWAITING_AUTHORIZATION: 3,
-    State.CONNECTED: len(STEPS),
+_CURRENT_STEP: dict[State, str] = {
+    State.REQUESTED: "consumer",
+    State.AWAITING_APPROVAL: "consumer",
+    State.APPROVED: "consumer",
+    State.AWAITING_CREDENTIALS: "consumer",
+    State.AWAITING_CALLBACK: "callback",
+    State.AWAITING_AUTHORIZATION: "authorize",
 }
 
 
-def current_step(state: State, last_open: State | None = None) -> int:
-    """Index into STEPS of the step being worked on (len(STEPS) when all are done).
+def steps(with_callback: bool = True) -> tuple[tuple[str, str], ...]:
+    """The steps of one connection: four when the callback URL was known up front."""
+    return STEPS if with_callback else tuple(s for s in STEPS if s[0] != "callback")
+
+
+def current_step(state: State, last_open: State | None = None, with_callback: bool = True) -> int:
+    """Index into steps(with_callback) of the step being worked on (its length when all are done).
 
     Final states other than connected report the step that was current before them.
     """
-    if state in _CURRENT_STEP:
-        return _CURRENT_STEP[state]
-    return _CURRENT_STEP.get(last_open or State.REQUESTED, 0)
+    shown = [key for key, _ in steps(with_callback)]
+    if state == State.CONNECTED:
+        return len(shown)
+    key = _CURRENT_STEP.get(state) or _CURRENT_STEP.get(last_open or State.REQUESTED, "consumer")
+    return shown.index(key) if key in shown else shown.index("authorize")

@@ -14,7 +14,7 @@ from bot.clients.tfe import BITBUCKET_CLOUD, OAuthClient, TFEClient, TFEError, T
 from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
-from bot.connections.pages import client_name
+from bot.connections.pages import Pages, client_name
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
 from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
@@ -58,12 +58,14 @@ class ConnectFlow:
         tfe: TFEClient,
         checker: ConsumerChecker,
         settings: FlowSettings,
+        pages: Pages,
         clock: Clock,
     ) -> None:
         self.service = service
         self.tfe = tfe
         self.checker = checker
         self.settings = settings
+        self.pages = pages
         self.clock = clock
 
     # Step 0: the request.
@@ -111,17 +113,18 @@ class ConnectFlow:
         secret: str,
         requester_name: str,
         add_another: bool = False,
-    ) -> Connection:
+    ) -> tuple[Connection, bool]:
         """Check the consumer with Bitbucket, then create the OAuth client in TFE, at most once.
 
         The secret is used for these calls and then dropped; nothing reaches TFE unless the
         check passed, and an existing Bitbucket client is never duplicated silently. Raises
-        Problem when the consumer or TFE says no; the owner may then try again.
+        Problem when the consumer or TFE says no; the owner may then try again. Returns the
+        connection and whether this call made its client (False: it had moved on already).
         """
         with REDACTOR.holding(secret):
             connection = self.service.get(connection_id)
             if connection.state != State.AWAITING_CREDENTIALS:
-                return connection
+                return connection, False
             if not self.service.claim_client_creation(connection_id):
                 raise Problem(
                     "The bot is already creating the OAuth client for this connection; "
@@ -146,7 +149,7 @@ class ConnectFlow:
             except BaseException:
                 self.service.release_client_creation(connection_id)
                 raise
-        return self._record_client(connection_id, client, name, report)
+        return self._record_client(connection_id, client, name, report), True
 
     def _check_and_create(
         self,
@@ -166,7 +169,7 @@ class ConnectFlow:
         name = client_name(connection, requester_name)
         clients = self.bitbucket_clients(connection.organization)
         # An earlier attempt may have made the client and lost the answer: use that one.
-        ours = next((c for c in clients if c.name == name), None)
+        ours = self._ours(connection, name)
         if ours is not None:
             return ours, name, report
         if clients and not (add_another or connection.duplicates_acknowledged):
@@ -177,8 +180,11 @@ class ConnectFlow:
     def _create_or_find(
         self, connection: Connection, *, name: str, key: str, secret: str
     ) -> OAuthClient:
-        attempts = 3
-        for attempt in range(attempts):
+        """Create the client with the connection's uuid (falling back to none when TFE
+        refuses it), never making a second one when an earlier answer was lost."""
+        uuid = connection.client_uuid
+        failures = 0
+        while True:
             try:
                 return self.tfe.create_oauth_client(
                     connection.organization,
@@ -187,24 +193,44 @@ class ConnectFlow:
                     secret=secret,
                     http_url=self.settings.bitbucket_url,
                     api_url=self.settings.bitbucket_api_url,
+                    uuid=uuid,
                 )
             except TFEError as error:
-                if not error.outcome_unknown:
+                refused_uuid = uuid is not None and _names_uuid(error)
+                if not (refused_uuid or error.outcome_unknown):
                     raise
-                # The answer was lost: the client may exist. Look before trying again.
-                existing = next(
-                    (c for c in self.bitbucket_clients(connection.organization) if c.name == name),
-                    None,
-                )
+                # The client may exist already: an answer was lost, or TFE says the uuid is
+                # taken (by our own earlier attempt). Look before trying again.
+                existing = self._ours(connection, name)
                 if existing is not None:
                     log.info(
-                        "found the OAuth client whose create answer was lost",
+                        "found the OAuth client of an earlier attempt",
                         extra={"connection": connection.id, "client": existing.id},
                     )
                     return existing
-                if attempt + 1 == attempts:
+                if refused_uuid:
+                    log.info(
+                        "Terraform refused the uuid attribute; creating without it",
+                        extra={"connection": connection.id},
+                    )
+                    uuid = None
+                    continue
+                failures += 1
+                if failures == 3:
                     raise
-        raise AssertionError("unreachable")
+
+    def _ours(self, connection: Connection, name: str) -> OAuthClient | None:
+        """The client an earlier attempt for this connection made: same name, or the
+        callback URL of the connection's uuid."""
+        marker = f"/auth/{connection.client_uuid}/" if connection.client_uuid else None
+        return next(
+            (
+                c
+                for c in self.bitbucket_clients(connection.organization)
+                if c.name == name or (marker and marker in (c.callback_url or ""))
+            ),
+            None,
+        )
 
     def _record_client(
         self, connection_id: int, client: OAuthClient, name: str, report: ConsumerReport
@@ -213,12 +239,21 @@ class ConnectFlow:
         connection = self.service.get(connection_id)
         if connection.bitbucket_username is None and report.owner:
             changes["bitbucket_username"] = report.owner  # whose account this is, on record
+        # Step 1 showed the callback URL of the uuid; if TFE kept it, the consumer is done
+        # and the owner goes straight to authorizing.
+        differs = client.callback_url != self.pages.callback_url(connection)
+        if differs and connection.client_uuid:
+            log.info(
+                "Terraform gave another callback URL than the one shown; asking to update it",
+                extra={"connection": connection_id, "client": client.id},
+            )
         connection = self.service.advance_to(
             connection_id,
-            State.AWAITING_CALLBACK,
+            State.AWAITING_CALLBACK if differs else State.AWAITING_AUTHORIZATION,
             actor="bot",
             note=f"created OAuth client {client.id}",
             expect=State.AWAITING_CREDENTIALS,
+            callback_differs=differs and connection.client_uuid is not None,
             oauth_client_id=client.id,
             oauth_client_name=name,
             callback_url=client.callback_url,
@@ -332,6 +367,13 @@ class ConnectFlow:
                 connection.authorize_clicked_at, now, self.settings.token_poll_every
             )
         )
+
+
+def _names_uuid(error: TFEError) -> bool:
+    """A refusal that is about the uuid attribute (on its pointer, or in its words)."""
+    if error.kind != TFEErrorKind.INVALID:
+        return False
+    return "uuid" in error.fields or any("uuid" in d.lower() for d in error.details)
 
 
 def _credentials_problem(error: TFEError, organization: str) -> Problem:

@@ -242,7 +242,7 @@ def create_client(
     if not deps.deliveries.first_time(body):
         return
     try:
-        connection = deps.flow.create_client(
+        connection, made = deps.flow.create_client(
             given.connection_id,
             key=given.key,
             secret=given.secret,
@@ -253,7 +253,7 @@ def create_client(
         connection = deps.service.get(given.connection_id)
         modal.show(_credentials_with_problem(connection, given.key, problem))
         return
-    if connection.state != State.AWAITING_CALLBACK:
+    if not made:
         modal.show(
             blocks.message_view(
                 "Key and Secret", "This connection has moved on already; see its progress message."
@@ -261,6 +261,8 @@ def create_client(
         )
         return
     modal.show(blocks.client_created_view(connection))
+    if connection.state == State.AWAITING_AUTHORIZATION:
+        deps.notifier.send_authorize_link(connection)
     deps.notifier.refresh_progress(connection.id)
 
 

@@ -478,6 +478,14 @@ class SlackDriver:
 
     # Messages and buttons.
 
+    def has_button(self, label: str) -> bool:
+        """Whether any message shows a button with this label right now."""
+        with self.fake.lock:
+            messages = self.fake.messages + self.fake.ephemeral
+        return any(
+            button["text"]["text"] == label for m in messages for _, button in _buttons(m.blocks)
+        )
+
     def find_button(
         self, label: str, *, channel: str | None = None, timeout: float = 10
     ) -> tuple[Message, dict[str, Any], dict[str, Any]]:

@@ -71,6 +71,9 @@ class FakeTFE(FakeServer):
         self.organizations: dict[str, FakeOrganization] = {}
         self.clients: dict[str, FakeOAuthClient] = {}
         self.rate_limit: int | None = None  # requests per second, then 429
+        # The UI's `uuid` attribute: "honour" it (the callback URL is built from it, as TFE's
+        # UI relies on), "ignore" it (a TFE that picks its own), or "refuse" it with a 422.
+        self.uuid_mode = "honour"
         self._window: list[float] = []
         self._rate_lock = threading.Lock()
         base = "/api/v2"
@@ -236,6 +239,28 @@ class FakeTFE(FakeServer):
                     f"/data/attributes/{name}",
                 )
         auth = str(uuid.uuid4())
+        given = attributes.get("uuid")
+        if given is not None and self.uuid_mode == "refuse":
+            return _error(
+                422,
+                "invalid attribute",
+                "Uuid is not a permitted attribute",
+                "/data/attributes/uuid",
+            )
+        if given is not None and self.uuid_mode == "honour":
+            try:
+                auth = str(uuid.UUID(str(given)))
+            except ValueError:
+                return _error(422, "invalid attribute", "Uuid is invalid", "/data/attributes/uuid")
+            with self.lock:
+                taken = any(
+                    f"/auth/{auth}/" in (c.attributes.get("callback-url") or "")
+                    for c in self.clients.values()
+                )
+            if taken:
+                return _error(
+                    422, "invalid attribute", "Uuid has already been taken", "/data/attributes/uuid"
+                )
         client_id = "oc-" + secrets.token_urlsafe(12).replace("-", "a").replace("_", "b")[:16]
         client = FakeOAuthClient(
             id=client_id,

@@ -49,6 +49,8 @@ def credentials_form(slack: SlackDriver) -> StoredView:
 
 
 def at_callback(slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE) -> Message:
+    """A connection at the "paste the callback URL" step: TFE ignored the uuid it was sent."""
+    fake_tfe.uuid_mode = "ignore"
     progress = started(slack, fake_slack)
     slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
     slack.wait_for_view_text(OWNER, "OAuth client created")

@@ -48,7 +48,7 @@ def test_no_token_after_authorize_brings_one_hint_with_the_callback_url(
     causes = [
         text.index(words)
         for words in (
-            "callback URL is still the placeholder",
+            "callback URL is not exactly Terraform's",
             "wrong Bitbucket account",
             "not logged in to Terraform",
         )

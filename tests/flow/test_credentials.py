@@ -99,6 +99,52 @@ def test_a_lost_or_failed_create_never_makes_two_clients(
     assert len(fake_tfe.bitbucket_clients("acme-infra")) == 1
 
 
+@pytest.mark.parametrize("fault", [{"status": 503}, {"mode": "drop_after"}])
+def test_every_create_attempt_sends_the_connections_one_uuid(
+    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot, fault: dict
+) -> None:  # type: ignore[type-arg]
+    progress = started(slack, fake_slack)
+    chosen = bot.runtime.service.get(1).client_uuid
+    assert chosen and f"/auth/{chosen}/callback" in json.dumps(progress.blocks)
+    fake_tfe.fail("POST", CREATE, **fault)
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    slack.wait_for_view_text(OWNER, "OAuth client created", timeout=20)
+    sent = {
+        r.json()["data"]["attributes"].get("uuid") for r in fake_tfe.requests_to("POST", CREATE)
+    }
+    assert sent == {chosen}
+    (client,) = fake_tfe.bitbucket_clients("acme-infra")
+    assert client.attributes["callback-url"].endswith(f"/auth/{chosen}/callback")
+    assert bot.runtime.service.get(1).state == "awaiting_authorization"
+
+
+def test_an_earlier_attempts_client_is_found_by_its_uuid_even_renamed(
+    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot
+) -> None:
+    """An earlier attempt made the client (its answer lost) and someone renamed it: the
+    bot adopts it by its callback URL instead of creating a second one."""
+    from tests.fakes.tfe import FakeOAuthClient
+
+    started(slack, fake_slack)
+    chosen = bot.runtime.service.get(1).client_uuid
+    fake_tfe.clients["oc-earlier"] = FakeOAuthClient(
+        id="oc-earlier",
+        organization="acme-infra",
+        secret=SECRET,
+        attributes={
+            "service-provider": "bitbucket_hosted",
+            "name": "renamed by someone",
+            "callback-url": f"{fake_tfe.url}/auth/{chosen}/callback",
+            "connect-path": f"/auth/{chosen}?organization_id=1",
+        },
+    )
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    slack.wait_for_view_text(OWNER, "OAuth client created")
+    assert [c.id for c in fake_tfe.bitbucket_clients("acme-infra")] == ["oc-earlier"]
+    assert bot.runtime.service.get(1).oauth_client_id == "oc-earlier"
+    assert not fake_tfe.requests_to("POST", CREATE)  # found before any create
+
+
 def test_replayed_credentials_submission_creates_one_client(
     slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:

@@ -20,6 +20,7 @@ ALLOWED = {
     (State.AWAITING_APPROVAL, State.DENIED),
     (State.APPROVED, State.AWAITING_CREDENTIALS),
     (State.AWAITING_CREDENTIALS, State.AWAITING_CALLBACK),
+    (State.AWAITING_CREDENTIALS, State.AWAITING_AUTHORIZATION),  # callback URL known up front
     (State.AWAITING_CALLBACK, State.AWAITING_AUTHORIZATION),
     (State.AWAITING_AUTHORIZATION, State.CONNECTED),
 }
@@ -43,3 +44,20 @@ def test_exactly_the_graph_is_allowed(current: State, target: State) -> None:
     else:
         with pytest.raises(InvalidTransition):
             check_transition(current, target)
+
+
+def test_four_steps_when_the_callback_url_was_known_up_front() -> None:
+    from bot.connections.states import current_step, steps
+
+    assert [key for key, _ in steps(True)] == [
+        "consumer",
+        "client",
+        "callback",
+        "authorize",
+        "connected",
+    ]
+    assert [key for key, _ in steps(False)] == ["consumer", "client", "authorize", "connected"]
+    assert current_step(State.AWAITING_AUTHORIZATION, with_callback=True) == 3
+    assert current_step(State.AWAITING_AUTHORIZATION, with_callback=False) == 2
+    assert current_step(State.CONNECTED, with_callback=False) == 4
+    assert current_step(State.EXPIRED, State.AWAITING_AUTHORIZATION, with_callback=False) == 2

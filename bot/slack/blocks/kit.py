@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.connections.model import AccountKind, Connection
+from bot.connections.states import current_step, steps
 from bot.slack.text import escape, fit, fit_escaped
 
 SECTION_MAX = 3000
@@ -90,6 +91,19 @@ def modal(
         private_metadata=json.dumps(metadata) if metadata else None,
     )
     return view.to_dict()
+
+
+def steps_of(connection: Connection) -> tuple[tuple[tuple[str, str], ...], int]:
+    """The steps this connection shows (four or five) and the index of the current one."""
+    with_callback = connection.with_callback_step
+    current = current_step(connection.state, connection.last_open_state, with_callback)
+    return steps(with_callback), current
+
+
+def step_number(connection: Connection, key: str) -> int:
+    """The number a step has in this connection's progress message ("authorize" is 3 or 4)."""
+    shown, _ = steps_of(connection)
+    return 1 + [k for k, _ in shown].index(key)
 
 
 def warnings(connection: Connection) -> list[Block]:

@@ -11,13 +11,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.connections.model import AccountKind, Connection
-from bot.connections.states import STEPS, State, current_step
+from bot.connections.states import State
 from bot.slack import ids
-from bot.slack.blocks.kit import (
-    button,
-    context_block,
-    section,
-)
+from bot.slack.blocks.kit import button, context_block, section, step_number, steps_of
 from bot.slack.blocks.progress import cancel_button
 from bot.slack.text import code, escape
 
@@ -33,7 +29,8 @@ def authorize_message(connection: Connection, link: str) -> tuple[str, list[dict
     )
     blocks: list[Block] = [
         section(
-            f"*Step 4: authorize Terraform for {escape(connection.organization)}* (connection "
+            f"*Step {step_number(connection, 'authorize')}: authorize Terraform for "
+            f"{escape(connection.organization)}* (connection "
             f"#{connection.id}).\n"
             f"1. Log in to Bitbucket as {account} (log out of any other Bitbucket account first).\n"
             "2. Log in to Terraform.\n"
@@ -62,8 +59,8 @@ def authorize_hint(connection: Connection, link: str | None) -> tuple[str, list[
     text = (
         f"*Terraform has no token yet for {escape(connection.organization)}* (connection "
         f"#{connection.id}). The likely causes, most likely first:\n"
-        "1. *The consumer's callback URL is still the placeholder.* In Bitbucket, edit the "
-        "consumer and set its Callback URL to exactly:\n"
+        "1. *The consumer's callback URL is not exactly Terraform's.* In Bitbucket, edit the "
+        "consumer and check that its Callback URL is exactly:\n"
         f"```{escape(connection.callback_url or '')}```\n"
         f"2. *You authorized with the wrong Bitbucket account.* Log out of Bitbucket, log in as "
         f"{account}, and press Authorize again.\n"
@@ -124,10 +121,10 @@ def _when(moment: datetime) -> str:
 
 
 def _stuck_at(connection: Connection) -> str:
-    index = current_step(connection.state)
-    if index >= len(STEPS):
+    shown, index = steps_of(connection)
+    if index >= len(shown):
         return "the end"
-    return f"step {index + 1}: {STEPS[index][1]}"
+    return f"step {index + 1}: {shown[index][1]}"
 
 
 def reminder_message(

@@ -236,13 +236,24 @@ def credentials_view(
 
 def client_created_view(connection: Connection) -> dict[str, Any]:
     """After the create: what happened, what to know, and what is next."""
+    if connection.callback_differs:
+        following = (
+            "Terraform gave it another callback URL than the one you entered in Bitbucket, so "
+            "paste Terraform's into the consumer; it is in the progress message."
+        )
+    elif connection.with_callback_step:
+        following = "paste the callback URL into the consumer; it is in the progress message."
+    else:
+        following = (
+            "authorize. The *Authorize* link is in your direct messages with me; the "
+            "consumer already has the right callback URL."
+        )
     return modal(
         "OAuth client created",
         [
             section(
                 ":white_check_mark: Bitbucket accepted the consumer and Terraform has the OAuth "
-                f"client {code(connection.oauth_client_id or '')}. Next: paste the callback URL "
-                "into the consumer; it is in the progress message."
+                f"client {code(connection.oauth_client_id or '')}. Next: {following}"
             ),
             *warnings(connection),
         ],

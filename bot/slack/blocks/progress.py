@@ -15,14 +15,21 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.connections.model import AccountKind, Connection
-from bot.connections.pages import PERMISSIONS, BitbucketPages, ConsumerValues
-from bot.connections.states import STEPS, State, current_step, is_open
+from bot.connections.pages import (
+    PERMISSIONS,
+    PLACEHOLDER_CALLBACK,
+    BitbucketPages,
+    ConsumerValues,
+)
+from bot.connections.states import State, is_open
 from bot.slack import ids
 from bot.slack.blocks.kit import (
     HEADER_MAX,
     button,
     context_block,
     section,
+    step_number,
+    steps_of,
     warnings,
 )
 from bot.slack.text import code, escape, fit, fit_escaped
@@ -44,11 +51,10 @@ def _owner_line(connection: Connection) -> str:
 
 
 def _steps(connection: Connection) -> str:
-    state = connection.state
-    current = current_step(state, connection.last_open_state)
-    ended = state in (State.CANCELLED, State.EXPIRED, State.FAILED, State.DENIED)
+    shown, current = steps_of(connection)
+    ended = connection.state in (State.CANCELLED, State.EXPIRED, State.FAILED, State.DENIED)
     lines = []
-    for index, (_, title) in enumerate(STEPS):
+    for index, (_, title) in enumerate(shown):
         if index < current:
             lines.append(f":white_check_mark: {index + 1}. {title}")
         elif index == current and ended:
@@ -62,11 +68,17 @@ def _steps(connection: Connection) -> str:
 
 def consumer_instructions(values: ConsumerValues) -> str:
     permissions = "\n".join(f"    • {area}: *{level}*" for area, level in PERMISSIONS)
+    callback = (
+        f"• Callback URL: {code(values.callback_url)} (a placeholder: you replace it in step 3)\n"
+        if values.callback_url == PLACEHOLDER_CALLBACK
+        else "• Callback URL (Terraform's own for this connection, copy it exactly):\n"
+        f"```{escape(values.callback_url)}```\n"
+    )
     return (
         "*Step 1: create the OAuth consumer in Bitbucket* with exactly these values:\n"
         f"• Name: {code(values.name)}\n"
         "• Description: anything that helps your team, e.g. who owns it\n"
-        f"• Callback URL: {code(values.callback_url)} (a placeholder: you replace it in step 3)\n"
+        f"{callback}"
         f"• URL: {code(values.url)}\n"
         "• :ballot_box_with_check: *This is a private consumer*\n"
         f"• Permissions:\n{permissions}\n"
@@ -118,11 +130,17 @@ def step_blocks(
             ),
         ]
     if state == State.AWAITING_CALLBACK:
+        why = (
+            "Terraform gave the OAuth client another callback URL than the one in step 1, so "
+            "the consumer needs this one instead"
+            if connection.callback_differs
+            else "replacing the placeholder"
+        )
         return [
             section(
                 ":white_check_mark: Terraform has the OAuth client "
                 f"{code(connection.oauth_client_id or '')}.\n"
-                "*Step 3: paste this callback URL into the consumer*, replacing the placeholder:\n"
+                f"*Step 3: paste this callback URL into the consumer* ({why}):\n"
                 f"```{escape(connection.callback_url or '')}```\n"
                 "In Bitbucket: OAuth consumers → the consumer's ⋯ menu → *Edit* → "
                 "*Callback URL* → *Save*."
@@ -152,12 +170,14 @@ def step_blocks(
             )
         else:
             waiting = (
-                f"*Step 4: authorize.* <@{connection.owner_id}> has the *Authorize* link in a "
+                f"*Step {step_number(connection, 'authorize')}: authorize.* "
+                f"<@{connection.owner_id}> has the *Authorize* link in a "
                 "direct message. Open it while logged in to Terraform, then press *Grant access* "
                 "in Bitbucket with the account that owns the connection."
             )
         return [
             section(waiting),
+            *warnings(connection),
             ActionsBlock(
                 block_id="step4",
                 elements=[
