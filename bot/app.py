@@ -35,6 +35,7 @@ from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.slack import actions, commands, views
+from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps, provide
@@ -160,7 +161,16 @@ def build_runtime(
         clock,
     )
     client = slack_client(settings)
-    notifier = Notifier(client, service, pages, poll_every=settings.token_poll_every)
+    approvers = Audience(client, settings.approvers)
+    access = Access(
+        client,
+        allowed=Audience(client, settings.allowed_users),
+        approvers=approvers,
+        organizations=settings.organizations,
+    )
+    notifier = Notifier(
+        client, service, pages, poll_every=settings.token_poll_every, approvers=approvers
+    )
     work = BackgroundWork()
     # Bolt copies its base logger's level to every logger it makes, and at DEBUG/INFO it
     # logs request and response bodies; a modal submission's body holds the secret.
@@ -193,7 +203,6 @@ def build_runtime(
         ),
         clock,
     )
-    approvers = Audience(client, settings.approvers)
     due = DueWork(
         service,
         DueQueue(sessions, clock),
@@ -212,8 +221,7 @@ def build_runtime(
         stall=stall,
         notifier=notifier,
         work=work,
-        allowed=Audience(client, settings.allowed_users),
-        approvers=approvers,
+        access=access,
     )
     app.use(provide(deps))
     commands.register(app)

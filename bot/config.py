@@ -52,6 +52,22 @@ def _slack_ids(value: Any) -> tuple[str, ...]:
     return ids
 
 
+_ORGANIZATION_PATTERN = re.compile(r"^[A-Za-z0-9_*-]+$")
+
+
+def _organization_patterns(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    patterns = tuple(part for part in re.split(r"[\s,]+", str(value)) if part)
+    for item in patterns:
+        if not _ORGANIZATION_PATTERN.match(item):
+            raise ValueError(
+                "must list Terraform organization names or * globs (letters, digits, -, _ and "
+                f"*), got {item!r}"
+            )
+    return patterns
+
+
 def _prefixed(prefix: str, what: str) -> AfterValidator:
     def check(value: SecretStr) -> SecretStr:
         if not value.get_secret_value().startswith(prefix):
@@ -70,6 +86,7 @@ def _sqlalchemy_url(value: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 BaseUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(_without_trailing_slash)]
 SlackIds = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_slack_ids)]
+OrganizationPatterns = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_organization_patterns)]
 Seconds = PositiveFloat
 
 # Said after "NAME is required: " when a required setting is missing.
@@ -105,6 +122,7 @@ class Settings(BaseSettings):
     bitbucket_api_url: BaseUrl = "https://api.bitbucket.org/2.0"
     approvers: SlackIds = ()
     allowed_users: SlackIds = ()
+    organizations: OrganizationPatterns = ()
     stall_after: Seconds = 86400
     remind_every: Seconds = 86400
     escalate_after: PositiveInt = 3

@@ -88,6 +88,11 @@ class Connection(Base):
     # The state before the connection ended, so an ended one can say where it stopped.
     last_open_state: Mapped[State | None] = mapped_column(_stored_as_text(State))
     status_note: Mapped[str | None] = mapped_column(Text)
+    # Why the requester needs it (asked when APPROVERS is set), and the approvers' decision.
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
 
     progress_channel: Mapped[str | None] = mapped_column(String(32))
     progress_ts: Mapped[str | None] = mapped_column(String(32))
@@ -185,6 +190,20 @@ class ConnectionNotice(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("connection_id", "kind", "slot_at"),)
+
+
+class ApprovalCard(Base):
+    """Where an approver's card about a connection is, so a decision updates every card."""
+
+    __tablename__ = "approval_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    approver_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("connection_id", "approver_id"),)
 
 
 class SlackDelivery(Base):

@@ -19,6 +19,10 @@ OWNER_MUST_ACT = frozenset(
     {State.AWAITING_CREDENTIALS, State.AWAITING_CALLBACK, State.AWAITING_AUTHORIZATION}
 )
 
+# States in which someone must act before the connection can go on: the owner, or (while
+# it waits for approval) the approvers. Only these are reminded and escalated.
+PEOPLE_MUST_ACT = OWNER_MUST_ACT | {State.AWAITING_APPROVAL}
+
 # The most often a connection waiting for the owner to authorize is checked before
 # they open the link (in case they authorize from the TFE UI instead).
 UNCLICKED_CHECK_EVERY = 60.0

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.model import AccountKind, Connection, ConnectionEvent
+from bot.connections.model import AccountKind, ApprovalCard, Connection, ConnectionEvent
 from bot.connections.states import InvalidTransition, State, check_transition, is_open
 from bot.problems import Problem
 
@@ -35,6 +35,7 @@ class NewConnection:
     bitbucket_username: str | None = None
     bitbucket_workspace: str | None = None
     duplicates_acknowledged: bool = False
+    reason: str | None = None
 
 
 class ConnectionNotFound(Problem):
@@ -118,6 +119,7 @@ class ConnectionService:
                     bitbucket_username=request.bitbucket_username,
                     bitbucket_workspace=request.bitbucket_workspace,
                     duplicates_acknowledged=request.duplicates_acknowledged,
+                    reason=request.reason,
                     client_uuid=str(uuid.uuid4()),
                     state=State.REQUESTED,
                     created_at=now,
@@ -170,6 +172,54 @@ class ConnectionService:
                 setattr(connection, name, value)
             self._move(session, connection, target, actor, now, note=note)
             return connection
+
+    def decide(
+        self, connection_id: int, approver: str, *, approve: bool, note: str | None
+    ) -> tuple[Connection, bool]:
+        """An approver's decision; the first one wins. Returns the connection and whether
+        this call decided (False: it was decided, or ended, before)."""
+        now = self._clock.now()
+        with self._transaction() as session:
+            connection = self._locked(session, connection_id)
+            if connection.state != State.AWAITING_APPROVAL:
+                return connection, False
+            connection.decided_by = approver
+            connection.decided_at = now
+            connection.decision_note = note
+            if approve:
+                self._move(session, connection, State.APPROVED, approver, now, note=note)
+                self._move(session, connection, State.AWAITING_CREDENTIALS, approver, now)
+            else:
+                self._move(session, connection, State.DENIED, approver, now, note=note)
+                connection.status_note = None  # the decision fields say it
+            return connection, True
+
+    def record(self, connection_id: int, actor: str, note: str) -> None:
+        """An audit row for something that changes no state (a refusal, a reminder)."""
+        now = self._clock.now()
+        with self._transaction() as session:
+            connection = self._locked(session, connection_id)
+            self._record(
+                session, connection, connection.state, connection.state, actor, now, note=note
+            )
+
+    def add_card(self, connection_id: int, approver: str, channel: str, ts: str) -> None:
+        """Remember where an approver's card is (once per approver and connection)."""
+        try:
+            with self._transaction() as session:
+                session.add(
+                    ApprovalCard(
+                        connection_id=connection_id, approver_id=approver, channel=channel, ts=ts
+                    )
+                )
+        except IntegrityError:
+            pass
+
+    def cards(self, connection_id: int) -> list[ApprovalCard]:
+        """Every approver's card about this connection."""
+        with self._transaction() as session:
+            query = select(ApprovalCard).where(ApprovalCard.connection_id == connection_id)
+            return list(session.scalars(query.order_by(ApprovalCard.id)))
 
     def update(self, connection_id: int, **changes: Any) -> Connection:
         """Change fields that are not the state (message timestamps, notes)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 _ORGANIZATION = re.compile(r"[A-Za-z0-9_-]+")
 _BITBUCKET_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -89,3 +90,11 @@ def _credential(raw: str | None, label: str, limit: int) -> Checked:
             "(OAuth consumers → click the consumer's name), without spaces."
         )
     return Valid(value)
+
+
+def organization_allowed(name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether ORGANIZATIONS lets the bot touch this organization (all, when empty).
+
+    Names and `*` globs, compared without regard to case, as TFE compares names.
+    """
+    return not patterns or any(fnmatchcase(name.lower(), p.lower()) for p in patterns)

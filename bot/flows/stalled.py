@@ -66,7 +66,7 @@ class StallFlow:
         expires = schedule.expires_at(connection.progressed_at, self.policy)
         if now >= expires:
             return Due(expire=True)
-        if state not in schedule.OWNER_MUST_ACT:
+        if state not in schedule.PEOPLE_MUST_ACT:
             return Due(next_due=expires)
         slot = schedule.reminder_slot(connection.progressed_at, now, self.policy)
         following = schedule.next_slot(connection.progressed_at, now, self.policy)

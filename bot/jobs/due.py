@@ -10,7 +10,7 @@ from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
 from bot.connections.notices import ESCALATION, REMINDER, Notices
-from bot.connections.schedule import OWNER_MUST_ACT
+from bot.connections.schedule import PEOPLE_MUST_ACT
 from bot.connections.service import ConnectionService
 from bot.connections.states import State, is_open
 from bot.flows.connect import ConnectFlow
@@ -137,32 +137,44 @@ class DueWork:
         return connection
 
     def _night(self, connection: Connection) -> datetime | None:
-        """The owner's coming morning if a reminder now would land in their night."""
-        if connection.state not in OWNER_MUST_ACT:
+        """The coming morning if a reminder now would land in the night of whoever gets it:
+        the owner, or (waiting for approval) every approver."""
+        if connection.state not in PEOPLE_MUST_ACT:
             return None
-        if (
-            schedule.reminder_slot(connection.progressed_at, self.clock.now(), self.stall.policy)
-            is None
-        ):
-            return None  # nothing to send yet: no need to ask Slack for the time zone
-        return schedule.morning_after_night(self.clock.now(), self.notifier.owner_zone(connection))
+        now = self.clock.now()
+        if schedule.reminder_slot(connection.progressed_at, now, self.stall.policy) is None:
+            return None  # nothing to send yet: no need to ask Slack for time zones
+        if connection.state == State.AWAITING_APPROVAL:
+            mornings = [
+                schedule.morning_after_night(now, self.notifier.user_zone(approver))
+                for approver in self.notifier.approvers.members()
+            ]
+            if not mornings or any(m is None for m in mornings):
+                return None  # someone is awake: remind now
+            return min(m for m in mornings if m is not None)
+        return schedule.morning_after_night(now, self.notifier.owner_zone(connection))
 
     def _remind(
         self, connection: Connection, slot: datetime, *, number: int, escalate: bool
     ) -> None:
-        if not self.notices.claim(connection.id, REMINDER, slot, [connection.owner_id]):
+        approval = connection.state == State.AWAITING_APPROVAL
+        recipients = self.notifier.approvers.members() if approval else [connection.owner_id]
+        if not self.notices.claim(connection.id, REMINDER, slot, recipients):
             return  # another replica sent this interval's reminder
+        expires = schedule.expires_at(connection.progressed_at, self.stall.policy)
         try:
-            self.notifier.remind(
-                connection,
-                number=number,
-                expires=schedule.expires_at(connection.progressed_at, self.stall.policy),
-            )
+            if approval:
+                self.notifier.remind_approvers(connection, number=number, expires=expires)
+            else:
+                self.notifier.remind(connection, number=number, expires=expires)
         except Exception:
             self.notices.release(connection.id, REMINDER, slot)
             raise
+        if approval:
+            self.service.record(connection.id, "bot", f"reminded the approvers (reminder {number})")
         log.info(
-            "reminded the owner", extra={"connection": connection.id, "user": connection.owner_id}
+            "reminded the approvers" if approval else "reminded the owner",
+            extra={"connection": connection.id, "user": connection.owner_id},
         )
         if escalate:
             self._escalate(connection, reminders=number - 1)
@@ -197,6 +209,7 @@ class DueWork:
             log.warning("expiry postponed", extra={"connection": connection.id})
             return self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
         self.notifier.refresh_progress(ended.id)
+        self.notifier.update_cards(ended)
         self.notifier.tell_ended(ended, cleanup.summary)
         return None
 

@@ -18,9 +18,10 @@ from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
 from bot.slack import blocks, forms, ids
+from bot.slack.decisions import open_decision
 from bot.slack.deps import SlackDeps
 from bot.slack.ending import cancel
-from bot.slack.modals import TRIGGER_FAILED, open_modal
+from bot.slack.modals import TRIGGER_FAILED, open_request_form, open_request_form_now
 
 # What a button does once its connection is found and the clicker may act on it.
 Step = Callable[[SlackDeps, Connection, dict[str, Any], WebClient], None]
@@ -150,10 +151,15 @@ def resume(
     elif state == State.AWAITING_AUTHORIZATION:
         deps.notifier.send_authorize_link(connection)
     elif state == State.FAILED:
-        form = blocks.RequestForm(
-            channel_id=connection.channel_id, organization=connection.organization
+        # Already on the urgent pool: check and open here, within the trigger's 3 seconds.
+        open_request_form_now(
+            deps,
+            client,
+            connection.owner_id,
+            body["trigger_id"],
+            connection.channel_id,
+            connection.organization,
         )
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.request_view(form))
     else:
         deps.notifier.tell_user(
             _channel(body),
@@ -168,6 +174,18 @@ def cancel_clicked(
     user = body["user"]
     said = cancel(deps, connection, user["id"], user.get("username") or user["id"])
     deps.notifier.tell_user(_channel(body), user["id"], said)
+
+
+def approve_clicked(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    open_decision(deps, connection, body, client, approve=True)
+
+
+def deny_clicked(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    open_decision(deps, connection, body, client, approve=False)
 
 
 # The listeners.
@@ -205,23 +223,36 @@ def on_authorize_opened(ack: Ack, body: dict[str, Any], client: WebClient, deps:
     _for_owner(deps, body, client, "noting the authorize click", note_authorize_opened)
 
 
+def on_approve(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    # Anyone may press it; open_decision lets only approvers (not the requester) through.
+    _for_owner(
+        deps, body, client, "opening the approval", approve_clicked, urgent=True, anyone=True
+    )
+
+
+def on_deny(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(deps, body, client, "opening the denial", deny_clicked, urgent=True, anyone=True)
+
+
 def on_link(ack: Ack) -> None:
     """Link buttons open the browser themselves; Slack still wants an acknowledgement."""
     ack()
 
 
 def on_start_over(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    """Start over on an ended connection: the form again, under the usual access rules.
+
+    Submitting it supersedes a failed connection of the same organization."""
     ack()
-    form = blocks.RequestForm(
-        channel_id=_channel(body) or "", organization=str(_action(body).get("value") or "")
-    )
-    open_modal(
+    open_request_form(
         deps,
         client,
-        trigger_id=body["trigger_id"],
-        view=blocks.request_view(form),
-        channel=_channel(body),
         user=body["user"]["id"],
+        trigger_id=body["trigger_id"],
+        channel=_channel(body) or "",
+        organization=str(_action(body).get("value") or ""),
     )
 
 
@@ -232,6 +263,8 @@ def register(app: App) -> None:
     app.action(ids.CALLBACK_UPDATED)(on_callback_updated)
     app.action(ids.RESEND_AUTHORIZE)(on_resend_authorize)
     app.action(ids.AUTHORIZE)(on_authorize_opened)
+    app.action(ids.APPROVE)(on_approve)
+    app.action(ids.DENY)(on_deny)
     app.action(ids.OPEN_BITBUCKET)(on_link)
     app.action(ids.OPEN_CONSUMERS)(on_link)
     app.action(ids.START_OVER)(on_start_over)

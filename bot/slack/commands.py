@@ -9,10 +9,10 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.connections.service import ConnectionNotFound
-from bot.slack import blocks, ids
+from bot.slack import ids
 from bot.slack.deps import SlackDeps
 from bot.slack.ending import cancel
-from bot.slack.modals import TRIGGER_FAILED
+from bot.slack.modals import open_request_form
 
 HELP = (
     "*/connect-bitbucket* connects Bitbucket Cloud to a Terraform organization as a VCS "
@@ -26,10 +26,6 @@ HELP = (
 )
 
 
-NOT_ALLOWED = (
-    "You are not among the people who may connect Bitbucket here (ALLOWED_USERS). "
-    "Ask whoever runs this bot to add you."
-)
 CANCEL_USAGE = (
     "Say which connection to cancel by its number, e.g. `/connect-bitbucket cancel 12` "
     "(the number is in its progress message)."
@@ -46,27 +42,17 @@ def on_command(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
     if word == "cancel":
         _on_cancel(ack, body, text.split()[1:], deps)
         return
-    user = body.get("user_id", "")
     # No duplicate check here: Slack does not retry slash commands, and a trigger
     # opens one modal at most.
     ack()
-    form = blocks.RequestForm(channel_id=body.get("channel_id", ""), organization=text)
-    deps.work.submit(
-        "opening the connect form",
-        partial(open_form_if_allowed, deps, client, user, body["trigger_id"], form),
-        urgent=True,
-        on_error=lambda _e: deps.notifier.tell_user(form.channel_id, user, TRIGGER_FAILED),
+    open_request_form(
+        deps,
+        client,
+        user=body.get("user_id", ""),
+        trigger_id=body["trigger_id"],
+        channel=body.get("channel_id", ""),
+        organization=text,
     )
-
-
-def open_form_if_allowed(
-    deps: SlackDeps, client: WebClient, user: str, trigger_id: str, form: blocks.RequestForm
-) -> None:
-    """Open the connect form for a user in ALLOWED_USERS (a group means asking Slack)."""
-    if not deps.allowed.includes(user):
-        deps.notifier.tell_user(form.channel_id, user, NOT_ALLOWED)
-        return
-    client.views_open(trigger_id=trigger_id, view=blocks.request_view(form))
 
 
 def _on_cancel(ack: Ack, body: dict[str, Any], args: list[str], deps: SlackDeps) -> None:

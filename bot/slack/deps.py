@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.stalled import StallFlow
-from bot.slack.audience import Audience
+from bot.slack.access import Access
 from bot.slack.deliveries import Deliveries
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
@@ -26,8 +26,7 @@ class SlackDeps:
     stall: StallFlow
     notifier: Notifier
     work: BackgroundWork
-    allowed: Audience  # ALLOWED_USERS: who may start a connection
-    approvers: Audience  # APPROVERS
+    access: Access  # who may start, decide, cancel; which organizations
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:

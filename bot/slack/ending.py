@@ -12,7 +12,7 @@ def may_cancel(deps: SlackDeps, connection: Connection, user: str) -> bool:
     """The owner may cancel; so may an approver (listed, or in a listed user group)."""
     if user == connection.owner_id:
         return True
-    return not deps.approvers.everyone and deps.approvers.includes(user)
+    return deps.access.is_approver(user)
 
 
 def cancel(deps: SlackDeps, connection: Connection, user: str, user_name: str) -> str:
@@ -29,6 +29,7 @@ def cancel(deps: SlackDeps, connection: Connection, user: str, user_name: str) -
     except Problem as problem:
         return problem.message + (" Try again in a minute." if problem.retryable else "")
     deps.notifier.refresh_progress(ended.id)
+    deps.notifier.update_cards(ended)
     if user != ended.owner_id:
         deps.notifier.tell_ended(ended, cleanup.summary)
     return f"Connection #{ended.id} for {ended.organization} is cancelled. {cleanup.summary}"

@@ -58,6 +58,8 @@ def read_request_form(body: dict[str, Any]) -> blocks.RequestForm:
         acknowledged=ticked(body, ids.OWNERSHIP_ACK),
         workspace=value(body, ids.WORKSPACE).get("value") or "",
         add_another=ticked(body, ids.ADD_ANOTHER),
+        reason=str(value(body, ids.REASON).get("value") or ""),
+        ask_reason=bool(metadata(body).get("reason")),
     )
 
 
@@ -81,6 +83,14 @@ def validate_request(form: blocks.RequestForm) -> tuple[dict[str, str], dict[str
             "Tick this to use your own account: the connection will be recorded as yours, "
             "and it stops working if you leave. Or choose a shared service account."
         )
+    if form.ask_reason:
+        reason = form.reason.strip()
+        if not reason:
+            errors[ids.REASON] = (
+                "Say in a sentence why the connection is needed; an approver reads it."
+            )
+        else:
+            clean["reason"] = reason
     workspace = validation.bitbucket_workspace(form.workspace)
     if isinstance(workspace, validation.Invalid):
         errors[ids.WORKSPACE] = workspace.message

@@ -5,6 +5,8 @@ COMMAND = "/connect-bitbucket"
 # Views (callback_id).
 REQUEST_VIEW = "connect_request"
 CREDENTIALS_VIEW = "connect_credentials"
+APPROVE_VIEW = "approve_connection"
+DENY_VIEW = "deny_connection"
 
 # Blocks of the request view (block_id; each holds one element with action_id "value").
 ORGANIZATION = "organization"
@@ -12,6 +14,10 @@ ACCOUNT_KIND = "account_kind"
 SERVICE_USERNAME = "service_username"
 OWNERSHIP_ACK = "ownership_ack"
 WORKSPACE = "workspace"
+REASON = "reason"
+# Blocks of the decision views.
+COMMENT = "comment"
+DENY_REASON = "deny_reason"
 # Blocks of the credentials view.
 ADD_ANOTHER = "add_another"
 KEY = "key"
@@ -28,3 +34,5 @@ RESEND_AUTHORIZE = "resend_authorize"
 START_OVER = "start_over"
 CANCEL = "cancel"
 RESUME = "resume"
+APPROVE = "approve"
+DENY = "deny"

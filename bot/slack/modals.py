@@ -1,11 +1,13 @@
-"""Opening a modal from a trigger_id, which Slack honours for 3 seconds and once."""
+"""Opening modals from a trigger_id, which Slack honours for 3 seconds and once."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.slack import blocks
 from bot.slack.deps import SlackDeps
 
 TRIGGER_FAILED = (
@@ -30,3 +32,41 @@ def open_modal(
         urgent=True,
         on_error=lambda _e: deps.notifier.tell_user(channel, user, TRIGGER_FAILED),
     )
+
+
+def open_request_form(
+    deps: SlackDeps,
+    client: WebClient,
+    *,
+    user: str,
+    trigger_id: str,
+    channel: str,
+    organization: str = "",
+) -> None:
+    """The connect form, for whoever may start a connection (checked on the urgent pool,
+    since it may ask Slack who the user is); anyone else is told why not."""
+    deps.work.submit(
+        "opening the connect form",
+        partial(open_request_form_now, deps, client, user, trigger_id, channel, organization),
+        urgent=True,
+        on_error=lambda _e: deps.notifier.tell_user(channel, user, TRIGGER_FAILED),
+    )
+
+
+def open_request_form_now(
+    deps: SlackDeps,
+    client: WebClient,
+    user: str,
+    trigger_id: str,
+    channel: str,
+    organization: str,
+) -> None:
+    """The same, for code already on the urgent pool."""
+    refusal = deps.access.refusal_to_start(user)
+    if refusal is not None:
+        deps.notifier.tell_user(channel, user, refusal)
+        return
+    form = blocks.RequestForm(
+        channel_id=channel, organization=organization, ask_reason=deps.access.needs_approval
+    )
+    client.views_open(trigger_id=trigger_id, view=blocks.request_view(form))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from datetime import datetime, tzinfo
 from typing import Any
@@ -36,12 +37,20 @@ class Notifier:
     """Keeps each connection's Slack messages in step with its state."""
 
     def __init__(
-        self, client: WebClient, service: ConnectionService, pages: Pages, *, poll_every: float
+        self,
+        client: WebClient,
+        service: ConnectionService,
+        pages: Pages,
+        *,
+        poll_every: float,
+        approvers: Audience,
     ) -> None:
         self.client = client
         self.service = service
         self.pages = pages
         self.poll_every = poll_every
+        self.approvers = approvers
+        self._zones: dict[str, tuple[float, str]] = {}
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
     def refresh_progress(self, connection_id: int) -> Connection:
@@ -53,6 +62,7 @@ class Notifier:
                 values=self.pages.consumer_values(connection),
                 pages=self.pages.bitbucket(connection),
                 poll_every=self.poll_every,
+                approvers=self._approver_ids(),
             )
             if connection.progress_ts and connection.progress_channel:
                 self.client.chat_update(
@@ -93,6 +103,66 @@ class Notifier:
             ],
         )
         return str(answer["channel"]), str(answer["ts"])
+
+    def _approver_ids(self) -> tuple[str, ...]:
+        return tuple(sorted(self.approvers.users)) + self.approvers.groups
+
+    # Approvals.
+
+    def send_approval_cards(self, connection: Connection) -> list[str]:
+        """DM every approver (members of approver groups too) a card; returns who got one.
+
+        The requester's own card has no buttons; a requester who is the only approver is
+        told that nobody can approve it as things stand.
+        """
+        members = self.approvers.members()
+        for approver in members:
+            text, body = blocks.approval_card(connection, approver)
+            dm = self._dm(approver)
+            answer = self.client.chat_postMessage(channel=dm, text=text, blocks=body)
+            self.service.add_card(
+                connection.id, approver, str(answer["channel"]), str(answer["ts"])
+            )
+        if members == [connection.owner_id] or not members:
+            self.tell_user(None, connection.owner_id, blocks.sole_approver_note(connection))
+        return members
+
+    def update_cards(self, connection: Connection) -> None:
+        """Show every approver's card as it now stands: no live Approve/Deny once decided."""
+        for card in self.service.cards(connection.id):
+            text, body = blocks.approval_card(connection, card.approver_id)
+            try:
+                self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
+            except SlackApiError as error:
+                log.warning(
+                    "could not update an approver's card",
+                    extra={
+                        "connection": connection.id,
+                        "user": card.approver_id,
+                        "error": error.response.get("error"),
+                    },
+                )
+
+    def tell_decision(self, connection: Connection) -> None:
+        """The requester hears the outcome, with the reason when denied."""
+        text, body = blocks.decision_message(connection)
+        self.client.chat_postMessage(channel=self.owner_dm(connection), text=text, blocks=body)
+
+    def remind_approvers(
+        self, connection: Connection, *, number: int, expires: datetime
+    ) -> list[str]:
+        """DM each approver a reminder with the buttons again; returns who got one."""
+        told = []
+        for approver in self.approvers.members():
+            text, body = blocks.approver_reminder(
+                connection, approver, number=number, expires=expires
+            )
+            self.client.chat_postMessage(channel=self._dm(approver), text=text, blocks=body)
+            told.append(approver)
+        return told
+
+    def _dm(self, user: str) -> str:
+        return str(self.client.conversations_open(users=user)["channel"]["id"])
 
     def owner_dm(self, connection: Connection) -> str:
         """The owner's DM channel with the bot, opened once and remembered."""
@@ -140,6 +210,19 @@ class Notifier:
             self.service.update(connection.id, owner_tz=name)
             return schedule.owner_zone(name)
         return schedule.owner_zone(connection.owner_tz)
+
+    def user_zone(self, user: str) -> tzinfo | None:
+        """Anyone's time zone from Slack, asked at most once a day per user."""
+        now = time.monotonic()
+        cached = self._zones.get(user)
+        if cached is not None and now - cached[0] < 86400:
+            return schedule.owner_zone(cached[1])
+        try:
+            name = str(self.client.users_info(user=user)["user"].get("tz") or "")
+        except SlackApiError:
+            name = ""
+        self._zones[user] = (now, name)
+        return schedule.owner_zone(name)
 
     def remind(self, connection: Connection, *, number: int, expires: datetime) -> list[str]:
         """DM the owner a reminder; returns where it went."""

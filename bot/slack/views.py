@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -29,6 +29,7 @@ from bot.connections.states import State
 from bot.flows.connect import ADD_ANOTHER, duplicates_message
 from bot.problems import Problem
 from bot.slack import blocks, forms, ids
+from bot.slack.decisions import decide
 from bot.slack.deps import SlackDeps
 from bot.slack.text import escape
 
@@ -65,8 +66,13 @@ class OpenModal:
 def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     """The first modal: check the fields now, then the organization with TFE after the ack."""
     modal = OpenModal(client, body["view"]["id"], time.monotonic())
-    form = forms.read_request_form(body)
+    # Whether a reason is required is the server's setting, never the form's say-so.
+    form = replace(forms.read_request_form(body), ask_reason=deps.access.needs_approval)
     errors, clean = forms.validate_request(form)
+    if not errors:
+        refusal = deps.access.organization_refusal(str(clean["organization"]))
+        if refusal is not None:
+            errors[ids.ORGANIZATION] = refusal
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -96,9 +102,16 @@ def start_connection(
         return
     user = body["user"]["id"]
     organization = str(clean["organization"])
+    refusal = deps.access.refusal_to_start(user)
+    if refusal is not None:
+        modal.show(blocks.message_view("Connect Bitbucket", refusal))
+        return
+    superseded: Connection | None = None
     try:
         busy = deps.service.open_for_organization(organization)
-        if busy is not None:
+        if busy is not None and busy.state == State.FAILED:
+            superseded = supersede(deps, busy, body["user"])
+        elif busy is not None:
             raise OrganizationBusy(busy)
         existing = deps.flow.check_organization(organization)
         if existing and not form.add_another:
@@ -121,7 +134,9 @@ def start_connection(
                 bitbucket_username=clean.get("username"),
                 bitbucket_workspace=clean.get("workspace"),
                 duplicates_acknowledged=bool(existing),
-            )
+                reason=clean.get("reason"),
+            ),
+            needs_approval=deps.access.needs_approval,
         )
     except DuplicateRequest:
         return
@@ -131,6 +146,8 @@ def start_connection(
     except Problem as problem:
         modal.show(_request_with_problem(form, problem))
         return
+    if superseded is not None:
+        deps.service.record(superseded.id, user, f"superseded by connection #{connection.id}")
     try:
         connection = deps.notifier.refresh_progress(connection.id)
     except SlackApiError as error:
@@ -139,6 +156,25 @@ def start_connection(
             extra={"connection": connection.id, "error": error.response.get("error")},
         )
     modal.show(blocks.started_view(connection))
+    if connection.state == State.AWAITING_APPROVAL:
+        deps.notifier.send_approval_cards(connection)
+
+
+def supersede(deps: SlackDeps, failed: Connection, user: dict[str, Any]) -> Connection:
+    """End a failed connection (cleaning up its OAuth client) so a new one can start."""
+    name = user.get("username") or user.get("name") or user["id"]
+    ended, cleanup = deps.stall.end(
+        failed.id,
+        State.CANCELLED,
+        actor=user["id"],
+        reason=f"Superseded by a new connection that @{name} started.",
+    )
+    deps.notifier.refresh_progress(ended.id)
+    log.info(
+        "superseded a failed connection",
+        extra={"connection": ended.id, "client": cleanup.client_id},
+    )
+    return ended
 
 
 def _busy(form: blocks.RequestForm, busy: Connection, user: str) -> dict[str, Any]:
@@ -305,6 +341,63 @@ def _credentials_with_problem(connection: Connection, key: str, problem: Problem
     return blocks.credentials_view(connection, key=key, notice=f"{problem.message} {again}")
 
 
+# An approver's decision.
+
+
+def on_decision(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    """The Approve or Deny modal: a denial needs its reason; the rest happens after the ack."""
+    view = body["view"]
+    approve = view.get("callback_id") == ids.APPROVE_VIEW
+    title = "Approve connection" if approve else "Deny connection"
+    note = str(forms.value(body, ids.COMMENT if approve else ids.DENY_REASON).get("value") or "")
+    note = note.strip()[: blocks.COMMENT_MAX]
+    if not approve and not note:
+        ack(
+            response_action="errors",
+            errors={ids.DENY_REASON: "Say why, in a sentence: the requester reads it."},
+        )
+        return
+    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
+    if connection_id is None:
+        ack(response_action="update", view=blocks.message_view(title, NO_SUCH_REQUEST))
+        return
+    ack(response_action="update", view=blocks.busy_view(title, "Recording your decision…"))
+    modal = OpenModal(client, view["id"], time.monotonic())
+    deps.work.submit(
+        "recording a decision",
+        partial(record_decision, deps, body, connection_id, approve, note or None, modal, title),
+        connection=connection_id,
+        on_error=lambda _e: modal.show(
+            blocks.message_view(
+                title, "Something went wrong on the bot's side; press the button on the card again."
+            )
+        ),
+    )
+
+
+NO_SUCH_REQUEST = "This request no longer exists."
+
+
+def record_decision(
+    deps: SlackDeps,
+    body: dict[str, Any],
+    connection_id: int,
+    approve: bool,
+    note: str | None,
+    modal: OpenModal,
+    title: str,
+) -> None:
+    if not deps.deliveries.first_time(body):
+        return
+    try:
+        said = decide(deps, connection_id, body["user"]["id"], approve=approve, note=note)
+    except ConnectionNotFound:
+        said = NO_SUCH_REQUEST
+    modal.show(blocks.message_view(title, said))
+
+
 def register(app: App) -> None:
     app.view(ids.REQUEST_VIEW)(on_request)
     app.view(ids.CREDENTIALS_VIEW)(on_credentials)
+    app.view(ids.APPROVE_VIEW)(on_decision)
+    app.view(ids.DENY_VIEW)(on_decision)

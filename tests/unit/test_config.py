@@ -51,6 +51,18 @@ def test_lists_and_numbers_are_parsed() -> None:
     assert settings.port == 8080 and settings.socket_mode
 
 
+def test_organizations_are_names_and_globs() -> None:
+    from bot.connections.validation import organization_allowed
+
+    patterns = load_settings({**BASE, "ORGANIZATIONS": "acme-*, Infra"}).organizations
+    assert patterns == ("acme-*", "Infra")
+    assert organization_allowed("acme-prod", patterns)
+    assert organization_allowed("infra", patterns)
+    assert not organization_allowed("other", patterns)
+    assert not organization_allowed("acme", patterns)
+    assert organization_allowed("anything", ())
+
+
 @pytest.mark.parametrize(
     ("changes", "variable"),
     [
@@ -72,6 +84,7 @@ def test_lists_and_numbers_are_parsed() -> None:
         ({"ESCALATE_AFTER": "2.5"}, "ESCALATE_AFTER"),
         ({"EXPIRE_AFTER": "0"}, "EXPIRE_AFTER"),
         ({"TOKEN_POLL_EVERY": "fast"}, "TOKEN_POLL_EVERY"),
+        ({"ORGANIZATIONS": "acme, bad/name"}, "ORGANIZATIONS"),
     ],
 )
 def test_a_bad_setting_names_its_variable(changes: dict[str, str], variable: str) -> None:

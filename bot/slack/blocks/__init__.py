@@ -1,5 +1,14 @@
 """Block Kit for every message and modal the bot shows, built with slack_sdk's typed models."""
 
+from bot.slack.blocks.approvals import (
+    COMMENT_MAX,
+    approval_card,
+    approve_view,
+    approver_reminder,
+    decision_message,
+    deny_view,
+    sole_approver_note,
+)
 from bot.slack.blocks.kit import RequestForm, context_block
 from bot.slack.blocks.messages import (
     authorize_hint,
@@ -27,7 +36,11 @@ from bot.slack.blocks.progress import (
 
 __all__ = [
     "ADD_ANOTHER_LABEL",
+    "COMMENT_MAX",
     "RequestForm",
+    "approval_card",
+    "approve_view",
+    "approver_reminder",
     "authorize_hint",
     "authorize_message",
     "busy_view",
@@ -37,12 +50,15 @@ __all__ = [
     "consumer_instructions",
     "context_block",
     "credentials_view",
+    "decision_message",
+    "deny_view",
     "ended_message",
     "escalation_message",
     "message_view",
     "progress_message",
     "reminder_message",
     "request_view",
+    "sole_approver_note",
     "started_view",
     "step_blocks",
 ]

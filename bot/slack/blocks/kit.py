@@ -37,6 +37,9 @@ class RequestForm:
     acknowledged: bool = False
     workspace: str = ""
     add_another: bool = False
+    reason: str = ""
+    # Asked for (and required) when APPROVERS is set.
+    ask_reason: bool = False
 
 
 def mrkdwn(text: str) -> MarkdownTextObject:

@@ -163,6 +163,19 @@ def escalation_message(
     org = escape(connection.organization)
     mentions = " ".join(f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in approvers)
     helpers = f" {mentions}, can you help?" if mentions else ""
+    if connection.state == State.AWAITING_APPROVAL:
+        ask = (
+            f" {mentions}, please approve or deny it from the card in your direct messages."
+            if mentions
+            else ""
+        )
+        text = (
+            f":rotating_light: The request to connect Bitbucket Cloud to *{org}* "
+            f"(#{connection.id}, by <@{connection.owner_id}>) has waited for a decision since "
+            f"{_when(connection.progressed_at)}, after {reminders} reminders to the approvers."
+            f"{ask}"
+        )
+        return f"Request #{connection.id} for {org} waits for a decision", [section(text).to_dict()]
     text = (
         f":rotating_light: Connection #{connection.id} for *{org}* has made no progress since "
         f"{_when(connection.progressed_at)}, after {reminders} reminders to its owner "

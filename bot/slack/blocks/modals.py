@@ -16,7 +16,9 @@ from slack_sdk.models.blocks import (
 
 from bot.connections import validation
 from bot.connections.model import AccountKind, Connection
+from bot.connections.states import State
 from bot.slack import ids
+from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.blocks.kit import (
     RequestForm,
     error_context,
@@ -133,6 +135,20 @@ def request_view(
             ),
         ),
     ]
+    if form.ask_reason:
+        blocks.append(
+            InputBlock(
+                block_id=ids.REASON,
+                label="Why is this connection needed?",
+                hint="An approver reads this before the bot creates anything in Terraform.",
+                element=PlainTextInputElement(
+                    action_id=ids.VALUE,
+                    multiline=True,
+                    initial_value=fit(form.reason, REASON_MAX) or None,
+                    max_length=REASON_MAX,
+                ),
+            )
+        )
     if offer_add_another:
         blocks.append(add_another_input())
     blocks = _errors_under(blocks, errors)
@@ -142,7 +158,7 @@ def request_view(
         callback_id=ids.REQUEST_VIEW,
         submit="Continue",
         close="Cancel",
-        metadata={"channel": form.channel_id},
+        metadata={"channel": form.channel_id, "reason": form.ask_reason},
     )
 
 
@@ -171,6 +187,13 @@ def started_view(connection: Connection) -> dict[str, Any]:
         f":white_check_mark: Connection #{connection.id} for *{escape(connection.organization)}* "
         "is under way. "
     )
+    if connection.state == State.AWAITING_APPROVAL:
+        return message_view(
+            "Connection requested",
+            f":hourglass_flowing_sand: Connection #{connection.id} for "
+            f"*{escape(connection.organization)}* waits for an approver. I've asked them; "
+            "you'll hear from me when one decides, and then you continue with step 1.",
+        )
     if connection.progress_channel:
         return message_view(
             "Connection started",

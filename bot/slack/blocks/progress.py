@@ -23,6 +23,7 @@ from bot.connections.pages import (
 )
 from bot.connections.states import State, is_open
 from bot.slack import ids
+from bot.slack.blocks.approvals import decision_line, decision_section, mentions
 from bot.slack.blocks.kit import (
     HEADER_MAX,
     button,
@@ -104,12 +105,28 @@ def cancel_button(connection: Connection) -> ButtonElement:
 
 
 def step_blocks(
-    connection: Connection, *, values: ConsumerValues, pages: BitbucketPages, poll_every: float
+    connection: Connection,
+    *,
+    values: ConsumerValues,
+    pages: BitbucketPages,
+    poll_every: float,
+    approvers: tuple[str, ...] = (),
 ) -> list[Block]:
     """What the owner does now, with the controls for it (empty once the connection ended)."""
     state = connection.state
+    if state == State.AWAITING_APPROVAL:
+        who = mentions(approvers) or "an approver"
+        return [
+            section(
+                f":hourglass_flowing_sand: *Waiting for approval* from {who}. Nothing is created "
+                "in Terraform until an approver approves; then step 1 appears here."
+            ),
+            ActionsBlock(block_id="approval", elements=[cancel_button(connection)]),
+        ]
+    decided = [decision_section(connection)] if connection.decided_by else []
     if state == State.AWAITING_CREDENTIALS:
         return [
+            *decided,
             section(consumer_instructions(values)),
             ActionsBlock(
                 block_id="step1",
@@ -199,6 +216,7 @@ def progress_message(
     values: ConsumerValues,
     pages: BitbucketPages,
     poll_every: float,
+    approvers: tuple[str, ...] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
     """The text fallback and blocks of a connection's progress message."""
     org = connection.organization
@@ -210,7 +228,9 @@ def progress_message(
         context_block(_owner_line(connection)),
         section(_steps(connection)),
         DividerBlock(),
-        *step_blocks(connection, values=values, pages=pages, poll_every=poll_every),
+        *step_blocks(
+            connection, values=values, pages=pages, poll_every=poll_every, approvers=approvers
+        ),
     ]
     text = f"Connecting Bitbucket Cloud to {escape(org)}: {state.words}"
     if state == State.CONNECTED:
@@ -227,8 +247,10 @@ def progress_message(
             )
         )
         text = f"Bitbucket Cloud is connected to {escape(org)}"
+    elif state == State.DENIED:
+        blocks.append(section(":no_entry: " + decision_line(connection)))
     elif state == State.FAILED or not is_open(state):
-        note = connection.status_note or f"This connection is {state.value}."
+        note = connection.status_note or f"This connection is {state.words}."
         blocks.append(section(f":x: {fit_escaped(note, 2000)}"))
         elements = [button("Start over", ids.START_OVER, value=connection.organization[:2000])]
         if state == State.FAILED:

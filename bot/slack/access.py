@@ -1,0 +1,111 @@
+"""Who may do what, checked on the server at every door (product.md, "Who may do what").
+
+Starting a connection needs a person: never a Slack guest, a bot or a deactivated account,
+and someone in ALLOWED_USERS when it is set. Deciding needs an approver who is not the
+requester. Organizations outside ORGANIZATIONS are refused whoever asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.connections import validation
+from bot.slack.audience import Audience
+
+log = logging.getLogger(__name__)
+
+# People change rarely; a minute keeps a burst of clicks to one users.info each.
+USER_CACHE_SECONDS = 60.0
+
+NOT_ALLOWED = (
+    "You are not among the people who may connect Bitbucket here (ALLOWED_USERS). "
+    "Ask whoever runs this bot to add you."
+)
+NOT_A_MEMBER = (
+    "Only full members of this Slack workspace may connect Bitbucket here (not guests, "
+    "bots or deactivated accounts). Ask a colleague who is a member, or whoever runs the bot."
+)
+UNKNOWN_USER = (
+    "Slack would not tell me who you are just now, so I can't let you start a connection. "
+    "Try again in a minute."
+)
+
+
+class Access:
+    """The rules, with Slack's answers about people cached briefly."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        allowed: Audience,
+        approvers: Audience,
+        organizations: tuple[str, ...],
+    ) -> None:
+        self.client = client
+        self.allowed = allowed
+        self.approvers = approvers
+        self.organizations = organizations
+        self._people: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def refusal_to_start(self, user: str) -> str | None:
+        """Why `user` may not start a connection, or None when they may."""
+        person = self.person(user)
+        if person is None:
+            return UNKNOWN_USER
+        if not is_member(person):
+            return NOT_A_MEMBER
+        if not self.allowed.includes(user):
+            return NOT_ALLOWED
+        return None
+
+    def organization_refusal(self, organization: str) -> str | None:
+        """Why the bot will not touch this organization (ORGANIZATIONS), or None."""
+        if validation.organization_allowed(organization, self.organizations):
+            return None
+        listed = ", ".join(self.organizations)
+        return (
+            f"This bot is set up to connect only these Terraform organizations: {listed}. "
+            "Ask whoever runs the bot if you need another (setting ORGANIZATIONS)."
+        )
+
+    @property
+    def needs_approval(self) -> bool:
+        return not self.approvers.everyone
+
+    def is_approver(self, user: str) -> bool:
+        """Listed in APPROVERS, or in a listed user group (never everyone)."""
+        return self.needs_approval and self.approvers.includes(user)
+
+    def person(self, user: str) -> dict[str, Any] | None:
+        """Slack's users.info for `user`, cached briefly; None when Slack would not say."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._people.get(user)
+        if cached and now - cached[0] < USER_CACHE_SECONDS:
+            return cached[1]
+        try:
+            person = dict(self.client.users_info(user=user)["user"])
+        except SlackApiError as error:
+            log.warning(
+                "could not look up a user",
+                extra={"user": user, "error": error.response.get("error")},
+            )
+            return None
+        with self._lock:
+            self._people[user] = (now, person)
+        return person
+
+
+def is_member(person: dict[str, Any]) -> bool:
+    """A full member: not deactivated, not a bot, not a multi- or single-channel guest."""
+    return not any(
+        person.get(flag) for flag in ("deleted", "is_bot", "is_restricted", "is_ultra_restricted")
+    )

@@ -1,0 +1,194 @@
+"""Approvals: the approver's card, the Approve and Deny modals, and what the requester hears."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    InputBlock,
+    PlainTextInputElement,
+)
+
+from bot.connections.model import AccountKind, Connection
+from bot.connections.states import State
+from bot.slack import ids
+from bot.slack.blocks.kit import button, context_block, modal, section
+from bot.slack.text import code, escape, fit_escaped
+
+REASON_MAX = 1000
+COMMENT_MAX = 1000
+
+
+def when(moment: datetime) -> str:
+    """A date Slack shows in each reader's own time zone."""
+    stamp = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def mentions(approvers: tuple[str, ...]) -> str:
+    """Approver user ids and user group ids as Slack mentions."""
+    return ", ".join(f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in approvers)
+
+
+def _request_lines(connection: Connection) -> str:
+    if connection.account_kind == AccountKind.SERVICE_ACCOUNT:
+        account = "shared service account"
+        if connection.bitbucket_username:
+            account += " " + code(connection.bitbucket_username)
+    else:
+        account = ":warning: *a personal Bitbucket account* (the requester's own; it stops "
+        account += "working if they leave)"
+    existing = (
+        "yes: it already has a Bitbucket Cloud connection, and the requester chose to add another"
+        if connection.duplicates_acknowledged
+        else "none"
+    )
+    workspace = (
+        code(connection.bitbucket_workspace) if connection.bitbucket_workspace else "not given"
+    )
+    return (
+        f"*Organization:* {escape(connection.organization)}\n"
+        f"*Requested by:* <@{connection.owner_id}>\n"
+        f"*Owning account:* {account}\n"
+        f"*Bitbucket workspace:* {workspace}\n"
+        f"*Existing Bitbucket Cloud clients:* {existing}\n"
+        f"*Why:* {fit_escaped(connection.reason or 'not given', REASON_MAX + 100)}"
+    )
+
+
+def decision_line(connection: Connection) -> str:
+    """What happened to the request, for cards, the progress message and the requester."""
+    if connection.decided_by and connection.decided_at:
+        verb = "Approved" if connection.state != State.DENIED else "Denied"
+        line = f"*{verb}* by <@{connection.decided_by}> {when(connection.decided_at)}"
+        if connection.decision_note:
+            said = "Reason" if verb == "Denied" else "Comment"
+            line += f"\n*{said}:* {fit_escaped(connection.decision_note, COMMENT_MAX + 100)}"
+        return line
+    return f"This request ended without a decision ({connection.state.words})."
+
+
+def approval_card(connection: Connection, approver: str) -> tuple[str, list[dict[str, Any]]]:
+    """An approver's DM card: the request, and Approve/Deny while it waits (not on one's own)."""
+    org = escape(connection.organization)
+    blocks: list[Block] = [
+        section(
+            f":raised_hand: *Approval needed:* connect Bitbucket Cloud to *{org}* "
+            f"(connection #{connection.id})."
+        ),
+        section(_request_lines(connection)),
+    ]
+    if connection.state == State.AWAITING_APPROVAL:
+        if approver == connection.owner_id:
+            blocks.append(context_block("This is your own request: another approver decides."))
+        else:
+            blocks.append(
+                ActionsBlock(
+                    block_id="decide",
+                    elements=[
+                        button("Approve", ids.APPROVE, value=str(connection.id), primary=True),
+                        _deny_button(connection),
+                    ],
+                )
+            )
+    else:
+        blocks.append(section(decision_line(connection)))
+    return f"Approval needed: Bitbucket Cloud for {org}", [b.to_dict() for b in blocks]
+
+
+def _deny_button(connection: Connection) -> Any:
+    deny = button("Deny", ids.DENY, value=str(connection.id))
+    deny.style = "danger"
+    return deny
+
+
+def decision_section(connection: Connection) -> Block:
+    return section(decision_line(connection))
+
+
+def approve_view(connection: Connection) -> dict[str, Any]:
+    """Approve: an optional comment for the requester."""
+    return modal(
+        "Approve connection",
+        [
+            section(_request_lines(connection)),
+            InputBlock(
+                block_id=ids.COMMENT,
+                label="Comment (optional)",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ids.VALUE, multiline=True, max_length=COMMENT_MAX
+                ),
+            ),
+        ],
+        callback_id=ids.APPROVE_VIEW,
+        submit="Approve",
+        close="Cancel",
+        metadata={"connection": connection.id},
+    )
+
+
+def deny_view(connection: Connection) -> dict[str, Any]:
+    """Deny: a required reason, which the requester reads."""
+    return modal(
+        "Deny connection",
+        [
+            section(_request_lines(connection)),
+            InputBlock(
+                block_id=ids.DENY_REASON,
+                label="Why are you denying it?",
+                hint="The requester reads this.",
+                element=PlainTextInputElement(
+                    action_id=ids.VALUE, multiline=True, max_length=COMMENT_MAX
+                ),
+            ),
+        ],
+        callback_id=ids.DENY_VIEW,
+        submit="Deny",
+        close="Cancel",
+        metadata={"connection": connection.id},
+    )
+
+
+def decision_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
+    """The requester's DM once an approver decided."""
+    org = escape(connection.organization)
+    if connection.state == State.DENIED:
+        text = (
+            f":no_entry: Your request to connect Bitbucket Cloud to *{org}* (#{connection.id}) "
+            f"was denied.\n{decision_line(connection)}"
+        )
+        return f"Your Bitbucket connection for {org} was denied", [section(text).to_dict()]
+    text = (
+        f":white_check_mark: Your request to connect Bitbucket Cloud to *{org}* "
+        f"(#{connection.id}) was approved.\n{decision_line(connection)}\n"
+        "Continue with step 1 in its progress message: create the OAuth consumer, then press "
+        "*Enter Key and Secret*."
+    )
+    return f"Your Bitbucket connection for {org} was approved", [section(text).to_dict()]
+
+
+def approver_reminder(
+    connection: Connection, approver: str, *, number: int, expires: datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """An approver's reminder that a request still waits, with the buttons again."""
+    org = escape(connection.organization)
+    text, card = approval_card(connection, approver)
+    head = section(
+        f":bell: A request to connect Bitbucket Cloud to *{org}* (#{connection.id}) has waited "
+        f"for a decision since {when(connection.progressed_at)}. Reminder {number}; it expires "
+        f"{when(expires)}."
+    ).to_dict()
+    return f"Reminder: {text}", [head, *card[1:]]
+
+
+def sole_approver_note(connection: Connection) -> str:
+    return (
+        f"You are the only approver (APPROVERS), and nobody approves their own request, so "
+        f"connection #{connection.id} for {connection.organization} cannot be approved as things "
+        "stand. Ask whoever runs the bot to add another approver, or cancel it."
+    )

@@ -1,0 +1,96 @@
+"""Approving and denying: who may, the first decision winning, and everyone hearing of it.
+
+Both the buttons (which open the Approve or Deny modal) and the modals' submissions check
+on the server that the user is an approver and not the requester; anyone else changes
+nothing, is answered politely, and leaves an audit row.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.connections.model import Connection
+from bot.connections.states import State
+from bot.slack import blocks
+from bot.slack.deps import SlackDeps
+from bot.slack.modals import TRIGGER_FAILED
+
+log = logging.getLogger(__name__)
+
+NOT_AN_APPROVER = "Only the approvers set for this bot (APPROVERS) can approve or deny requests."
+OWN_REQUEST = "That is your own request: another approver decides."
+
+
+def refusal_to_decide(deps: SlackDeps, connection: Connection, user: str) -> str | None:
+    """Why `user` may not decide on this connection, or None; refusals are audited."""
+    if not deps.access.is_approver(user):
+        deps.service.record(connection.id, user, "refused: not an approver tried to decide")
+        log.warning(
+            "refused a decision from someone who is not an approver",
+            extra={"connection": connection.id, "user": user},
+        )
+        return NOT_AN_APPROVER
+    if user == connection.owner_id:
+        deps.service.record(connection.id, user, "refused: the requester tried to decide")
+        return OWN_REQUEST
+    return None
+
+
+def already(connection: Connection) -> str:
+    """What a late click or submission is told: who decided first, or how it ended."""
+    if connection.decided_by:
+        verb = "denied" if connection.state == State.DENIED else "approved"
+        return f"Connection #{connection.id} was already {verb} by <@{connection.decided_by}>."
+    return (
+        f"Connection #{connection.id} is no longer waiting for a decision "
+        f"({connection.state.words})."
+    )
+
+
+def open_decision(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient, approve: bool
+) -> None:
+    """Approve or Deny pressed on a card: the modal, if this approver may still decide."""
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id")
+    refusal = refusal_to_decide(deps, connection, user)
+    if refusal is None and connection.state != State.AWAITING_APPROVAL:
+        refusal = already(connection)
+    if refusal is not None:
+        deps.notifier.tell_user(channel, user, refusal)
+        return
+    view = blocks.approve_view(connection) if approve else blocks.deny_view(connection)
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except Exception:
+        deps.notifier.tell_user(channel, user, TRIGGER_FAILED)
+        raise
+
+
+def decide(
+    deps: SlackDeps, connection_id: int, user: str, *, approve: bool, note: str | None
+) -> str:
+    """Record the decision (the first one wins), then update every card, the progress
+    message and the requester. Returns what the deciding approver is told."""
+    connection = deps.service.get(connection_id)
+    refusal = refusal_to_decide(deps, connection, user)
+    if refusal is not None:
+        return refusal
+    connection, decided = deps.service.decide(connection_id, user, approve=approve, note=note)
+    if not decided:
+        return already(connection)
+    log.info(
+        "approved" if approve else "denied",
+        extra={"connection": connection.id, "user": user},
+    )
+    deps.notifier.update_cards(connection)
+    deps.notifier.refresh_progress(connection.id)
+    deps.notifier.tell_decision(connection)
+    verb = "approved" if approve else "denied"
+    return (
+        f"You {verb} connection #{connection.id} for {connection.organization}. "
+        f"<@{connection.owner_id}> has been told."
+    )
