@@ -133,6 +133,20 @@ class Runtime:
         self.engine.dispose()
 
 
+def _warn_about_access(settings: Settings) -> None:
+    if not settings.allowed_users and not settings.approvers:
+        log.warning(
+            "ALLOWED_USERS and APPROVERS are both empty: anyone in the Slack workspace may add "
+            "VCS connections with the bot's Terraform token"
+        )
+    if len(settings.approvers) == 1 and not settings.approvers[0].startswith("S"):
+        log.warning(
+            "APPROVERS has a single member: nobody can approve that person's own requests; "
+            "add a second approver or a user group",
+            extra={"user": settings.approvers[0]},
+        )
+
+
 def build_runtime(
     settings: Settings, *, clock: Clock | None = None, migrate: bool = True
 ) -> Runtime:
@@ -161,6 +175,7 @@ def build_runtime(
         clock,
     )
     client = slack_client(settings)
+    _warn_about_access(settings)
     approvers = Audience(client, settings.approvers)
     access = Access(
         client,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -9,6 +11,10 @@ from slack_sdk import WebClient
 
 from bot.slack import blocks
 from bot.slack.deps import SlackDeps
+
+# Slack applies our ack's "update" when it gets the HTTP answer; a views.update sent
+# sooner could land first and be overwritten by the "please wait" view.
+_AFTER_ACK = 0.3
 
 TRIGGER_FAILED = (
     "Slack did not let me open the form in time (it allows 3 seconds). "
@@ -70,3 +76,18 @@ def open_request_form_now(
         channel_id=channel, organization=organization, ask_reason=deps.access.needs_approval
     )
     client.views_open(trigger_id=trigger_id, view=blocks.request_view(form))
+
+
+@dataclass(frozen=True)
+class OpenModal:
+    """The modal a submission came from, updated once our ack has surely landed."""
+
+    client: WebClient
+    view_id: str
+    received: float
+
+    def show(self, view: dict[str, Any]) -> None:
+        remaining = _AFTER_ACK - (time.monotonic() - self.received)
+        if remaining > 0:
+            time.sleep(remaining)
+        self.client.views_update(view_id=self.view_id, view=view)

@@ -31,33 +31,15 @@ from bot.problems import Problem
 from bot.slack import blocks, forms, ids
 from bot.slack.decisions import decide
 from bot.slack.deps import SlackDeps
+from bot.slack.modals import OpenModal
 from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
-
-# Slack applies our ack's "update" when it gets the HTTP answer; a views.update sent
-# sooner could land first and be overwritten by the "please wait" view.
-_AFTER_ACK = 0.3
 
 START_FAILED = (
     "Something went wrong on the bot's side while starting. Press Continue to "
     "try again; if it keeps happening, tell whoever runs the bot."
 )
-
-
-@dataclass(frozen=True)
-class OpenModal:
-    """The modal a submission came from, updated once our ack has surely landed."""
-
-    client: WebClient
-    view_id: str
-    received: float
-
-    def show(self, view: dict[str, Any]) -> None:
-        remaining = _AFTER_ACK - (time.monotonic() - self.received)
-        if remaining > 0:
-            time.sleep(remaining)
-        self.client.views_update(view_id=self.view_id, view=view)
 
 
 # The connect request.

@@ -132,6 +132,8 @@ class FakeSlack(FakeServer):
         # never meet the owner's night by accident.
         self.user_tz: dict[str, str] = {}
         self.user_groups: dict[str, list[str]] = {}
+        # users.info flags per user: deleted, is_bot, is_restricted, is_ultra_restricted.
+        self.user_flags: dict[str, dict[str, bool]] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._ts = itertools.count(1)
@@ -273,6 +275,11 @@ class FakeSlack(FakeServer):
                 "name": user.lower(),
                 "tz": zone,
                 "tz_offset": int(offset.total_seconds()),
+                "deleted": False,
+                "is_bot": False,
+                "is_restricted": False,
+                "is_ultra_restricted": False,
+                **self.user_flags.get(user, {}),
             }
         }
 

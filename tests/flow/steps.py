@@ -28,19 +28,44 @@ def open_form(slack: SlackDriver, org: str = ORG, user: str = OWNER) -> StoredVi
     return slack.wait_for_view(user, lambda v: v.get("callback_id") == "connect_request")
 
 
+WHY = "Why is this connection needed?"
+REASON = "The platform team moves its Terraform repositories to Bitbucket."
+
+
 def request(
     slack: SlackDriver, org: str = ORG, values: dict[str, Any] | None = None, user: str = OWNER
 ) -> tuple[StoredView, dict[str, Any]]:
+    """Fill in and submit the connect form (with a reason when approvals ask for one)."""
     form = open_form(slack, org, user)
-    answer = slack.submit(form, values or SERVICE, user=user)
+    values = dict(values or SERVICE)
+    if WHY in view_text(form) and WHY not in values:
+        values[WHY] = REASON
+    answer = slack.submit(form, values, user=user)
     return form, answer
 
 
 def started(slack: SlackDriver, fake_slack: FakeSlack, org: str = ORG) -> Message:
-    """Request a connection and return its progress message."""
+    """Request a connection (approved by the first approver, when approvals are on) and
+    return its progress message."""
     request(slack, org)
-    slack.wait_for_view_text(OWNER, "is under way")
+    view = slack.wait_for_view(
+        OWNER, lambda v: "is under way" in json.dumps(v) or "waits for an approver" in json.dumps(v)
+    )
+    if "waits for an approver" in view_text(view):
+        approve(slack)
+        slack.find_button("Enter Key and Secret")
     return eventually(lambda: [m for m in fake_slack.channel_messages(CHANNEL) if org in m.text])[0]
+
+
+def approve(slack: SlackDriver, comment: str = "") -> str:
+    """The newest card's approver presses Approve and submits; returns who approved."""
+    found = slack.find_button("Approve")
+    approver = found[0].channel.removeprefix("D")
+    slack.click("", user=approver, found=found)
+    view = slack.wait_for_view(approver, lambda v: v.get("callback_id") == "approve_connection")
+    slack.submit(view, {"Comment (optional)": comment} if comment else {}, user=approver)
+    slack.wait_for_view_text(approver, "You approved")
+    return approver
 
 
 def credentials_form(slack: SlackDriver) -> StoredView:

@@ -116,8 +116,9 @@ def test_a_tfe_that_ignores_the_uuid_gets_the_callback_step(
     assert body.count(":white_square:") == 2  # five steps, on the third
     assert not fake_slack.channel_messages("D" + OWNER)  # no authorize link yet
     slack.click("I've updated the callback URL", user=OWNER)
-    message, _block, _button = slack.find_button("Authorize")
-    assert "Step 4: authorize" in json.dumps(message.blocks)
+    found = slack.find_button("Authorize")
+    assert "Step 4: authorize" in json.dumps(found[0].blocks)
+    slack.click("", user=OWNER, found=found)
     fake_tfe.authorize(client.id, user="svc-terraform")
     eventually(lambda: "Connected." in json.dumps(progress.blocks))
     assert json.dumps(progress.blocks).count(":white_check_mark:") == 5
