@@ -25,6 +25,7 @@ from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.connections.notices import Notices
+from bot.connections.outbox import Outbox
 from bot.connections.pages import Pages
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
@@ -32,11 +33,12 @@ from bot.flows.connect import ConnectFlow, FlowSettings
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.stalled import StallFlow
 from bot.jobs.due import DueWork
-from bot.jobs.queue import DueQueue
+from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.slack import actions, commands, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
+from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps, provide
 from bot.slack.notify import Notifier
@@ -218,6 +220,8 @@ def build_runtime(
         ),
         clock,
     )
+    worker = worker_name()
+    courier = Courier(Outbox(sessions, clock), notifier, service, worker)
     due = DueWork(
         service,
         DueQueue(sessions, clock),
@@ -225,8 +229,10 @@ def build_runtime(
         flow,
         stall,
         notifier,
+        courier,
         clock,
         approvers=approvers,
+        worker=worker,
     )
     deps = SlackDeps(
         settings=settings,
@@ -235,6 +241,7 @@ def build_runtime(
         flow=flow,
         stall=stall,
         notifier=notifier,
+        courier=courier,
         work=work,
         access=access,
     )

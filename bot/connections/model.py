@@ -206,6 +206,30 @@ class ApprovalCard(Base):
     __table_args__ = (UniqueConstraint("connection_id", "approver_id"),)
 
 
+class OwedMessage(Base):
+    """A Slack message owed because of a state change, written in the same transaction.
+
+    Deleted once Slack took it; until then any replica's sweep may send it (rendered from
+    the connection as it is then, so a late message is never stale).
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # What the message needs beyond the connection (the clean-up summary of an ending).
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the sweep may take it: a moment after the commit (the committing process sends
+    # it at once), later after each failure.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class SlackDelivery(Base):
     """A Slack request already handled; a second delivery with the same key is a duplicate."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.connections.model import AccountKind, ApprovalCard, Connection, ConnectionEvent
+from bot.connections.outbox import Owed, owe
 from bot.connections.states import InvalidTransition, State, check_transition, is_open
 from bot.problems import Problem
 
@@ -104,7 +105,8 @@ class ConnectionService:
             return session.scalars(query).first()
 
     def start(self, request: NewConnection, *, needs_approval: bool = False) -> Connection:
-        """Record a new connection and move it to its first waiting state."""
+        """Record a new connection and move it to its first waiting state; it owes its
+        progress message (and, waiting for approval, the approvers' cards)."""
         now = self._clock.now()
         first = State.AWAITING_APPROVAL if needs_approval else State.AWAITING_CREDENTIALS
         try:
@@ -130,6 +132,8 @@ class ConnectionService:
                 session.flush()
                 self._record(session, connection, None, State.REQUESTED, request.owner_id, now)
                 self._move(session, connection, first, request.owner_id, now)
+                if needs_approval:
+                    owe(session, connection.id, [Owed.SEND_CARDS], now)
             log.info(
                 "connection started",
                 extra={"connection": connection.id, "organization": connection.organization},
@@ -155,12 +159,14 @@ class ConnectionService:
         actor: str,
         note: str | None = None,
         expect: State | None = None,
+        owes: Sequence[Owed | tuple[Owed, str]] = (),
         **changes: Any,
     ) -> Connection:
         """Move a connection to `target` (InvalidTransition if the graph forbids it).
 
         `expect` makes the move conditional: it only happens from that state, which keeps
-        a double click or a retried delivery from moving a connection twice.
+        a double click or a retried delivery from moving a connection twice. The move owes
+        a progress message update, and `owes` more, in the same transaction.
         """
         now = self._clock.now()
         with self._transaction() as session:
@@ -171,6 +177,7 @@ class ConnectionService:
             for name, value in changes.items():
                 setattr(connection, name, value)
             self._move(session, connection, target, actor, now, note=note)
+            owe(session, connection.id, owes, now)
             return connection
 
     def decide(
@@ -192,6 +199,7 @@ class ConnectionService:
             else:
                 self._move(session, connection, State.DENIED, approver, now, note=note)
                 connection.status_note = None  # the decision fields say it
+            owe(session, connection.id, [Owed.CARDS, Owed.DECISION], now)
             return connection, True
 
     def record(self, connection_id: int, actor: str, note: str) -> None:
@@ -284,6 +292,7 @@ class ConnectionService:
                 )
             connection.next_due_at = now
             connection.updated_at = now
+            owe(session, connection.id, [Owed.PROGRESS], now)
             return True
 
     def mark_authorize_hint_sent(self, connection_id: int) -> bool:
@@ -330,6 +339,7 @@ class ConnectionService:
         # works out when it is next due.
         connection.next_due_at = now if is_open(target) else None
         self._record(session, connection, current, target, actor, now, note=note)
+        owe(session, connection.id, [Owed.PROGRESS], now)
 
     def _record(
         self,

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.clients.tfe import BITBUCKET_CLOUD, OAuthClient, TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
+from bot.connections.outbox import Owed
 from bot.connections.pages import Pages, client_name
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
@@ -235,7 +237,7 @@ class ConnectFlow:
     def _record_client(
         self, connection_id: int, client: OAuthClient, name: str, report: ConsumerReport
     ) -> Connection:
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         connection = self.service.get(connection_id)
         if connection.bitbucket_username is None and report.owner:
             changes["bitbucket_username"] = report.owner  # whose account this is, on record
@@ -254,6 +256,7 @@ class ConnectFlow:
             note=f"created OAuth client {client.id}",
             expect=State.AWAITING_CREDENTIALS,
             callback_differs=differs and connection.client_uuid is not None,
+            owes=[] if differs else [Owed.AUTHORIZE],
             oauth_client_id=client.id,
             oauth_client_name=name,
             callback_url=client.callback_url,
@@ -277,6 +280,7 @@ class ConnectFlow:
             State.AWAITING_AUTHORIZATION,
             expect=State.AWAITING_CALLBACK,
             actor=actor,
+            owes=[Owed.AUTHORIZE],
         )
 
     # Step 4 and 5: authorizing, and the token.
@@ -318,6 +322,7 @@ class ConnectFlow:
             note=f"TFE holds OAuth token {token.id}",
             oauth_token_id=token.id,
             authorized_as=token.service_provider_user,
+            owes=[Owed.CONNECTED],
         )
         if changed:
             log.info(
@@ -334,7 +339,7 @@ class ConnectFlow:
         expect: State = State.AWAITING_AUTHORIZATION,
         actor: str = "bot",
         note: str | None = None,
-        **changes: object,
+        **changes: Any,
     ) -> tuple[Connection, bool]:
         """Move from `expect` to `target`; (current connection, False) if it was not there."""
         try:

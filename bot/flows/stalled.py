@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection, ConnectionNotice
 from bot.connections.notices import ESCALATION, REMINDER, Notices
+from bot.connections.outbox import Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State, is_open
 from bot.problems import Problem
@@ -102,7 +103,9 @@ class StallFlow:
     ) -> tuple[Connection, Cleanup]:
         """Cancel or expire: delete the OAuth client the bot made if TFE issued no token.
 
-        Raises Problem when the connection already ended or TFE did not answer.
+        Owes the progress message, the approvers' cards and, unless the owner ended it
+        themselves, a word to the owner. Raises Problem when the connection already ended
+        or TFE did not answer.
         """
         connection = self.service.get(connection_id)
         if not is_open(connection.state):
@@ -130,6 +133,8 @@ class StallFlow:
                 note=cleanup.summary,
                 expect=connection.state,
                 status_note=f"{reason} {cleanup.summary}",
+                owes=[Owed.CARDS]
+                + ([] if actor == connection.owner_id else [(Owed.ENDED, cleanup.summary)]),
             )
         except InvalidTransition:
             raise Problem(f"Connection #{connection.id} changed meanwhile; look again.") from None

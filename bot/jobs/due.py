@@ -18,6 +18,7 @@ from bot.flows.stalled import StallFlow
 from bot.jobs.queue import DueQueue, gone_on_this_host, worker_name
 from bot.problems import Problem
 from bot.slack.audience import Audience
+from bot.slack.courier import Courier
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,6 @@ log = logging.getLogger(__name__)
 # connection's claim is renewed as its turn comes, so a slow batch keeps what it works on.
 LEASE_SECONDS = 30.0
 RETRY_AFTER_FAILURE = 30.0
-# How soon the sweep posts a progress message that Slack refused when the connection started.
-RETRY_PROGRESS_AFTER = 30.0
 
 
 class DueWork:
@@ -41,6 +40,7 @@ class DueWork:
         flow: ConnectFlow,
         stall: StallFlow,
         notifier: Notifier,
+        courier: Courier,
         clock: Clock,
         *,
         approvers: Audience | None = None,
@@ -53,6 +53,7 @@ class DueWork:
         self.flow = flow
         self.stall = stall
         self.notifier = notifier
+        self.courier = courier
         self.clock = clock
         self.approvers = approvers
         self.worker = worker or worker_name()
@@ -77,6 +78,10 @@ class DueWork:
             return 0
         for connection_id in claimed:
             self.handle(connection_id, claimed_at)
+        try:
+            self.courier.deliver_due()  # messages still owed, by this process or a dead one
+        except Exception:
+            log.exception("sending owed messages failed", extra={"worker": self.worker})
         return len(claimed)
 
     def handle(self, connection_id: int, claimed_at: datetime) -> None:
@@ -102,14 +107,6 @@ class DueWork:
         connection = self.service.get(connection_id)
         if not is_open(connection.state):
             return None
-        retry_progress: datetime | None = None
-        if connection.progress_ts is None:
-            # Posting it failed when the connection started (Slack was down): try again,
-            # once the request that started it has surely had its own go.
-            retry_progress = connection.created_at + timedelta(seconds=RETRY_PROGRESS_AFTER)
-            if self.clock.now() >= retry_progress:
-                connection = self.notifier.refresh_progress(connection_id)
-                retry_progress = None
         connection = self._watch_token(connection)
         if not is_open(connection.state):
             return None
@@ -120,16 +117,14 @@ class DueWork:
             self._remind(
                 connection, due.reminder_slot, number=due.reminder_number, escalate=due.escalate
             )
-        return _earliest(due.next_due, self.flow.next_token_check(connection), retry_progress)
+        return _earliest(due.next_due, self.flow.next_token_check(connection))
 
     def _watch_token(self, connection: Connection) -> Connection:
         if connection.state != State.AWAITING_AUTHORIZATION:
             return connection
         connection, changed = self.flow.check_token(connection.id)
         if changed:
-            self.notifier.refresh_progress(connection.id)
-            if connection.state == State.CONNECTED:
-                self.notifier.announce_connected(connection)
+            self.courier.deliver(connection.id)  # the progress message and the channel's notice
         elif self.flow.needs_authorize_hint(connection) and (
             self.service.mark_authorize_hint_sent(connection.id)
         ):
@@ -202,15 +197,13 @@ class DueWork:
             else f"Expired after {self.stall.policy.expire_after:g} seconds without progress."
         )
         try:
-            ended, cleanup = self.stall.end(
+            ended, _cleanup = self.stall.end(
                 connection.id, State.EXPIRED, actor="bot", reason=reason
             )
         except Problem:
             log.warning("expiry postponed", extra={"connection": connection.id})
             return self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
-        self.notifier.refresh_progress(ended.id)
-        self.notifier.update_cards(ended)
-        self.notifier.tell_ended(ended, cleanup.summary)
+        self.courier.deliver(ended.id)
         return None
 
 

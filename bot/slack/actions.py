@@ -114,8 +114,7 @@ def confirm_callback(
     """I've updated the callback URL: move on to authorizing (once, however many clicks)."""
     connection, moved = deps.flow.confirm_callback(connection.id, actor=connection.owner_id)
     if moved:
-        deps.notifier.send_authorize_link(connection)
-        deps.notifier.refresh_progress(connection.id)
+        deps.courier.deliver(connection.id)  # the Authorize link and the progress message
 
 
 def resend_authorize(
@@ -136,7 +135,7 @@ def note_authorize_opened(
 ) -> None:
     """The Authorize link button was clicked: watch TFE closely for the token from now on."""
     if deps.flow.authorize_opened(connection.id):
-        deps.notifier.refresh_progress(connection.id)
+        deps.courier.deliver(connection.id)
 
 
 def resume(

@@ -86,9 +86,7 @@ def decide(
         "approved" if approve else "denied",
         extra={"connection": connection.id, "user": user},
     )
-    deps.notifier.update_cards(connection)
-    deps.notifier.refresh_progress(connection.id)
-    deps.notifier.tell_decision(connection)
+    deps.courier.deliver(connection.id)  # every card, the progress message, the requester
     verb = "approved" if approve else "denied"
     return (
         f"You {verb} connection #{connection.id} for {connection.organization}. "

@@ -12,6 +12,7 @@ from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.stalled import StallFlow
 from bot.slack.access import Access
+from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
@@ -25,6 +26,7 @@ class SlackDeps:
     flow: ConnectFlow
     stall: StallFlow
     notifier: Notifier
+    courier: Courier  # sends what state changes owe Slack
     work: BackgroundWork
     access: Access  # who may start, decide, cancel; which organizations
 

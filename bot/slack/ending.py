@@ -28,8 +28,5 @@ def cancel(deps: SlackDeps, connection: Connection, user: str, user_name: str) -
         )
     except Problem as problem:
         return problem.message + (" Try again in a minute." if problem.retryable else "")
-    deps.notifier.refresh_progress(ended.id)
-    deps.notifier.update_cards(ended)
-    if user != ended.owner_id:
-        deps.notifier.tell_ended(ended, cleanup.summary)
+    deps.courier.deliver(ended.id)  # the progress message, cards, and the owner if not them
     return f"Connection #{ended.id} for {ended.organization} is cancelled. {cleanup.summary}"

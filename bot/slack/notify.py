@@ -116,14 +116,18 @@ class Notifier:
         told that nobody can approve it as things stand.
         """
         members = self.approvers.members()
+        # Sent again after a crash: only the approvers who have no card yet get one.
+        carded = {card.approver_id for card in self.service.cards(connection.id)}
         for approver in members:
+            if approver in carded:
+                continue
             text, body = blocks.approval_card(connection, approver)
             dm = self._dm(approver)
             answer = self.client.chat_postMessage(channel=dm, text=text, blocks=body)
             self.service.add_card(
                 connection.id, approver, str(answer["channel"]), str(answer["ts"])
             )
-        if members == [connection.owner_id] or not members:
+        if not carded and (members == [connection.owner_id] or not members):
             self.tell_user(None, connection.owner_id, blocks.sole_approver_note(connection))
         return members
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
 from bot.connections.model import Connection
@@ -130,16 +129,8 @@ def start_connection(
         return
     if superseded is not None:
         deps.service.record(superseded.id, user, f"superseded by connection #{connection.id}")
-    try:
-        connection = deps.notifier.refresh_progress(connection.id)
-    except SlackApiError as error:
-        log.warning(
-            "posting the progress message failed; the sweep will retry",
-            extra={"connection": connection.id, "error": error.response.get("error")},
-        )
-    modal.show(blocks.started_view(connection))
-    if connection.state == State.AWAITING_APPROVAL:
-        deps.notifier.send_approval_cards(connection)
+    deps.courier.deliver(connection.id)  # the progress message (and approvers' cards)
+    modal.show(blocks.started_view(deps.service.get(connection.id)))
 
 
 def supersede(deps: SlackDeps, failed: Connection, user: dict[str, Any]) -> Connection:
@@ -151,7 +142,7 @@ def supersede(deps: SlackDeps, failed: Connection, user: dict[str, Any]) -> Conn
         actor=user["id"],
         reason=f"Superseded by a new connection that @{name} started.",
     )
-    deps.notifier.refresh_progress(ended.id)
+    deps.courier.deliver(ended.id)
     log.info(
         "superseded a failed connection",
         extra={"connection": ended.id, "client": cleanup.client_id},
@@ -279,9 +270,7 @@ def create_client(
         )
         return
     modal.show(blocks.client_created_view(connection))
-    if connection.state == State.AWAITING_AUTHORIZATION:
-        deps.notifier.send_authorize_link(connection)
-    deps.notifier.refresh_progress(connection.id)
+    deps.courier.deliver(connection.id)  # the progress message (and the Authorize link)
 
 
 def _create_failed(

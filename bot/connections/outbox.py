@@ -1,0 +1,173 @@
+"""The outbox: Slack messages a state change owes, kept until Slack has taken them.
+
+The service writes the rows in the transaction that changes the state, so a process that
+dies right after the commit leaves its debts on record; the committing process sends them
+at once, and any replica's sweep sends what is still owed later (claimed per row under a
+lease, SKIP LOCKED on PostgreSQL, with backoff after failures). Messages are rendered when
+sent, from the connection as it is then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.connections.model import OwedMessage
+
+# How long the sweep leaves a fresh row to the process that committed it.
+GRACE_SECONDS = 10.0
+# Retry delays after failures: 2, 4, 8 … seconds, never more than 5 minutes.
+BACKOFF_MAX_SECONDS = 300.0
+
+
+class Owed(StrEnum):
+    """What a state change owes Slack."""
+
+    PROGRESS = "progress"  # the progress message, posted or updated in place
+    CONNECTED = "connected"  # the channel's completion notice
+    AUTHORIZE = "authorize"  # the owner's Authorize link
+    ENDED = "ended"  # the owner hears that it expired or was cancelled (detail: clean-up)
+    SEND_CARDS = "send_cards"  # a card to every approver who has none yet
+    CARDS = "cards"  # every approver's card updated to the current state
+    DECISION = "decision"  # the requester hears an approver's decision
+
+
+@dataclass(frozen=True)
+class Debt:
+    """One owed message as the sender sees it."""
+
+    id: int
+    connection_id: int
+    kind: Owed
+    detail: str | None
+    attempts: int
+
+
+def owe(
+    session: Session,
+    connection_id: int,
+    kinds: Sequence[Owed | tuple[Owed, str]],
+    now: datetime,
+) -> None:
+    """Add owed messages inside the caller's transaction."""
+    for item in kinds:
+        kind, detail = item if isinstance(item, tuple) else (item, None)
+        session.add(
+            OwedMessage(
+                connection_id=connection_id,
+                kind=kind.value,
+                detail=detail,
+                created_at=now,
+                due_at=now + timedelta(seconds=GRACE_SECONDS),
+                attempts=0,
+            )
+        )
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failures."""
+    return min(BACKOFF_MAX_SECONDS, 2.0 ** max(1, attempts))
+
+
+class Outbox:
+    """Claims and settles owed messages; each method one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def claim_for(self, connection_id: int, worker: str, *, lease_seconds: float) -> list[Debt]:
+        """Everything owed for one connection that nobody holds, due or not (sent right
+        after the commit that owed it)."""
+        return self._claim(worker, lease_seconds, connection_id=connection_id, limit=100)
+
+    def claim_due(self, worker: str, *, limit: int, lease_seconds: float) -> list[Debt]:
+        """Up to `limit` owed messages whose time has come, for the sweep."""
+        return self._claim(worker, lease_seconds, connection_id=None, limit=limit)
+
+    def _claim(
+        self, worker: str, lease_seconds: float, *, connection_id: int | None, limit: int
+    ) -> list[Debt]:
+        now = self._clock.now()
+        free = or_(OwedMessage.lease_until.is_(None), OwedMessage.lease_until < now)
+        with self._sessions.begin() as session:
+            query = select(OwedMessage.id).where(free).order_by(OwedMessage.id).limit(limit)
+            if connection_id is None:
+                query = query.where(OwedMessage.due_at <= now)
+            else:
+                query = query.where(OwedMessage.connection_id == connection_id)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            claimed = set(
+                session.scalars(
+                    update(OwedMessage)
+                    .where(OwedMessage.id.in_(ids))
+                    .where(free)
+                    .values(lease_owner=worker, lease_until=now + timedelta(seconds=lease_seconds))
+                    .returning(OwedMessage.id)
+                )
+            )
+            rows = session.scalars(
+                select(OwedMessage).where(OwedMessage.id.in_(claimed)).order_by(OwedMessage.id)
+            )
+            return [Debt(r.id, r.connection_id, Owed(r.kind), r.detail, r.attempts) for r in rows]
+
+    def paid(self, ids: Sequence[int]) -> None:
+        """Slack took these: forget them."""
+        if ids:
+            with self._sessions.begin() as session:
+                session.execute(delete(OwedMessage).where(OwedMessage.id.in_(list(ids))))
+
+    def failed(self, ids: Sequence[int], error: str, *, counted: int | None) -> int:
+        """Give these back for a later try; `counted` is the one whose attempt failed (its
+        attempts go up). Returns that row's attempts so far."""
+        now = self._clock.now()
+        attempts = 0
+        with self._sessions.begin() as session:
+            if counted is not None:
+                row = session.get(OwedMessage, counted)
+                if row is not None:
+                    row.attempts += 1
+                    row.last_error = error[:255]
+                    attempts = row.attempts
+            retry_at = now + timedelta(seconds=backoff(attempts))
+            session.execute(
+                update(OwedMessage)
+                .where(OwedMessage.id.in_(list(ids)))
+                .values(lease_owner=None, lease_until=None, due_at=retry_at)
+            )
+        return attempts
+
+    def owed(self, connection_id: int | None = None) -> list[OwedMessage]:
+        """What is still owed (for one connection), oldest first."""
+        with self._sessions.begin() as session:
+            query = select(OwedMessage).order_by(OwedMessage.id)
+            if connection_id is not None:
+                query = query.where(OwedMessage.connection_id == connection_id)
+            return list(session.scalars(query))
+
+    def release_leases(self, owners: list[str]) -> int:
+        """Free what workers known to be gone held."""
+        if not owners:
+            return 0
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OwedMessage)
+                .where(OwedMessage.lease_owner.in_(owners))
+                .values(lease_owner=None, lease_until=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def lease_owners(self) -> list[str]:
+        with self._sessions.begin() as session:
+            query = select(OwedMessage.lease_owner).where(OwedMessage.lease_owner.is_not(None))
+            return sorted({str(owner) for owner in session.scalars(query.distinct())})

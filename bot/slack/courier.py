@@ -1,0 +1,115 @@
+"""Sends what the outbox says is owed to Slack: right after the commit, and from the sweep.
+
+Each message is rendered from the connection as it is when sent. Repeated progress and
+card updates for one connection go out once. A failure gives the rest back to the outbox
+with a backoff; nothing is ever dropped, and a message Slack keeps refusing is logged and
+marked in the connection's audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+from slack_sdk.errors import SlackApiError
+
+from bot.connections.outbox import Debt, Outbox, Owed
+from bot.connections.service import ConnectionService
+from bot.connections.states import State
+from bot.redaction import REDACTOR
+from bot.slack.notify import Notifier
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0
+# After this many failed tries of one message, say so in the log and the audit trail.
+TELL_AFTER = 5
+# Updates that say the same thing however often they are sent.
+_ONCE_PER_ROUND = frozenset({Owed.PROGRESS, Owed.CARDS})
+
+
+class Courier:
+    def __init__(
+        self, outbox: Outbox, notifier: Notifier, service: ConnectionService, worker: str
+    ) -> None:
+        self.outbox = outbox
+        self.notifier = notifier
+        self.service = service
+        self.worker = worker
+
+    def deliver(self, connection_id: int) -> None:
+        """Send what one connection owes now (called right after the commit that owed it).
+
+        Never raises: what fails stays owed, and the sweep tries again.
+        """
+        try:
+            debts = self.outbox.claim_for(connection_id, self.worker, lease_seconds=LEASE_SECONDS)
+            self._send(debts)
+        except Exception:
+            log.exception("sending owed messages failed", extra={"connection": connection_id})
+
+    def deliver_due(self, limit: int = 50) -> int:
+        """The sweep's part: what is still owed and due, by any process. Returns how many."""
+        debts = self.outbox.claim_due(self.worker, limit=limit, lease_seconds=LEASE_SECONDS)
+        by_connection: defaultdict[int, list[Debt]] = defaultdict(list)
+        for debt in debts:
+            by_connection[debt.connection_id].append(debt)
+        for group in by_connection.values():
+            self._send(group)
+        return len(debts)
+
+    def _send(self, debts: Sequence[Debt]) -> None:
+        sent: set[Owed] = set()
+        for index, debt in enumerate(debts):
+            if debt.kind in _ONCE_PER_ROUND and debt.kind in sent:
+                self.outbox.paid([debt.id])
+                continue
+            try:
+                self._one(debt)
+            except Exception as error:
+                self._failed(debts[index:], debt, error)
+                return
+            self.outbox.paid([debt.id])
+            sent.add(debt.kind)
+
+    def _one(self, debt: Debt) -> None:
+        connection = self.service.get(debt.connection_id)
+        notifier = self.notifier
+        if debt.kind == Owed.PROGRESS:
+            notifier.refresh_progress(connection.id)
+        elif debt.kind == Owed.CONNECTED:
+            notifier.announce_connected(connection)
+        elif debt.kind == Owed.AUTHORIZE:
+            if connection.state == State.AWAITING_AUTHORIZATION:  # not once it moved on
+                notifier.send_authorize_link(connection)
+        elif debt.kind == Owed.ENDED:
+            notifier.tell_ended(connection, debt.detail or "")
+        elif debt.kind == Owed.SEND_CARDS:
+            if connection.state == State.AWAITING_APPROVAL:
+                notifier.send_approval_cards(connection)
+        elif debt.kind == Owed.CARDS:
+            notifier.update_cards(connection)
+        elif debt.kind == Owed.DECISION:
+            notifier.tell_decision(connection)
+
+    def _failed(self, left: Sequence[Debt], failed: Debt, error: Exception) -> None:
+        said = _describe(error)
+        attempts = self.outbox.failed([d.id for d in left], said, counted=failed.id)
+        extra = {"connection": failed.connection_id, "error": said, "state": failed.kind.value}
+        if attempts == TELL_AFTER:
+            log.warning("Slack keeps refusing an owed message; still trying", extra=extra)
+            self.service.record(
+                failed.connection_id,
+                "bot",
+                f"Slack refused the {failed.kind.value} message {attempts} times ({said}); "
+                "the bot keeps trying",
+            )
+        else:
+            log.info("an owed message will be tried again", extra=extra)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or "slack_error")
+    return REDACTOR.scrub(type(error).__name__)
