@@ -86,6 +86,7 @@ class Runtime:
     deliveries: Deliveries
     flow: ConnectFlow
     notifier: Notifier
+    courier: Courier
     work: BackgroundWork
     app: App
     due: DueWork
@@ -257,6 +258,7 @@ def build_runtime(
         deliveries=deliveries,
         flow=flow,
         notifier=notifier,
+        courier=courier,
         work=work,
         app=app,
         due=due,

@@ -22,7 +22,8 @@ from bot.connections.model import OwedMessage
 
 # How long the sweep leaves a fresh row to the process that committed it.
 GRACE_SECONDS = 10.0
-# Retry delays after failures: 2, 4, 8 … seconds, never more than 5 minutes.
+# Retry delays after failures: 2, 3, 4.5, 6.75 … seconds (so a half-minute outage is over
+# within a few tries of its end), never more than 5 minutes.
 BACKOFF_MAX_SECONDS = 300.0
 
 
@@ -72,7 +73,7 @@ def owe(
 
 def backoff(attempts: int) -> float:
     """Seconds before the next try after `attempts` failures."""
-    return min(BACKOFF_MAX_SECONDS, 2.0 ** max(1, attempts))
+    return min(BACKOFF_MAX_SECONDS, 2.0 * 1.5 ** max(0, attempts - 1))
 
 
 class Outbox:

@@ -132,6 +132,8 @@ class FakeSlack(FakeServer):
         # never meet the owner's night by accident.
         self.user_tz: dict[str, str] = {}
         self.user_groups: dict[str, list[str]] = {}
+        # Until this time.monotonic(), every Web API call answers 503 (a Slack outage).
+        self.down_until = 0.0
         # users.info flags per user: deleted, is_bot, is_restricted, is_ultra_restricted.
         self.user_flags: dict[str, dict[str, bool]] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out
@@ -183,6 +185,8 @@ class FakeSlack(FakeServer):
             with self.lock:
                 self.calls.append(("apps.connections.open", {}))
             return Reply(200, {"ok": True, "url": self.socket_url})
+        if time.monotonic() < self.down_until:
+            return Reply(503, {"ok": False, "error": "service_unavailable"})
         if auth != f"Bearer {self.token}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         content_type = request.headers.get("content-type", "")

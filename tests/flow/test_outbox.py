@@ -1,0 +1,156 @@
+"""Nothing owed to Slack is lost: a kill between the commit and the Slack call, an outage,
+and two replicas sending what is owed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bot import db
+from bot.clock import SystemClock
+from bot.connections.model import AccountKind
+from bot.connections.outbox import Outbox, Owed
+from bot.connections.service import ConnectionService, NewConnection
+from bot.slack.courier import Courier
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.tfe import FakeTFE
+from tests.flow.steps import CHANNEL, KEY, OWNER, SECRET, credentials_form, started
+from tests.harness import BotProcess, RunningBot, eventually
+
+POST = r"/api/chat.postMessage"
+
+
+def to_authorize(slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE) -> str:
+    """A connection whose owner opened the Authorize link; returns its OAuth client id."""
+    started(slack, fake_slack)
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    slack.wait_for_view_text(OWNER, "OAuth client created")
+    slack.click("Authorize", user=OWNER, found=slack.find_button("Authorize"))
+    return fake_tfe.bitbucket_clients("acme-infra")[0].id
+
+
+def notices(fake_slack: FakeSlack) -> list[Any]:
+    """The channel's completion notices (the first channel message is the progress message,
+    which says "connected" too once it is updated)."""
+    return [m for m in fake_slack.channel_messages(CHANNEL)[1:] if "is connected" in m.text]
+
+
+def test_a_bot_killed_before_telling_the_channel_tells_it_after_the_restart(
+    env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
+) -> None:
+    log = tmp_path / "bot.log"
+    first = BotProcess(env, log).wait_ready()
+    slack = SlackDriver(fake_slack, first.url)
+    client_id = to_authorize(slack, fake_slack, fake_tfe)
+    posts = len(fake_slack.requests_to("POST", POST))
+    # Slack hangs on the next message (the completion notice): the bot has committed
+    # "connected" and is waiting on Slack when it dies.
+    fake_slack.fail("POST", POST, delay=60, mode="drop")
+    fake_tfe.authorize(client_id)
+    eventually(lambda: len(fake_slack.requests_to("POST", POST)) > posts, timeout=20)
+    first.kill()
+    assert not notices(fake_slack)
+    fake_slack.faults.clear()
+
+    second = BotProcess(env, log).wait_ready()
+    try:
+        eventually(lambda: notices(fake_slack), timeout=30, message="the channel was never told")
+        time.sleep(1)  # a few more sweeps: still one notice
+        assert len(notices(fake_slack)) == 1
+    finally:
+        assert second.stop() == 0
+
+
+def test_a_slack_outage_during_completion_only_delays_the_notice(
+    env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, log_lines: list[str]
+) -> None:
+    bot = RunningBot.from_env(env)
+    try:
+        slack = SlackDriver(fake_slack, bot.url)
+        client_id = to_authorize(slack, fake_slack, fake_tfe)
+        fake_slack.down_until = time.monotonic() + 30
+        fake_tfe.authorize(client_id)
+        eventually(lambda: bot.runtime.service.get(1).state == "connected")
+        assert not notices(fake_slack)
+        eventually(lambda: notices(fake_slack), timeout=75, message="no notice after the outage")
+        assert time.monotonic() >= fake_slack.down_until
+        assert len(notices(fake_slack)) == 1
+        assert "Connected." in json.dumps(fake_slack.channel_messages(CHANNEL)[0].blocks)
+        assert not bot.runtime.courier.outbox.owed()
+    finally:
+        bot.stop()
+
+
+class CountingNotifier:
+    """Stands in for Slack: counts what each connection was sent."""
+
+    def __init__(self) -> None:
+        self.sent: Counter[tuple[int, str]] = Counter()
+        self.lock = threading.Lock()
+
+    def _count(self, connection_id: int, kind: str) -> None:
+        time.sleep(0.005)  # a Slack call takes a moment: let the replicas overlap
+        with self.lock:
+            self.sent[(connection_id, kind)] += 1
+
+    def refresh_progress(self, connection_id: int) -> None:
+        self._count(connection_id, "progress")
+
+    def announce_connected(self, connection: Any) -> None:
+        self._count(connection.id, "connected")
+
+
+def test_two_replicas_send_each_owed_message_once(database_url: str) -> None:
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    sessions = db.make_sessionmaker(engine)
+    clock = SystemClock()
+    service = ConnectionService(sessions, clock)
+    ids = []
+    for i in range(20):
+        connection = service.start(
+            NewConnection(
+                request_ref=f"r{i}",
+                team_id="T",
+                channel_id="C",
+                owner_id="U1",
+                organization=f"org-{i}",
+                account_kind=AccountKind.SERVICE_ACCOUNT,
+                bitbucket_username="svc",
+            )
+        )
+        ids.append(connection.id)
+    with sessions.begin() as session:  # everything owed is due now, as after a crash
+        from sqlalchemy import update
+
+        from bot.connections.model import OwedMessage
+        from bot.connections.outbox import owe
+
+        for connection_id in ids:
+            owe(session, connection_id, [Owed.CONNECTED], clock.now())
+        session.execute(update(OwedMessage).values(due_at=clock.now()))
+    notifier = CountingNotifier()
+    couriers = [
+        Courier(Outbox(sessions, clock), notifier, service, f"replica-{n}")  # type: ignore[arg-type]
+        for n in range(2)
+    ]
+    barrier = threading.Barrier(2)
+
+    def sweep(courier: Courier) -> None:
+        barrier.wait()
+        while courier.deliver_due(limit=5):
+            pass
+
+    threads = [threading.Thread(target=sweep, args=(c,)) for c in couriers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(notifier.sent.values()) == {1}
+    assert len(notifier.sent) == 2 * len(ids)  # a progress message and a notice each
+    assert not couriers[0].outbox.owed()
+    engine.dispose()
