@@ -19,7 +19,8 @@ from sqlalchemy import Engine, insert, text
 
 from bot import db
 from bot.clock import ManualClock
-from bot.connections.model import Connection
+from bot.connections.model import Connection, OwedMessage
+from bot.connections.outbox import Outbox
 from bot.jobs.queue import DueQueue
 
 SIZES = (10_000, 100_000)
@@ -79,6 +80,7 @@ def measure(url: str, label: str) -> None:
         db.migrate(url)
         engine = db.make_engine(url)
         with engine.begin() as connection:
+            connection.execute(text("DELETE FROM outbox"))
             connection.execute(text("DELETE FROM connection_events"))
             connection.execute(text("DELETE FROM connections"))
         due = fill(engine, size)
@@ -118,7 +120,49 @@ def measure(url: str, label: str) -> None:
             f"due claimed and released in {all_due * 1000:.0f} ms; "
             f"a sweep with nothing due {idle * 1000:.2f} ms; plan: {plan(engine)}"
         )
+        measure_outbox(engine, label, size, due)
         engine.dispose()
+
+
+def measure_outbox(engine: Engine, label: str, size: int, owed: int) -> None:
+    """The sweep's other half: claiming owed Slack messages and settling them. The outbox
+    holds only what is owed (paid rows are deleted); half of it is backing off, not due."""
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM outbox"))
+        ids = [row[0] for row in connection.execute(text("SELECT id FROM connections"))]
+        rows = [
+            {
+                "connection_id": ids[i * (len(ids) // (2 * owed))],
+                "kind": "progress",
+                "created_at": NOW,
+                "due_at": NOW - timedelta(seconds=1) if i % 2 == 0 else NOW + timedelta(hours=1),
+                "attempts": 0,
+            }
+            for i in range(2 * owed)
+        ]
+        connection.execute(insert(OwedMessage.__table__), rows)
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE outbox"))
+    outbox = Outbox(db.make_sessionmaker(engine), ManualClock(NOW))
+    claims: list[float] = []
+    settled = 0
+    started_all = time.perf_counter()
+    while True:
+        started = time.perf_counter()
+        debts = outbox.claim_due("bench", limit=BATCH, lease_seconds=60)
+        claims.append(time.perf_counter() - started)
+        if not debts:
+            break
+        outbox.paid([d.id for d in debts])
+        settled += len(debts)
+    all_owed = time.perf_counter() - started_all
+    assert settled == owed, (settled, owed)
+    print(
+        f"outbox ({label}, {size:,} connections, {owed:,} messages due, {owed:,} backing off): "
+        f"claiming {BATCH} median {statistics.median(claims) * 1000:.2f} ms; all due claimed "
+        f"and paid in {all_owed * 1000:.0f} ms; a sweep with nothing owed "
+        f"{claims[-1] * 1000:.2f} ms"
+    )
 
 
 def main(postgres_url: str | None) -> None:
