@@ -35,6 +35,7 @@ from bot.flows.stalled import StallFlow
 from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
+from bot.redaction import REDACTOR
 from bot.slack import actions, commands, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
@@ -58,13 +59,24 @@ def _without_env(*names: str) -> Iterator[None]:
         os.environ.update(saved)
 
 
+class RedactingWebClient(WebClient):
+    """Every Web API call passes here: a secret in flight never reaches Slack, whatever
+    text (an outside error, an exception) carried it."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        for name in ("data", "params", "json"):
+            if kwargs.get(name) is not None:
+                kwargs[name] = REDACTOR.scrub_deep(kwargs[name])
+        return super().api_call(api_method, **kwargs)
+
+
 def slack_client(settings: Settings) -> WebClient:
     base_url = (
         settings.slack_api_url
         if settings.slack_api_url.endswith("/")
         else (settings.slack_api_url + "/")
     )
-    return WebClient(
+    return RedactingWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=base_url,
         timeout=15,

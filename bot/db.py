@@ -11,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.redaction import REDACTOR
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -31,8 +33,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _serialize_sqlite_writers(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    event.listen(engine, "before_cursor_execute", _scrub_parameters, retval=True)
+    return engine
+
+
+def _scrub_parameters(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+) -> tuple[str, Any]:
+    # Every database write passes here: a secret in flight is never stored, whatever text
+    # (an outside error, a note) carried it.
+    if REDACTOR.active:
+        parameters = REDACTOR.scrub_deep(parameters)
+    return statement, parameters
 
 
 def _serialize_sqlite_writers(engine: Engine) -> None:

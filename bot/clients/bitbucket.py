@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -195,6 +196,9 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+_OAUTH_CODE = re.compile(r"[a-z_]{1,40}")
+
+
 def _oauth_error(status: int, body: dict[str, Any]) -> BitbucketError:
     error = str(body.get("error") or "")
     description = str(body.get("error_description") or "")
@@ -214,9 +218,11 @@ def _oauth_error(status: int, body: dict[str, Any]) -> BitbucketError:
             status=status,
         )
     if error:
+        # Only an OAuth error code is shown: a body that echoes what it was sent stays out.
+        code = error if _OAUTH_CODE.fullmatch(error) else "an OAuth error"
         return BitbucketError(
             BitbucketErrorKind.NOT_PRIVATE,
-            f"Bitbucket refused the check ({error}): the consumer is not private, or it may "
+            f"Bitbucket refused the check ({code}): the consumer is not private, or it may "
             'not use the client-credentials grant. Edit the consumer, tick "This is a '
             'private consumer", Save, and press Connect again.',
             status=status,

@@ -123,7 +123,7 @@ class ConnectFlow:
         Problem when the consumer or TFE says no; the owner may then try again. Returns the
         connection and whether this call made its client (False: it had moved on already).
         """
-        with REDACTOR.holding(secret):
+        with REDACTOR.holding(secret, key=key):
             connection = self.service.get(connection_id)
             if connection.state != State.AWAITING_CREDENTIALS:
                 return connection, False

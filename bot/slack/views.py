@@ -27,6 +27,7 @@ from bot.connections.service import (
 from bot.connections.states import State
 from bot.flows.connect import ADD_ANOTHER, duplicates_message
 from bot.problems import Problem
+from bot.redaction import REDACTOR
 from bot.slack import blocks, forms, ids
 from bot.slack.decisions import decide
 from bot.slack.deps import SlackDeps
@@ -247,7 +248,23 @@ def on_credentials(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slac
 def create_client(
     deps: SlackDeps, body: dict[str, Any], given: Credentials, modal: OpenModal
 ) -> None:
-    """Check the consumer and create the OAuth client, then say what happened in the modal."""
+    """Check the consumer and create the OAuth client, then say what happened in the modal.
+
+    The secret is held for the whole of it, so no text that echoes it (an error from
+    Bitbucket or Terraform) reaches Slack, a log line or the database.
+    """
+    with REDACTOR.holding(given.secret, key=given.key):
+        try:
+            _create_client(deps, body, given, modal)
+        except Exception as error:
+            # Logged by the work pool after the secret is let go: scrub its words now.
+            said = REDACTOR.scrub(f"{type(error).__name__}: {error}")
+            raise RuntimeError(said) from None
+
+
+def _create_client(
+    deps: SlackDeps, body: dict[str, Any], given: Credentials, modal: OpenModal
+) -> None:
     if not deps.deliveries.first_time(body):
         return
     try:

@@ -114,3 +114,35 @@ def test_owner_only_modal_submission(
     assert answer["response_action"] == "errors"
     assert "Only the connection's owner" in answer["errors"]["key"]
     assert not fake_tfe.requests_to("POST", r"/api/v2/organizations/acme-infra/oauth-clients")
+
+
+def test_an_outside_error_that_echoes_the_secret_never_carries_it_on(
+    slack: SlackDriver,
+    fake_slack: FakeSlack,
+    fake_bitbucket: FakeBitbucket,
+    bot: RunningBot,
+    log_lines: list[str],
+    database_url: str,
+) -> None:
+    import base64
+    from urllib.parse import quote
+
+    pair = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
+    encodings = [SECRET, quote(SECRET + "/x")[:-4], pair, pair.rstrip("=")]
+    started(slack, fake_slack)
+    fake_bitbucket.fail(
+        "POST",
+        r"/site/oauth2/access_token",
+        status=400,
+        body={
+            "error": f"invalid_client {SECRET}",
+            "error_description": f"bad credentials {SECRET} (Basic {pair}) {quote(SECRET)}",
+        },
+    )
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    view = slack.wait_for_view_text(OWNER, "Bitbucket refused the check", timeout=20)
+    assert view.view["callback_id"] == "connect_credentials"
+    bot.runtime.work.shutdown(wait=True)
+    everything = "\n".join(log_lines) + _database_text(database_url) + fake_slack.all_text()
+    assert fake_bitbucket.requests_to("POST", r"/site/oauth2/access_token")
+    assert not [e for e in encodings if e in everything]
