@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from dotenv import load_dotenv
 
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings, load_settings
+from bot.gate import MAX_BODY
 from bot.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ def serve(settings: Settings) -> None:
                 port=settings.port,
                 threads=HTTP_THREADS,
                 ident="connect-bitbucket",
+                # Slack's payloads are small: anything larger is refused (413) unread.
+                max_request_body_size=MAX_BODY,
             )
 
             def on_http_signal(signum: int, frame: FrameType | None) -> None:

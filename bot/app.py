@@ -32,6 +32,7 @@ from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow, FlowSettings
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.stalled import StallFlow
+from bot.gate import SlackGate
 from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
@@ -116,7 +117,9 @@ class Runtime:
 
     def wsgi(self) -> Any:
         """The WSGI application: Slack at POST /slack/events, a health check at GET /healthz."""
-        slack = SlackRequestHandler(self.app)
+        slack: Any = SlackRequestHandler(self.app)
+        if self.settings.slack_signing_secret is not None:
+            slack = SlackGate(slack, self.settings.slack_signing_secret.get_secret_value())
 
         def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == "/healthz":

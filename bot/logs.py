@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from bot.gate import OncePerBurst
 from bot.redaction import RedactingFilter
 
 # Fields a record may carry through `extra=`; printed after the message as key=value.
@@ -49,4 +50,7 @@ def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.
     root.setLevel(level)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    queue = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, OncePerBurst) for f in queue.filters):
+        queue.addFilter(OncePerBurst())
     return handler

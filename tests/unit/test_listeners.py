@@ -108,3 +108,19 @@ def test_a_button_acks_before_any_work() -> None:
     body = {"user": {"id": "U1"}, "actions": [{"value": "7"}], "channel": {"id": "C1"}}
     actions.on_resume(ack, body, Untouchable(), deps(work=work))  # type: ignore[arg-type]
     assert ack.calls == [{}] and work.submitted == ["resuming the connection"]
+
+
+def test_waitress_queue_warnings_are_one_line_per_burst() -> None:
+    import logging
+
+    from bot.gate import OncePerBurst
+
+    burst = OncePerBurst(quiet_for=0.2)
+    record = logging.LogRecord(
+        "waitress.queue", logging.WARNING, "", 0, "Task queue depth is %d", (3,), None
+    )
+    assert [burst.filter(record) for _ in range(300)].count(True) == 1
+    import time
+
+    time.sleep(0.25)  # quiet: the next burst gets its one line
+    assert burst.filter(record)
