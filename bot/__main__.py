@@ -29,7 +29,7 @@ HTTP_THREADS = 16
 def _start(settings: Settings) -> Runtime:
     """Build the bot, turning the usual start-up failures into one line naming the setting."""
     from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackApiError
+    from slack_sdk.errors import SlackApiError, SlackClientError
     from sqlalchemy.exc import OperationalError
 
     from bot.app import build_runtime
@@ -39,6 +39,11 @@ def _start(settings: Settings) -> Runtime:
     except (BoltError, SlackApiError) as error:
         raise ConfigError(
             f"SLACK_BOT_TOKEN was refused by Slack at {settings.slack_api_url} ({error})"
+        ) from None
+    except (OSError, SlackClientError) as error:
+        reason = str(getattr(error, "reason", "") or error) or type(error).__name__
+        raise ConfigError(
+            f"SLACK_API_URL: cannot reach Slack at {settings.slack_api_url} ({reason})"
         ) from None
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__

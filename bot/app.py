@@ -253,6 +253,7 @@ def build_runtime(
     deps = SlackDeps(
         settings=settings,
         service=service,
+        pages=pages,
         deliveries=deliveries,
         flow=flow,
         stall=stall,

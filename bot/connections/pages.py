@@ -4,6 +4,7 @@ authorize link, and the name the OAuth client gets. Addresses only; no Slack, no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bot.connections.model import AccountKind, Connection
 
@@ -47,6 +48,12 @@ class Pages:
 
     tfe_url: str
     bitbucket_url: str
+
+    @property
+    def tfe_host(self) -> str:
+        """The TFE address as people see it in the address bar: app.terraform.io, or the
+        company's own Terraform Enterprise host."""
+        return urlsplit(self.tfe_url).netloc or self.tfe_url
 
     def callback_url(self, connection: Connection) -> str:
         """The consumer's callback URL as shown in step 1: TFE's real one, known from the

@@ -29,8 +29,9 @@ class Invalid:
 Checked = Valid | Invalid
 
 
-def organization(raw: str | None) -> Checked:
-    """A TFE organization name: letters, digits, - and _ only."""
+def organization(raw: str | None, host: str = "app.terraform.io") -> Checked:
+    """A TFE organization name: letters, digits, - and _ only; `host` is the TFE address
+    the hint points at."""
     value = (raw or "").strip()
     if not value:
         return Invalid("Enter the name of the Terraform organization.")
@@ -39,7 +40,7 @@ def organization(raw: str | None) -> Checked:
     if not _ORGANIZATION.fullmatch(value):
         return Invalid(
             "Organization names use only letters, digits, - and _ "
-            "(copy it from the address bar: app.terraform.io/app/<organization>)."
+            f"(copy it from the address bar: {host}/app/<organization>)."
         )
     return Valid(value)
 

@@ -90,8 +90,8 @@ class ConnectFlow:
                 raise Problem(
                     f"Terraform has no organization named {organization}, or the bot's token "
                     "may not see it. Check the spelling (it is the name in the address "
-                    "app.terraform.io/app/<organization>), or ask an owner of the organization "
-                    "to give the bot's token access.",
+                    f"{self.pages.tfe_host}/app/<organization>), or ask an owner of the "
+                    "organization to give the bot's token access.",
                     field="organization",
                 ) from None
             raise Problem(

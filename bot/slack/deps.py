@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_bolt import BoltContext
 
 from bot.config import Settings
+from bot.connections.pages import Pages
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.stalled import StallFlow
@@ -22,6 +23,7 @@ from bot.work import BackgroundWork
 class SlackDeps:
     settings: Settings
     service: ConnectionService
+    pages: Pages  # the consumer's values and the addresses of this TFE and Bitbucket
     deliveries: Deliveries
     flow: ConnectFlow
     stall: StallFlow

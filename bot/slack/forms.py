@@ -67,7 +67,7 @@ def validate_request(form: blocks.RequestForm) -> tuple[dict[str, str], dict[str
     """Field errors, and the cleaned values when there are none."""
     errors: dict[str, str] = {}
     clean: dict[str, str | None] = {}
-    org = validation.organization(form.organization)
+    org = validation.organization(form.organization, form.tfe_host)
     if isinstance(org, validation.Invalid):
         errors[ids.ORGANIZATION] = org.message
     else:

@@ -73,7 +73,10 @@ def open_request_form_now(
         deps.notifier.tell_user(channel, user, refusal)
         return
     form = blocks.RequestForm(
-        channel_id=channel, organization=organization, ask_reason=deps.access.needs_approval
+        channel_id=channel,
+        organization=organization,
+        ask_reason=deps.access.needs_approval,
+        tfe_host=deps.pages.tfe_host,
     )
     client.views_open(trigger_id=trigger_id, view=blocks.request_view(form))
 

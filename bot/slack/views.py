@@ -49,7 +49,11 @@ def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
     """The first modal: check the fields now, then the organization with TFE after the ack."""
     modal = OpenModal(client, body["view"]["id"], time.monotonic())
     # Whether a reason is required is the server's setting, never the form's say-so.
-    form = replace(forms.read_request_form(body), ask_reason=deps.access.needs_approval)
+    form = replace(
+        forms.read_request_form(body),
+        ask_reason=deps.access.needs_approval,
+        tfe_host=deps.pages.tfe_host,
+    )
     errors, clean = forms.validate_request(form)
     if not errors:
         refusal = deps.access.organization_refusal(str(clean["organization"]))

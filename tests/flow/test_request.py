@@ -79,6 +79,12 @@ def test_unknown_organization_says_not_found_or_no_access(
     request(slack, "no-such-org")
     view = slack.wait_for_view_text(OWNER, "no organization named no-such-org")
     assert "may not see it" in view_text(view)
+    # The hints name this Terraform (TFE_URL), not HCP Terraform's address.
+    host = bot.settings.tfe_url.split("://", 1)[1]
+    assert f"{host}/app/&lt;organization&gt;" in view_text(
+        view
+    ) or f"{host}/app/<organization>" in view_text(view)
+    assert "app.terraform.io" not in view_text(view)
     # The form is back, filled in as it was, so the user can fix the name and submit again.
     assert view.view["callback_id"] == "connect_request"
     assert "svc-terraform" in view_text(view)

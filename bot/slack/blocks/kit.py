@@ -40,6 +40,8 @@ class RequestForm:
     reason: str = ""
     # Asked for (and required) when APPROVERS is set.
     ask_reason: bool = False
+    # Where the organization's name is seen: the TFE host from TFE_URL.
+    tfe_host: str = "app.terraform.io"
 
 
 def mrkdwn(text: str) -> MarkdownTextObject:

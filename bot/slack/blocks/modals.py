@@ -84,7 +84,7 @@ def request_view(
         InputBlock(
             block_id=ids.ORGANIZATION,
             label="Terraform organization",
-            hint="The name in app.terraform.io/app/<organization>: letters, digits, - and _",
+            hint=f"The name in {form.tfe_host}/app/<organization>: letters, digits, - and _",
             element=PlainTextInputElement(
                 action_id=ids.VALUE,
                 initial_value=fit(form.organization, validation.ORGANIZATION_MAX) or None,
