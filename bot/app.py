@@ -170,6 +170,7 @@ def build_runtime(
 ) -> Runtime:
     """Wire the bot together (migrating the schema first unless told not to)."""
     clock = clock or SystemClock()
+    worker = worker_name()  # names this running bot on its leases and claims
     if migrate:
         db.migrate(settings.database_url)
     engine = db.make_engine(settings.database_url)
@@ -191,6 +192,7 @@ def build_runtime(
         ),
         pages,
         clock,
+        worker=worker,
     )
     client = slack_client(settings)
     _warn_about_access(settings)
@@ -236,7 +238,6 @@ def build_runtime(
         ),
         clock,
     )
-    worker = worker_name()
     courier = Courier(Outbox(sessions, clock), notifier, service, worker)
     due = DueWork(
         service,

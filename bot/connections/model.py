@@ -122,6 +122,8 @@ class Connection(Base):
 
     # Set while one worker creates the OAuth client, so a second submission waits its turn.
     client_create_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The running bot (host:pid:suffix) that holds that claim; a restart frees a dead run's.
+    client_create_owner: Mapped[str | None] = mapped_column(String(128))
     authorize_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -238,10 +238,14 @@ class ConnectionService:
             connection.updated_at = self._clock.now()
             return connection
 
-    def claim_client_creation(self, connection_id: int, *, stale_after: float = 300) -> bool:
+    def claim_client_creation(
+        self, connection_id: int, worker: str = "", *, stale_after: float = 300
+    ) -> bool:
         """Take the right to create this connection's OAuth client; False if another has it.
 
-        A claim older than `stale_after` seconds belongs to a worker that died and is taken over.
+        The claim names the running bot that holds it: a restart on the same host frees a
+        dead run's claims at once; a claim older than `stale_after` seconds (a bot that died
+        on another host) is taken over.
         """
         now = self._clock.now()
         with self._transaction() as session:
@@ -255,7 +259,7 @@ class ConnectionService:
                         Connection.client_create_started_at < now - timedelta(seconds=stale_after),
                     )
                 )
-                .values(client_create_started_at=now)
+                .values(client_create_started_at=now, client_create_owner=worker or None)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -265,8 +269,31 @@ class ConnectionService:
             session.execute(
                 update(Connection)
                 .where(Connection.id == connection_id)
-                .values(client_create_started_at=None)
+                .values(client_create_started_at=None, client_create_owner=None)
             )
+
+    def create_claim_owners(self) -> list[str]:
+        """Running bots that hold create claims right now."""
+        with self._transaction() as session:
+            query = select(Connection.client_create_owner).where(
+                Connection.client_create_owner.is_not(None)
+            )
+            return sorted({str(owner) for owner in session.scalars(query.distinct())})
+
+    def release_create_claims(self, owners: list[str]) -> list[Connection]:
+        """Free the create claims of bots known to be gone; returns those connections."""
+        if not owners:
+            return []
+        with self._transaction() as session:
+            freed = list(
+                session.scalars(
+                    select(Connection).where(Connection.client_create_owner.in_(owners))
+                )
+            )
+            for connection in freed:
+                connection.client_create_started_at = None
+                connection.client_create_owner = None
+            return freed
 
     def mark_authorize_clicked(self, connection_id: int) -> bool:
         """Note the first click on Authorize and make the token check due now.

@@ -62,12 +62,14 @@ class ConnectFlow:
         settings: FlowSettings,
         pages: Pages,
         clock: Clock,
+        worker: str = "",
     ) -> None:
         self.service = service
         self.tfe = tfe
         self.checker = checker
         self.settings = settings
         self.pages = pages
+        self.worker = worker  # names this running bot on its create claims
         self.clock = clock
 
     # Step 0: the request.
@@ -127,7 +129,7 @@ class ConnectFlow:
             connection = self.service.get(connection_id)
             if connection.state != State.AWAITING_CREDENTIALS:
                 return connection, False
-            if not self.service.claim_client_creation(connection_id):
+            if not self.service.claim_client_creation(connection_id, self.worker):
                 raise Problem(
                     "The bot is already creating the OAuth client for this connection; "
                     "watch the progress message.",
@@ -262,6 +264,7 @@ class ConnectFlow:
             callback_url=client.callback_url,
             connect_path=client.connect_path,
             client_create_started_at=None,
+            client_create_owner=None,
             check_warnings="\n".join(report.warnings) or None,
             **changes,
         )

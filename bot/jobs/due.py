@@ -62,9 +62,35 @@ class DueWork:
     def release_dead_claims(self) -> None:
         """At start: free what crashed runs of the bot on this host still hold, so a
         restart carries on at once instead of waiting out their leases."""
-        freed = self.queue.release_leases(gone_on_this_host(self.queue.lease_owners(), self.worker))
+        owners = sorted(
+            set(self.queue.lease_owners())
+            | set(self.courier.outbox.lease_owners())
+            | set(self.service.create_claim_owners())
+        )
+        gone = gone_on_this_host(owners, self.worker)
+        freed = self.queue.release_leases(gone) + self.courier.outbox.release_leases(gone)
+        for connection in self.service.release_create_claims(gone):
+            freed += 1
+            self._tell_create_interrupted(connection)
         if freed:
             log.info("freed claims of a previous run", extra={"worker": self.worker})
+
+    def _tell_create_interrupted(self, connection: Connection) -> None:
+        """The bot died while creating this connection's OAuth client: the owner's form
+        stopped at "Checking…". Tell them it can be sent again; nothing is created twice."""
+        log.info("freed a dead run's create claim", extra={"connection": connection.id})
+        self.service.record(connection.id, "bot", "the bot restarted while creating the client")
+        try:
+            self.notifier.tell_user(
+                None,
+                connection.owner_id,
+                f"I restarted while creating the OAuth client for connection #{connection.id} "
+                f"({connection.organization}). Press *Enter Key and Secret* in its progress "
+                "message and submit the form again: if Terraform already made the client, I "
+                "use that one, so nothing is created twice.",
+            )
+        except Exception:
+            log.warning("could not tell the owner", extra={"connection": connection.id})
 
     def sweep(self) -> int:
         """Handle what is due now; returns how many connections were handled."""

@@ -116,6 +116,17 @@ def test_client_creation_is_claimed_once(service: ConnectionService) -> None:
     assert service.claim_client_creation(connection.id)
 
 
+def test_a_dead_bots_create_claim_is_freed(service: ConnectionService) -> None:
+    connection = service.start(new())
+    assert service.claim_client_creation(connection.id, "host:1:dead00")
+    assert service.create_claim_owners() == ["host:1:dead00"]
+    assert not service.claim_client_creation(connection.id, "host:2:alive0")
+    freed = service.release_create_claims(["host:1:dead00"])
+    assert [c.id for c in freed] == [connection.id]
+    assert service.create_claim_owners() == []
+    assert service.claim_client_creation(connection.id, "host:2:alive0")
+
+
 def test_due_work_is_claimed_by_one_worker_until_its_lease_runs_out(
     service: ConnectionService, queue: DueQueue, clock: ManualClock
 ) -> None:
