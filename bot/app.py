@@ -145,6 +145,7 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        self.due.shutdown()
         self.work.shutdown(wait=True)
         self.tfe.close()
         self.bitbucket.close()

@@ -20,6 +20,7 @@ from bot.connections.pages import Pages, client_name
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
 from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
+from bot.flows.refusals import credentials_problem, names_uuid
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 
@@ -149,7 +150,7 @@ class ConnectFlow:
                     extra={"connection": connection_id, "status": error.status},
                 )
                 self.service.release_client_creation(connection_id)
-                raise _credentials_problem(error, connection.organization) from None
+                raise credentials_problem(error, connection.organization) from None
             except BaseException:
                 self.service.release_client_creation(connection_id)
                 raise
@@ -200,7 +201,7 @@ class ConnectFlow:
                     uuid=uuid,
                 )
             except TFEError as error:
-                refused_uuid = uuid is not None and _names_uuid(error)
+                refused_uuid = uuid is not None and names_uuid(error)
                 if not (refused_uuid or error.outcome_unknown):
                     raise
                 # The client may exist already: an answer was lost, or TFE says the uuid is
@@ -375,27 +376,3 @@ class ConnectFlow:
                 connection.authorize_clicked_at, now, self.settings.token_poll_every
             )
         )
-
-
-def _names_uuid(error: TFEError) -> bool:
-    """A refusal that is about the uuid attribute (on its pointer, or in its words)."""
-    if error.kind != TFEErrorKind.INVALID:
-        return False
-    return "uuid" in error.fields or any("uuid" in d.lower() for d in error.details)
-
-
-def _credentials_problem(error: TFEError, organization: str) -> Problem:
-    if error.kind == TFEErrorKind.INVALID:
-        for attribute, field in (("key", "key"), ("secret", "secret")):
-            if attribute in error.fields:
-                return Problem(
-                    f"Terraform refused the {attribute}: {error.fields[attribute]}", field=field
-                )
-        return Problem(error.user_message)
-    if error.kind == TFEErrorKind.NOT_FOUND:
-        return Problem(
-            f"Terraform could not find organization {organization}, or the bot's token may no "
-            "longer manage its VCS settings. Ask an owner of the organization to check the "
-            "token's access, then try again.",
-        )
-    return Problem(error.user_message, retryable=error.kind != TFEErrorKind.UNAUTHORIZED)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from bot.clients.tfe import TFEError
@@ -46,6 +48,7 @@ class DueWork:
         approvers: Audience | None = None,
         worker: str | None = None,
         batch: int = 50,
+        parallel: int = 8,
     ) -> None:
         self.service = service
         self.queue = queue
@@ -58,6 +61,10 @@ class DueWork:
         self.approvers = approvers
         self.worker = worker or worker_name()
         self.batch = batch
+        self.parallel = parallel
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="due")
+        self._in_flight = 0
+        self._lock = threading.Lock()
 
     def release_dead_claims(self) -> None:
         """At start: free what crashed runs of the bot on this host still hold, so a
@@ -93,22 +100,39 @@ class DueWork:
             log.warning("could not tell the owner", extra={"connection": connection.id})
 
     def sweep(self) -> int:
-        """Handle what is due now; returns how many connections were handled."""
+        """Start what is due now, side by side on a bounded pool, so one hung outside call
+        holds up only its own connection; returns how many connections were started."""
         claimed_at = self.clock.now()
-        try:
-            claimed = self.queue.claim_due(
-                self.worker, limit=self.batch, lease_seconds=LEASE_SECONDS
-            )
-        except Exception:
-            log.exception("claiming due work failed", extra={"worker": self.worker})
-            return 0
+        with self._lock:
+            free = self.parallel - self._in_flight
+        claimed: list[int] = []
+        if free > 0:
+            try:
+                claimed = self.queue.claim_due(
+                    self.worker, limit=min(self.batch, free), lease_seconds=LEASE_SECONDS
+                )
+            except Exception:
+                log.exception("claiming due work failed", extra={"worker": self.worker})
         for connection_id in claimed:
-            self.handle(connection_id, claimed_at)
+            with self._lock:
+                self._in_flight += 1
+            self._pool.submit(self._handle_and_count, connection_id, claimed_at)
         try:
             self.courier.deliver_due()  # messages still owed, by this process or a dead one
         except Exception:
             log.exception("sending owed messages failed", extra={"worker": self.worker})
         return len(claimed)
+
+    def _handle_and_count(self, connection_id: int, claimed_at: datetime) -> None:
+        try:
+            self.handle(connection_id, claimed_at)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def shutdown(self) -> None:
+        """Let the work in hand finish."""
+        self._pool.shutdown(wait=True)
 
     def handle(self, connection_id: int, claimed_at: datetime) -> None:
         """Do what is due for one claimed connection, then say when it is next due."""

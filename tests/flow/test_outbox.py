@@ -74,9 +74,9 @@ def test_a_slack_outage_during_completion_only_delays_the_notice(
         client_id = to_authorize(slack, fake_slack, fake_tfe)
         fake_slack.down_until = time.monotonic() + 30
         fake_tfe.authorize(client_id)
-        eventually(lambda: bot.runtime.service.get(1).state == "connected")
+        eventually(lambda: bot.runtime.service.get(1).state == "connected", timeout=25)
         assert not notices(fake_slack)
-        eventually(lambda: notices(fake_slack), timeout=75, message="no notice after the outage")
+        eventually(lambda: notices(fake_slack), timeout=90, message="no notice after the outage")
         assert time.monotonic() >= fake_slack.down_until
         assert len(notices(fake_slack)) == 1
         assert "Connected." in json.dumps(fake_slack.channel_messages(CHANNEL)[0].blocks)
@@ -154,3 +154,43 @@ def test_two_replicas_send_each_owed_message_once(database_url: str) -> None:
     assert len(notifier.sent) == 2 * len(ids)  # a progress message and a notice each
     assert not couriers[0].outbox.owed()
     engine.dispose()
+
+
+def test_one_hung_terraform_call_delays_only_its_own_connection(
+    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot
+) -> None:
+    fake_tfe.add_organization("acme-two")
+    clients = {}
+    for org in ("acme-infra", "acme-two"):
+        started(slack, fake_slack, org)
+        slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+        slack.wait_for_view_text(OWNER, "OAuth client created")
+        dm = eventually(
+            lambda org=org: [
+                m
+                for m in fake_slack.channel_messages("D" + OWNER)
+                if f"Authorize Terraform for {org}" in m.text
+            ]
+        )[0]
+        block = next(b for b in dm.blocks if b["type"] == "actions")
+        slack.click("", user=OWNER, found=(dm, block, block["elements"][0]))
+        clients[org] = eventually(lambda org=org: fake_tfe.bitbucket_clients(org))[0].id
+    hung = clients["acme-infra"]
+    fake_tfe.fail("GET", rf"/api/v2/oauth-clients/{hung}/oauth-tokens", delay=8, times=20)
+    time.sleep(0.5)  # the hung check is under way
+    fake_tfe.authorize(clients["acme-two"])
+    started_at = time.monotonic()
+    eventually(
+        lambda: [
+            m
+            for m in fake_slack.channel_messages(CHANNEL)
+            if "connected to acme-two" in m.text
+            and m.blocks
+            and "OAuth client" in json.dumps(m.blocks)
+            and "Connected." not in json.dumps(m.blocks)
+        ],
+        timeout=6,
+        message="the other connection waited behind the hung call",
+    )
+    assert time.monotonic() - started_at < 6
+    fake_tfe.faults.clear()
