@@ -1,4 +1,4 @@
-"""`python -m bot serve|migrate`: read the settings, then run the bot or migrate the schema."""
+"""`python -m bot serve|migrate|check`: run the bot, migrate the schema, or check the settings."""
 
 from __future__ import annotations
 
@@ -101,9 +101,24 @@ def serve(settings: Settings) -> None:
         log.info("stopped")
 
 
+def check() -> int:
+    """Try every setting against its service; one line per check; 0 only when all pass."""
+    from bot import check as checks
+
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"✗ settings: {error}")
+        return 2
+    outcomes = checks.run(settings)
+    for outcome in outcomes:
+        print(outcome.line())
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
-    parser.add_argument("command", choices=["serve", "migrate"], help="what to do")
+    parser.add_argument("command", choices=["serve", "migrate", "check"], help="what to do")
     args = parser.parse_args(argv)
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
     setup_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -113,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
         db.migrate(url)
         return 0
+    if args.command == "check":
+        return check()
     try:
         serve(load_settings())
     except ConfigError as error:

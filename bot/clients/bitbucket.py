@@ -107,6 +107,12 @@ class BitbucketClient:
     def close(self) -> None:
         self._http.close()
 
+    def answers(self) -> int:
+        """The HTTP status of an unauthenticated API call (401 is the expected answer);
+        raises BitbucketError when the API cannot be reached."""
+        response = self._send(lambda: self._http.get(f"{self.api_url}/user"))
+        return response.status_code
+
     def client_credentials(self, key: str, secret: str) -> Grant:
         """Get a token with the consumer's key and secret: proves they work, shows the scopes."""
         response = self._send(

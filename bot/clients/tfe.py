@@ -122,14 +122,14 @@ class TFEClient:
     def get_organization(self, name: str) -> Organization:
         """The organization and whether the token may manage its VCS settings."""
         body = self._call("GET", f"/organizations/{name}", what=f"organization {name}")
-        data = body.get("data") or {}
-        attributes = data.get("attributes") or {}
-        permissions = attributes.get("permissions") or {}
-        can = permissions.get("can-update-oauth")
-        return Organization(
-            name=attributes.get("name") or data.get("id") or name,
-            can_update_oauth=can if isinstance(can, bool) else None,
-        )
+        return _organization(body.get("data") or {}, name)
+
+    def list_organizations(self) -> list[Organization]:
+        """Every organization the token can see, with its VCS-settings permission."""
+        return [
+            _organization(item, "")
+            for item in self._pages("/organizations", what="the organizations list")
+        ]
 
     # OAuth clients.
 
@@ -261,6 +261,15 @@ class TFEClient:
                 ) from None
             return body if isinstance(body, dict) else {}
         raise _error_for(response, what=what, redact=redact)
+
+
+def _organization(data: dict[str, Any], name: str) -> Organization:
+    attributes = data.get("attributes") or {}
+    can = (attributes.get("permissions") or {}).get("can-update-oauth")
+    return Organization(
+        name=attributes.get("name") or data.get("id") or name,
+        can_update_oauth=can if isinstance(can, bool) else None,
+    )
 
 
 def _oauth_client(data: dict[str, Any]) -> OAuthClient:

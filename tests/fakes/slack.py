@@ -134,6 +134,15 @@ class FakeSlack(FakeServer):
         self.user_groups: dict[str, list[str]] = {}
         # Until this time.monotonic(), every Web API call answers 503 (a Slack outage).
         self.down_until = 0.0
+        # The bot token's scopes, as Slack reports them in the x-oauth-scopes header.
+        self.scopes = [
+            "commands",
+            "chat:write",
+            "chat:write.public",
+            "im:write",
+            "users:read",
+            "usergroups:read",
+        ]
         # users.info flags per user: deleted, is_bot, is_restricted, is_ultra_restricted.
         self.user_flags: dict[str, dict[str, bool]] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out
@@ -201,7 +210,8 @@ class FakeSlack(FakeServer):
         if handler is None:
             return Reply(200, {"ok": False, "error": "unknown_method"})
         try:
-            return Reply(200, {"ok": True, **handler(args)})
+            headers = {"x-oauth-scopes": ",".join(self.scopes)}
+            return Reply(200, {"ok": True, **handler(args)}, headers=headers)
         except BlockKitError as error:
             return Reply(200, {"ok": False, "error": "invalid_blocks", "errors": [str(error)]})
         except SlackError as error:

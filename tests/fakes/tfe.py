@@ -77,6 +77,7 @@ class FakeTFE(FakeServer):
         self._window: list[float] = []
         self._rate_lock = threading.Lock()
         base = "/api/v2"
+        self.route("GET", base + r"/organizations", self._list_orgs)
         self.route("GET", base + r"/organizations/(?P<org>[^/]+)", self._get_org)
         self.route("POST", base + r"/organizations/(?P<org>[^/]+)/oauth-clients", self._create)
         self.route("GET", base + r"/organizations/(?P<org>[^/]+)/oauth-clients", self._list)
@@ -173,28 +174,30 @@ class FakeTFE(FakeServer):
 
     # Routes.
 
+    def _org_json(self, org: FakeOrganization) -> dict[str, Any]:
+        permissions: dict[str, bool] = {"can-update": True, "can-destroy": False}
+        if org.can_update_oauth is not None:
+            permissions["can-update-oauth"] = org.can_update_oauth
+        return {
+            "id": org.name,
+            "type": "organizations",
+            "attributes": {
+                "name": org.name,
+                "email": f"admin@{org.name}.example",
+                "permissions": permissions,
+            },
+        }
+
     def _get_org(self, request: Request, match: re.Match[str]) -> Reply:
         org = self._org(match["org"])
         if org is None:
             return _error(404, "not found")
-        permissions: dict[str, bool] = {"can-update": True, "can-destroy": False}
-        if org.can_update_oauth is not None:
-            permissions["can-update-oauth"] = org.can_update_oauth
-        return Reply(
-            200,
-            {
-                "data": {
-                    "id": org.name,
-                    "type": "organizations",
-                    "attributes": {
-                        "name": org.name,
-                        "email": f"admin@{org.name}.example",
-                        "permissions": permissions,
-                    },
-                }
-            },
-            content_type=JSONAPI,
-        )
+        return Reply(200, {"data": self._org_json(org)}, content_type=JSONAPI)
+
+    def _list_orgs(self, request: Request, match: re.Match[str]) -> Reply:
+        with self.lock:
+            items = [self._org_json(org) for org in self.organizations.values()]
+        return Reply(200, self._page(items, request), content_type=JSONAPI)
 
     def _client_json(self, client: FakeOAuthClient) -> dict[str, Any]:
         return {

@@ -38,6 +38,10 @@ def test_manifest_has_the_command_interactivity_and_least_scopes() -> None:
         "users:read",
         "usergroups:read",
     }
+    # `python -m bot check` compares the granted scopes with the same list.
+    from bot.slack.scopes import BOT_SCOPES
+
+    assert set(BOT_SCOPES) == set(data["oauth_config"]["scopes"]["bot"])
 
 
 def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:

@@ -1,0 +1,95 @@
+"""`python -m bot check` against the fakes, with good settings and with bad ones."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic import command
+
+from bot import db
+from tests.fakes.bitbucket import FakeBitbucket
+from tests.fakes.slack import FakeSlack
+from tests.fakes.tfe import FakeTFE
+from tests.harness import ROOT, free_port
+
+
+def check(env: dict[str, str], tmp_path: Path) -> tuple[int, list[str]]:
+    full = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, result.stdout.strip().splitlines()
+
+
+def test_good_settings_pass_every_check(
+    env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+    tmp_path: Path,
+) -> None:
+    db.migrate(env["DATABASE_URL"])
+    code, lines = check(env, tmp_path)
+    assert code == 0, lines
+    assert all(line.startswith("✓") for line in lines)
+    said = "\n".join(lines)
+    for what in ("Slack bot token", "Slack scopes", "Terraform token", "Bitbucket API", "Database"):
+        assert what in said
+    assert "acme-infra" in said
+
+
+def test_bad_settings_are_each_named_with_the_fix(
+    env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+    tmp_path: Path,
+) -> None:
+    command.upgrade(db.alembic_config(env["DATABASE_URL"]), "0006")  # two revisions behind
+    fake_slack.scopes.remove("im:write")
+    fake_tfe.add_organization("locked-org", can_update_oauth=False)
+    bad = {**env, "BITBUCKET_API_URL": f"http://127.0.0.1:{free_port()}/2.0"}
+    code, lines = check(bad, tmp_path)
+    assert code == 1
+    failed = {line.split(":")[0].removeprefix("✗ ") for line in lines if line.startswith("✗")}
+    assert failed == {"Slack scopes", "Terraform VCS settings", "Bitbucket API", "Database"}
+    said = "\n".join(lines)
+    assert "missing im:write" in said and "reinstall" in said
+    assert "locked-org" in said and "Manage VCS settings" in said
+    assert "2 revisions behind" in said and "python -m bot migrate" in said
+
+    code, lines = check({**env, "TFE_TOKEN": "fake-wrong-token"}, tmp_path)
+    assert code == 1
+    assert any(line.startswith("✗ Terraform token") and "TFE_TOKEN" in line for line in lines)
+    code, lines = check({**env, "SLACK_BOT_TOKEN": "xoxb-fake-wrong"}, tmp_path)
+    assert code == 1 and any(
+        "✗ Slack bot token" in line and "invalid_auth" in line for line in lines
+    )
+
+
+def test_organizations_narrow_what_is_checked(
+    env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+    tmp_path: Path,
+) -> None:
+    db.migrate(env["DATABASE_URL"])
+    fake_tfe.add_organization("locked-org", can_update_oauth=False)
+    code, lines = check({**env, "ORGANIZATIONS": "acme-*"}, tmp_path)
+    assert code == 0, lines
+    assert "locked-org" not in "\n".join(lines)
