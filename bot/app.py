@@ -24,6 +24,7 @@ from bot.clients.bitbucket import BitbucketClient
 from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.connections.cards import ApprovalCards
 from bot.connections.notices import Notices
 from bot.connections.outbox import Outbox
 from bot.connections.pages import Pages
@@ -205,7 +206,12 @@ def build_runtime(
         organizations=settings.organizations,
     )
     notifier = Notifier(
-        client, service, pages, poll_every=settings.token_poll_every, approvers=approvers
+        client,
+        service,
+        pages,
+        poll_every=settings.token_poll_every,
+        approvers=approvers,
+        cards=ApprovalCards(sessions),
     )
     work = BackgroundWork()
     # Bolt copies its base logger's level to every logger it makes, and at DEBUG/INFO it

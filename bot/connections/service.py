@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.model import AccountKind, ApprovalCard, Connection, ConnectionEvent
+from bot.connections.model import AccountKind, Connection, ConnectionEvent
 from bot.connections.outbox import Owed, owe
 from bot.connections.states import InvalidTransition, State, check_transition, is_open
 from bot.problems import Problem
@@ -100,6 +100,17 @@ class ConnectionService:
                 select(Connection)
                 .where(Connection.organization == organization)
                 .where(Connection.state.in_([s for s in State if is_open(s)]))
+                .order_by(Connection.id.desc())
+            )
+            return session.scalars(query).first()
+
+    def last_workspace(self, organization: str) -> str | None:
+        """The Bitbucket workspace of the organization's latest connection (to prefill)."""
+        with self._transaction() as session:
+            query = (
+                select(Connection.bitbucket_workspace)
+                .where(Connection.organization == organization)
+                .where(Connection.bitbucket_workspace.is_not(None))
                 .order_by(Connection.id.desc())
             )
             return session.scalars(query).first()
@@ -210,24 +221,6 @@ class ConnectionService:
             self._record(
                 session, connection, connection.state, connection.state, actor, now, note=note
             )
-
-    def add_card(self, connection_id: int, approver: str, channel: str, ts: str) -> None:
-        """Remember where an approver's card is (once per approver and connection)."""
-        try:
-            with self._transaction() as session:
-                session.add(
-                    ApprovalCard(
-                        connection_id=connection_id, approver_id=approver, channel=channel, ts=ts
-                    )
-                )
-        except IntegrityError:
-            pass
-
-    def cards(self, connection_id: int) -> list[ApprovalCard]:
-        """Every approver's card about this connection."""
-        with self._transaction() as session:
-            query = select(ApprovalCard).where(ApprovalCard.connection_id == connection_id)
-            return list(session.scalars(query.order_by(ApprovalCard.id)))
 
     def update(self, connection_id: int, **changes: Any) -> Connection:
         """Change fields that are not the state (message timestamps, notes)."""

@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 
 _ORGANIZATION = re.compile(r"[A-Za-z0-9_-]+")
 _BITBUCKET_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_WORKSPACE_ADDRESS = re.compile(r"^(https?://)?(www\.)?bitbucket\.org/", re.IGNORECASE)
 _CREDENTIAL = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces
 
 ORGANIZATION_MAX = 255
@@ -58,11 +59,15 @@ def bitbucket_username(raw: str | None) -> Checked:
     return Valid(value)
 
 
-def bitbucket_workspace(raw: str | None) -> Checked | None:
-    """An optional workspace ID (the part after bitbucket.org/); None when left empty."""
-    value = (raw or "").strip().strip("/")
+def bitbucket_workspace(raw: str | None) -> Checked:
+    """The workspace ID (the part after bitbucket.org/); a pasted workspace address is
+    taken apart for it."""
+    value = _WORKSPACE_ADDRESS.sub("", (raw or "").strip()).strip("/")
     if not value:
-        return None
+        return Invalid(
+            "Enter the Bitbucket workspace: the part after bitbucket.org/ in its address "
+            "(acme-team for bitbucket.org/acme-team). OAuth consumers live in its settings."
+        )
     if len(value) > BITBUCKET_NAME_MAX or not _BITBUCKET_NAME.fullmatch(value):
         return Invalid(
             "A workspace ID uses only letters, digits, ., - and _ "

@@ -95,5 +95,5 @@ def validate_request(form: blocks.RequestForm) -> tuple[dict[str, str], dict[str
     if isinstance(workspace, validation.Invalid):
         errors[ids.WORKSPACE] = workspace.message
     else:
-        clean["workspace"] = workspace.value if workspace else None
+        clean["workspace"] = workspace.value
     return errors, clean

@@ -75,6 +75,8 @@ def open_request_form_now(
     form = blocks.RequestForm(
         channel_id=channel,
         organization=organization,
+        # The organization's last workspace, so a second connection is one click less.
+        workspace=(deps.service.last_workspace(organization) or "") if organization else "",
         ask_reason=deps.access.needs_approval,
         tfe_host=deps.pages.tfe_host,
     )

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections import schedule
+from bot.connections.cards import ApprovalCards
 from bot.connections.model import Connection
 from bot.connections.pages import Pages
 from bot.connections.service import ConnectionService
@@ -44,12 +45,14 @@ class Notifier:
         *,
         poll_every: float,
         approvers: Audience,
+        cards: ApprovalCards,
     ) -> None:
         self.client = client
         self.service = service
         self.pages = pages
         self.poll_every = poll_every
         self.approvers = approvers
+        self.cards = cards
         self._zones: dict[str, tuple[float, str]] = {}
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
@@ -117,23 +120,21 @@ class Notifier:
         """
         members = self.approvers.members()
         # Sent again after a crash: only the approvers who have no card yet get one.
-        carded = {card.approver_id for card in self.service.cards(connection.id)}
+        carded = {card.approver_id for card in self.cards.of(connection.id)}
         for approver in members:
             if approver in carded:
                 continue
             text, body = blocks.approval_card(connection, approver)
             dm = self._dm(approver)
             answer = self.client.chat_postMessage(channel=dm, text=text, blocks=body)
-            self.service.add_card(
-                connection.id, approver, str(answer["channel"]), str(answer["ts"])
-            )
+            self.cards.add(connection.id, approver, str(answer["channel"]), str(answer["ts"]))
         if not carded and (members == [connection.owner_id] or not members):
             self.tell_user(None, connection.owner_id, blocks.sole_approver_note(connection))
         return members
 
     def update_cards(self, connection: Connection) -> None:
         """Show every approver's card as it now stands: no live Approve/Deny once decided."""
-        for card in self.service.cards(connection.id):
+        for card in self.cards.of(connection.id):
             text, body = blocks.approval_card(connection, card.approver_id)
             try:
                 self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)

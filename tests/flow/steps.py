@@ -19,6 +19,7 @@ ORG = "acme-infra"
 SERVICE = {
     "Whose Bitbucket account will own the connection?": "A shared service account (recommended)",
     "Service account's Bitbucket username": "svc-terraform",
+    "Bitbucket workspace": "acme-team",
 }
 
 

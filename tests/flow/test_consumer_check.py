@@ -122,7 +122,7 @@ def test_owner_without_admin_is_warned_not_blocked(
     )
     fake_bitbucket.add_repositories("elsewhere", ["x"], **{"svc-terraform": "read"})
     form = open_form(slack)
-    slack.submit(form, {**SERVICE, "Bitbucket workspace (optional)": "acme-team"})
+    slack.submit(form, {**SERVICE, "Bitbucket workspace": "acme-team"})
     slack.wait_for_view_text(OWNER, "is under way")
     progress = eventually(lambda: fake_slack.channel_messages(CHANNEL))[0]
     submit_credentials(slack)

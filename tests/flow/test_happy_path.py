@@ -25,6 +25,7 @@ def start_connection(slack: SlackDriver, org: str = "acme-infra") -> None:
         {
             "Whose Bitbucket account will own the connection?": "A shared service account (recommended)",
             "Service account's Bitbucket username": "svc-terraform",
+            "Bitbucket workspace": "acme-team",
         },
     )
     assert answer["response_action"] == "update"

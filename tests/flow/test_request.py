@@ -44,9 +44,15 @@ def test_service_account_needs_a_username_and_own_account_needs_the_acknowledgem
             "Whose Bitbucket account will own the connection?": "A shared service account (recommended)"
         },
     )
-    assert set(answer["errors"]) == {"service_username"}
+    # The workspace is required too: the consumer is made in its settings.
+    assert set(answer["errors"]) == {"service_username", "workspace"}
+    assert "bitbucket.org/" in answer["errors"]["workspace"]
     answer = slack.submit(
-        form, {"Whose Bitbucket account will own the connection?": "My own Bitbucket account"}
+        form,
+        {
+            "Whose Bitbucket account will own the connection?": "My own Bitbucket account",
+            "Bitbucket workspace": "https://bitbucket.org/acme-team/",  # a pasted address works
+        },
     )
     assert set(answer["errors"]) == {"ownership_ack"}
     assert "recorded as yours" in answer["errors"]["ownership_ack"]
@@ -62,7 +68,7 @@ def test_own_account_with_acknowledgement_starts(
             "If you use your own account": [
                 "I understand the connection will be recorded as owned by me"
             ],
-            "Bitbucket workspace (optional)": "Acme-Team",
+            "Bitbucket workspace": "Acme-Team",
         },
     )
     slack.wait_for_view_text(OWNER, "is under way")

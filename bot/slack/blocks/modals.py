@@ -125,9 +125,9 @@ def request_view(
         ),
         InputBlock(
             block_id=ids.WORKSPACE,
-            label="Bitbucket workspace (optional)",
-            hint="The workspace ID, as in bitbucket.org/<workspace>",
-            optional=True,
+            label="Bitbucket workspace",
+            hint="The part after bitbucket.org/ in the workspace's address: the OAuth consumer "
+            "is made in its settings.",
             element=PlainTextInputElement(
                 action_id=ids.VALUE,
                 initial_value=fit(form.workspace, validation.BITBUCKET_NAME_MAX) or None,
