@@ -76,7 +76,20 @@ def test_a_slack_outage_during_completion_only_delays_the_notice(
         fake_tfe.authorize(client_id)
         eventually(lambda: bot.runtime.service.get(1).state == "connected", timeout=25)
         assert not notices(fake_slack)
-        eventually(lambda: notices(fake_slack), timeout=90, message="no notice after the outage")
+        eventually(
+            lambda: notices(fake_slack),
+            timeout=90,
+            message=lambda: (
+                "no notice after the outage; still owed: "
+                + repr(
+                    [
+                        (m.kind, m.attempts, m.due_at, m.lease_owner, m.last_error)
+                        for m in bot.runtime.courier.outbox.owed()
+                    ]
+                )
+                + f" at {bot.runtime.flow.clock.now()}"
+            ),
+        )
         assert time.monotonic() >= fake_slack.down_until
         assert len(notices(fake_slack)) == 1
         assert "Connected." in json.dumps(fake_slack.channel_messages(CHANNEL)[0].blocks)
