@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -107,6 +107,20 @@ def bot(env: dict[str, str], log_lines: list[str]) -> Iterator[RunningBot]:
     running = RunningBot.from_env(env)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def make_bot(env: dict[str, str], log_lines: list[str]) -> Iterator[Callable[..., RunningBot]]:
+    """Bots built on demand with settings of the test's own; all stopped afterwards."""
+    bots: list[RunningBot] = []
+
+    def make(**overrides: str) -> RunningBot:
+        bots.append(RunningBot.from_env({**env, **overrides}))
+        return bots[-1]
+
+    yield make
+    for running in bots:
+        running.stop()
 
 
 @pytest.fixture

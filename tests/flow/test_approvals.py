@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -31,19 +31,6 @@ from tests.harness import RunningBot, eventually
 APPROVER = "U9APPROVER"
 SECOND = "U8SECOND"
 CREATE = r"/api/v2/organizations/acme-infra/oauth-clients"
-
-
-@pytest.fixture
-def make_bot(env: dict[str, str], log_lines: list[str]) -> Iterator[Callable[..., RunningBot]]:
-    bots: list[RunningBot] = []
-
-    def make(**overrides: str) -> RunningBot:
-        bots.append(RunningBot.from_env({**env, **overrides}))
-        return bots[-1]
-
-    yield make
-    for running in bots:
-        running.stop()
 
 
 def ephemeral_to(fake_slack: FakeSlack, user: str, words: str) -> list:  # type: ignore[type-arg]

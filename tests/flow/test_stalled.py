@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-
-import pytest
 
 from tests.fakes.slack import FakeSlack, SlackDriver, zone_at_hour
 from tests.fakes.tfe import FakeTFE
@@ -22,19 +20,6 @@ FAST = {
     "EXPIRE_AFTER": "6",
     "APPROVERS": f"{APPROVER} S0LEADS",
 }
-
-
-@pytest.fixture
-def make_bot(env: dict[str, str], log_lines: list[str]) -> Iterator[Callable[..., RunningBot]]:
-    bots: list[RunningBot] = []
-
-    def make(**overrides: str) -> RunningBot:
-        bots.append(RunningBot.from_env({**env, **overrides}))
-        return bots[-1]
-
-    yield make
-    for running in bots:
-        running.stop()
 
 
 def dms(fake_slack: FakeSlack, user: str, words: str) -> list:  # type: ignore[type-arg]
