@@ -101,6 +101,30 @@ def serve(settings: Settings) -> None:
         log.info("stopped")
 
 
+def audit(since: str | None, organization: str | None, fmt: str) -> int:
+    """Write the audit trail to standard output."""
+    from bot import audit as trail
+    from bot import db
+    from bot.connections.queries import Queries
+
+    url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    try:
+        start = trail.parse_since(since) if since else None
+    except ValueError:
+        print(
+            f"connect-bitbucket: --since must be a date like 2026-11-01, got {since!r}",
+            file=sys.stderr,
+        )
+        return 2
+    engine = db.make_engine(url)
+    try:
+        queries = Queries(db.make_sessionmaker(engine))
+        trail.write(queries.events(since=start, organization=organization), sys.stdout, fmt)
+    finally:
+        engine.dispose()
+    return 0
+
+
 def check() -> int:
     """Try every setting against its service; one line per check; 0 only when all pass."""
     from bot import check as checks
@@ -118,7 +142,12 @@ def check() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
-    parser.add_argument("command", choices=["serve", "migrate", "check"], help="what to do")
+    parser.add_argument(
+        "command", choices=["serve", "migrate", "check", "audit"], help="what to do"
+    )
+    parser.add_argument("--since", help="audit: events from this date (ISO 8601, UTC)")
+    parser.add_argument("--organization", help="audit: only this organization's events")
+    parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="audit")
     args = parser.parse_args(argv)
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
     setup_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -130,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "check":
         return check()
+    if args.command == "audit":
+        return audit(args.since, args.organization, args.format)
     try:
         serve(load_settings())
     except ConfigError as error:

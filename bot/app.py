@@ -28,6 +28,7 @@ from bot.connections.cards import ApprovalCards
 from bot.connections.notices import Notices
 from bot.connections.outbox import Outbox
 from bot.connections.pages import Pages
+from bot.connections.queries import Queries
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow, FlowSettings
@@ -38,12 +39,13 @@ from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.redaction import REDACTOR
-from bot.slack import actions, commands, views
+from bot.slack import actions, commands, events, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps, provide
+from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
 
@@ -245,7 +247,8 @@ def build_runtime(
         ),
         clock,
     )
-    courier = Courier(Outbox(sessions, clock), notifier, service, worker)
+    overview = Overview(client, Queries(sessions), service, access, tfe, stall.policy, clock)
+    courier = Courier(Outbox(sessions, clock), notifier, service, worker, overview)
     due = DueWork(
         service,
         DueQueue(sessions, clock),
@@ -269,9 +272,11 @@ def build_runtime(
         courier=courier,
         work=work,
         access=access,
+        overview=overview,
     )
     app.use(provide(deps))
     commands.register(app)
+    events.register(app)
     views.register(app)
     actions.register(app)
     return Runtime(

@@ -37,6 +37,7 @@ class Owed(StrEnum):
     SEND_CARDS = "send_cards"  # a card to every approver who has none yet
     CARDS = "cards"  # every approver's card updated to the current state
     DECISION = "decision"  # the requester hears an approver's decision
+    HOME = "home"  # the App Home of the owner and the approvers, republished
 
 
 @dataclass(frozen=True)

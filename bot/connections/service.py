@@ -312,7 +312,7 @@ class ConnectionService:
                 )
             connection.next_due_at = now
             connection.updated_at = now
-            owe(session, connection.id, [Owed.PROGRESS], now)
+            owe(session, connection.id, [Owed.PROGRESS, Owed.HOME], now)
             return True
 
     def mark_authorize_hint_sent(self, connection_id: int) -> bool:
@@ -359,7 +359,7 @@ class ConnectionService:
         # works out when it is next due.
         connection.next_due_at = now if is_open(target) else None
         self._record(session, connection, current, target, actor, now, note=note)
-        owe(session, connection.id, [Owed.PROGRESS], now)
+        owe(session, connection.id, [Owed.PROGRESS, Owed.HOME], now)
 
     def _record(
         self,

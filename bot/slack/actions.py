@@ -6,6 +6,7 @@ deliveries, finds the connection from the button's value and lets only its owner
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -235,6 +236,14 @@ def on_deny(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) 
     _for_owner(deps, body, client, "opening the denial", deny_clicked, urgent=True, anyone=True)
 
 
+def on_home_connect(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    """Connect an organization, from App Home: the same form, under the same rules."""
+    ack()
+    open_request_form(
+        deps, client, user=body["user"]["id"], trigger_id=body["trigger_id"], channel=""
+    )
+
+
 def on_link(ack: Ack) -> None:
     """Link buttons open the browser themselves; Slack still wants an acknowledgement."""
     ack()
@@ -255,15 +264,21 @@ def on_start_over(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slack
     )
 
 
+def numbered(action_id: str) -> re.Pattern[str]:
+    """The action_id alone, or with a connection's number (buttons in status lists)."""
+    return re.compile(rf"^{re.escape(action_id)}(:[0-9]+)?$")
+
+
 def register(app: App) -> None:
-    app.action(ids.RESUME)(on_resume)
-    app.action(ids.CANCEL)(on_cancel)
+    app.action(numbered(ids.RESUME))(on_resume)
+    app.action(numbered(ids.CANCEL))(on_cancel)
     app.action(ids.ENTER_CREDENTIALS)(on_enter_credentials)
     app.action(ids.CALLBACK_UPDATED)(on_callback_updated)
     app.action(ids.RESEND_AUTHORIZE)(on_resend_authorize)
     app.action(ids.AUTHORIZE)(on_authorize_opened)
-    app.action(ids.APPROVE)(on_approve)
-    app.action(ids.DENY)(on_deny)
+    app.action(numbered(ids.APPROVE))(on_approve)
+    app.action(numbered(ids.DENY))(on_deny)
+    app.action(ids.HOME_CONNECT)(on_home_connect)
     app.action(ids.OPEN_BITBUCKET)(on_link)
     app.action(ids.OPEN_CONSUMERS)(on_link)
     app.action(ids.START_OVER)(on_start_over)

@@ -18,9 +18,13 @@ HELP = (
     "*/connect-bitbucket* connects Bitbucket Cloud to a Terraform organization as a VCS "
     "provider, step by step.\n"
     "• `/connect-bitbucket [organization]`: start a connection (opens a form)\n"
+    "• `/connect-bitbucket status`: your connections, this channel's, and what waits for "
+    "your approval; `status 12` or `status my-org` shows one in full\n"
     "• `/connect-bitbucket cancel 12`: cancel connection #12 (the bot deletes the OAuth "
     "client it made in Terraform if no token was issued)\n"
     "• `/connect-bitbucket help`: this message\n"
+    "`status`, `cancel` and `help` are commands: to connect an organization named so, type "
+    "its name into the form.\n"
     "You'll need a Bitbucket account with admin access to the team's repositories "
     "(a shared service account is best) and about five minutes."
 )
@@ -42,6 +46,17 @@ def on_command(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
     if word == "cancel":
         _on_cancel(ack, body, text.split()[1:], deps)
         return
+    if word == "status":
+        ack()
+        user, channel = body.get("user_id", ""), body.get("channel_id", "")
+        deps.work.submit(
+            "showing the status",
+            partial(show_status, deps, user, channel, " ".join(text.split()[1:2])),
+            on_error=lambda _e: deps.notifier.tell_user(
+                channel, user, "Something went wrong while gathering the status. Try again."
+            ),
+        )
+        return
     # No duplicate check here: Slack does not retry slash commands, and a trigger
     # opens one modal at most.
     ack()
@@ -53,6 +68,21 @@ def on_command(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
         channel=body.get("channel_id", ""),
         organization=text,
     )
+
+
+def show_status(deps: SlackDeps, user: str, channel: str, which: str) -> None:
+    """`status`: the caller's overview; `status 12` or `status acme`: one connection."""
+    if which:
+        found = deps.overview.detail(which.lstrip("#"))
+        if found is None:
+            deps.notifier.tell_user(
+                channel, user, f"No connection is numbered or named {which[:100]}."
+            )
+            return
+        text, body = found
+    else:
+        text, body = deps.overview.status(user, channel)
+    deps.notifier.tell_user(channel, user, text, blocks=body)
 
 
 def _on_cancel(ack: Ack, body: dict[str, Any], args: list[str], deps: SlackDeps) -> None:

@@ -18,6 +18,7 @@ from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import State
 from bot.redaction import REDACTOR
+from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -26,13 +27,19 @@ LEASE_SECONDS = 30.0
 # After this many failed tries of one message, say so in the log and the audit trail.
 TELL_AFTER = 5
 # Updates that say the same thing however often they are sent.
-_ONCE_PER_ROUND = frozenset({Owed.PROGRESS, Owed.CARDS})
+_ONCE_PER_ROUND = frozenset({Owed.PROGRESS, Owed.CARDS, Owed.HOME})
 
 
 class Courier:
     def __init__(
-        self, outbox: Outbox, notifier: Notifier, service: ConnectionService, worker: str
+        self,
+        outbox: Outbox,
+        notifier: Notifier,
+        service: ConnectionService,
+        worker: str,
+        overview: Overview | None = None,
     ) -> None:
+        self.overview = overview
         self.outbox = outbox
         self.notifier = notifier
         self.service = service
@@ -92,6 +99,9 @@ class Courier:
             notifier.update_cards(connection)
         elif debt.kind == Owed.DECISION:
             notifier.tell_decision(connection)
+        elif debt.kind == Owed.HOME and self.overview is not None:
+            for user in {connection.owner_id, *notifier.approvers.members()}:
+                self.overview.publish_home(user)
 
     def _failed(self, left: Sequence[Debt], failed: Debt, error: Exception) -> None:
         said = _describe(error)

@@ -15,6 +15,7 @@ from bot.flows.stalled import StallFlow
 from bot.slack.access import Access
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
+from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 from bot.work import BackgroundWork
 
@@ -31,6 +32,7 @@ class SlackDeps:
     courier: Courier  # sends what state changes owe Slack
     work: BackgroundWork
     access: Access  # who may start, decide, cancel; which organizations
+    overview: Overview  # status and App Home
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:

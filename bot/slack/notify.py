@@ -271,14 +271,21 @@ class Notifier:
             blocks=[b.to_dict() for b in body],
         )
 
-    def tell_user(self, channel: str | None, user: str, text: str) -> None:
+    def tell_user(
+        self,
+        channel: str | None,
+        user: str,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
         """An ephemeral note to one user where they are, or a DM when that fails."""
         text = fit(text, 3000)
         if channel:
             try:
-                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+                self.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
                 return
             except SlackApiError:
                 pass
         dm = self.client.conversations_open(users=user)["channel"]["id"]
-        self.client.chat_postMessage(channel=dm, text=text)
+        self.client.chat_postMessage(channel=dm, text=text, blocks=blocks)

@@ -126,6 +126,9 @@ class FakeSlack(FakeServer):
         self.messages: list[Message] = []
         self.ephemeral: list[Message] = []
         self.views: dict[str, StoredView] = {}
+        # Each user's published App Home, and how often it was published.
+        self.homes: dict[str, dict[str, Any]] = {}
+        self.home_versions: dict[str, int] = {}
         self.triggers: dict[str, tuple[str, float]] = {}  # trigger_id -> (user, issued)
         self.unpostable: set[str] = set()
         # Users' time zones; by default one where it is early afternoon now, so tests
@@ -319,6 +322,19 @@ class FakeSlack(FakeServer):
             self.views[stored.id] = stored
         return {"view": dict(stored.view, id=stored.id, hash=stored.hash)}
 
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args["view"]
+        if view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        check_view(view)
+        user = str(args.get("user_id") or "")
+        if not user:
+            raise SlackError("user_not_found")
+        with self.lock:
+            self.homes[user] = view
+            self.home_versions[user] = self.home_versions.get(user, 0) + 1
+        return {"view": dict(view, id="VHOME" + user)}
+
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args["view"]
         check_view(view)
@@ -388,6 +404,24 @@ class SlackDriver:
                 "X-Slack-Signature": sign(body, timestamp, secret or self.secret),
                 **(headers or {}),
             },
+        )
+
+    def event(self, event: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        """An Events API delivery, as Slack posts it."""
+        body = {
+            "token": "fake",
+            "team_id": TEAM,
+            "api_app_id": "A0FAKE",
+            "type": "event_callback",
+            "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+            "event_time": int(time.time()),
+            "event": event,
+        }
+        return self.post(json.dumps(body).encode(), "application/json", **kwargs)
+
+    def open_home(self, user: str) -> httpx.Response:
+        return self.event(
+            {"type": "app_home_opened", "user": user, "channel": "D" + user, "tab": "home"}
         )
 
     def post_form(self, form: dict[str, str], **kwargs: Any) -> httpx.Response:

@@ -30,6 +30,9 @@ def test_manifest_has_the_command_interactivity_and_least_scopes() -> None:
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert data["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     assert data["settings"]["socket_mode_enabled"] is False
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert data["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert set(data["oauth_config"]["scopes"]["bot"]) == {
         "commands",
         "chat:write",
@@ -53,6 +56,7 @@ def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:
         "conversations_open": "im:write",
         "views_open": None,
         "views_update": None,
+        "views_publish": None,
         "users_info": "users:read",
         "usergroups_users_list": "usergroups:read",
     }

@@ -15,6 +15,7 @@ from bot.connections.states import State
 from bot.slack import ids
 from bot.slack.blocks.kit import button, context_block, section, step_number, steps_of
 from bot.slack.blocks.progress import cancel_button
+from bot.slack.blocks.status import ownership
 from bot.slack.text import code, escape
 
 
@@ -84,17 +85,11 @@ def authorize_hint(connection: Connection, link: str | None) -> tuple[str, list[
 
 def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
     """The short message the channel gets when the connection is complete."""
-    kind = (
-        "service account"
-        if connection.account_kind == AccountKind.SERVICE_ACCOUNT
-        else "personal account"
-    )
-    account = f" {code(connection.bitbucket_username)}" if connection.bitbucket_username else ""
     text = (
         f":white_check_mark: Bitbucket Cloud is connected to Terraform organization "
         f"*{escape(connection.organization)}*. "
         f"OAuth client {code(connection.oauth_client_id or '')}"
-        f" · owner <@{connection.owner_id}> · {kind}{account}"
+        f" · owner <@{connection.owner_id}> · {ownership(connection)}"
     )
     return (
         f"Bitbucket Cloud is connected to {escape(connection.organization)}",

@@ -1,0 +1,230 @@
+"""Where things stand: `/connect-bitbucket status`, one connection in full, and App Home."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock, PlainTextObject
+
+from bot.connections.model import AccountKind, Connection, ConnectionEvent
+from bot.connections.states import State, is_open
+from bot.slack import ids
+from bot.slack.blocks.approvals import when
+from bot.slack.blocks.kit import button, context_block, section, steps_of
+from bot.slack.blocks.progress import cancel_button
+from bot.slack.text import code, escape, fit_escaped
+
+MESSAGE_BLOCKS = 50
+HOME_BLOCKS = 100
+TIMELINE_EVENTS = 30
+
+# When a connection's next reminder is due (None: none planned), from the Slack layer.
+NextReminder = Callable[[Connection], datetime | None]
+
+
+def ownership(connection: Connection) -> str:
+    """Whose Bitbucket account holds the connection, with the risk of a personal one said."""
+    if connection.account_kind == AccountKind.SERVICE_ACCOUNT:
+        name = f" {code(connection.bitbucket_username)}" if connection.bitbucket_username else ""
+        return f"service account{name}"
+    return (
+        f":warning: <@{connection.owner_id}>'s own Bitbucket account: it stops working if "
+        "they lose access"
+    )
+
+
+def _step(connection: Connection) -> str:
+    shown, index = steps_of(connection)
+    if connection.state == State.CONNECTED:
+        return "all steps done"
+    if connection.state == State.AWAITING_APPROVAL:
+        return "waiting for approval"
+    if index >= len(shown):
+        return "ended"
+    return f"step {index + 1} of {len(shown)}: {shown[index][1]}"
+
+
+def connection_line(connection: Connection, next_reminder: datetime | None) -> str:
+    """One connection in a line or two: number, organization, state, step, owner, age."""
+    line = (
+        f"*#{connection.id} {escape(connection.organization)}* · {connection.state.words} · "
+        f"{_step(connection)}\nowner <@{connection.owner_id}> · {ownership(connection)} · "
+        f"started {when(connection.created_at)}"
+    )
+    if next_reminder is not None and is_open(connection.state):
+        line += f" · next reminder {when(next_reminder)}"
+    return line
+
+
+def next_actions(connection: Connection, viewer: str, *, approver: bool) -> list[Any]:
+    """The buttons of the next action the viewer may take on this connection. Their
+    action_ids carry the connection's number, so they stay unique in a list of many."""
+    return [_numbered(b, connection.id) for b in _next_actions(connection, viewer, approver)]
+
+
+def _numbered(element: Any, connection_id: int) -> Any:
+    element.action_id = f"{element.action_id}:{connection_id}"
+    return element
+
+
+def _next_actions(connection: Connection, viewer: str, approver: bool) -> list[Any]:
+    if connection.state == State.AWAITING_APPROVAL and approver and viewer != connection.owner_id:
+        deny = button("Deny", ids.DENY, value=str(connection.id))
+        deny.style = "danger"
+        return [button("Approve", ids.APPROVE, value=str(connection.id), primary=True), deny]
+    if is_open(connection.state) and (viewer == connection.owner_id or approver):
+        elements: list[Any] = []
+        if viewer == connection.owner_id and connection.state != State.AWAITING_APPROVAL:
+            elements.append(button("Resume", ids.RESUME, value=str(connection.id), primary=True))
+        elements.append(cancel_button(connection))
+        return elements
+    return []
+
+
+def _listing(
+    title: str,
+    connections: Sequence[Connection],
+    viewer: str,
+    *,
+    approver: bool,
+    next_reminder: NextReminder,
+    room: int,
+) -> list[Block]:
+    """A titled list that fits in `room` blocks, saying "and N more" when it does not."""
+    blocks: list[Block] = [section(f"*{title}*")]
+    if not connections:
+        blocks.append(context_block("None."))
+        return blocks
+    shown = 0
+    for connection in connections:
+        actions = next_actions(connection, viewer, approver=approver)
+        needed = 1 + (1 if actions else 0)
+        if len(blocks) + needed > room - 1:
+            break
+        blocks.append(section(connection_line(connection, next_reminder(connection))))
+        if actions:
+            blocks.append(ActionsBlock(block_id=f"{title[:20]}-{connection.id}", elements=actions))
+        shown += 1
+    if shown < len(connections):
+        blocks.append(
+            context_block(
+                f"…and {len(connections) - shown} more. `/connect-bitbucket status <number>` "
+                "shows any one of them."
+            )
+        )
+    return blocks
+
+
+def status_blocks(
+    viewer: str,
+    *,
+    mine: Sequence[Connection],
+    channel: Sequence[Connection],
+    waiting: Sequence[Connection],
+    finished: Sequence[Connection],
+    approver: bool,
+    next_reminder: NextReminder,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The caller's status: their connections, the channel's, what waits on them, and the
+    last finished ones; within a message's 50 blocks."""
+    # Each connection once: a listing's buttons must stay unique in the message.
+    shown = {c.id for c in mine} | {c.id for c in waiting}
+    others = [c for c in channel if c.id not in shown]
+    parts = [
+        ("Your connections", list(mine), 16),
+        ("This channel's connections", others, 12),
+        ("Waiting for your approval", list(waiting), 12 if approver else 0),
+        ("Recently finished", list(finished), 9),
+    ]
+    blocks: list[Block] = []
+    for title, items, room in parts:
+        if room:
+            blocks += _listing(
+                title, items, viewer, approver=approver, next_reminder=next_reminder, room=room
+            )
+    text = f"Bitbucket connections: {len(mine)} of yours open, {len(waiting)} waiting for approval"
+    return text, [b.to_dict() for b in blocks[:MESSAGE_BLOCKS]]
+
+
+def detail_blocks(
+    connection: Connection,
+    events: Sequence[ConnectionEvent],
+    *,
+    live: str | None,
+    next_reminder: datetime | None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """One connection in full: where it stands, its OAuth client, a live check, the timeline."""
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=f"#{connection.id} {connection.organization}"[:150])),
+        section(connection_line(connection, next_reminder)),
+    ]
+    facts = [f"OAuth client: {code(connection.oauth_client_id or 'not created yet')}"]
+    if connection.bitbucket_workspace:
+        facts.append(f"workspace {code(connection.bitbucket_workspace)}")
+    if connection.authorized_as:
+        facts.append(f"authorized as Bitbucket user {code(connection.authorized_as)}")
+    blocks.append(context_block(" · ".join(facts)))
+    if live:
+        blocks.append(section(live))
+    blocks.append(DividerBlock())
+    lines = []
+    for event in list(events)[-TIMELINE_EVENTS:]:
+        who = "the bot" if event.actor == "bot" else f"<@{event.actor}>"
+        change = (
+            f"{event.from_state.words} → {event.to_state.words}"
+            if event.from_state and event.from_state != event.to_state
+            else (event.to_state.words if event.from_state is None else "")
+        )
+        note = f" · {fit_escaped(event.note, 300)}" if event.note else ""
+        lines.append(f"{when(event.at)} · {who}{' · ' + change if change else ''}{note}")
+    blocks.append(section("*Timeline*\n" + "\n".join(lines)))
+    return f"Connection #{connection.id} for {escape(connection.organization)}", [
+        b.to_dict() for b in blocks
+    ]
+
+
+def home_view(
+    viewer: str,
+    *,
+    mine: Sequence[Connection],
+    waiting: Sequence[Connection],
+    recent: Sequence[Connection],
+    approver: bool,
+    next_reminder: NextReminder,
+) -> dict[str, Any]:
+    """The App Home tab: start a connection, yours, waiting for you, recently connected."""
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text="Bitbucket Cloud for Terraform")),
+        section(
+            "Connect a Terraform organization to Bitbucket Cloud, step by step. Your connections "
+            "and what waits for you are below."
+        ),
+        ActionsBlock(
+            block_id="home_start",
+            elements=[button("Connect an organization", ids.HOME_CONNECT, primary=True)],
+        ),
+        DividerBlock(),
+    ]
+    blocks += _listing(
+        "Your connections", mine, viewer, approver=approver, next_reminder=next_reminder, room=30
+    )
+    if approver:
+        blocks += _listing(
+            "Waiting for your approval",
+            [c for c in waiting if c.owner_id != viewer],
+            viewer,
+            approver=True,
+            next_reminder=next_reminder,
+            room=30,
+        )
+    blocks += _listing(
+        "Recently connected",
+        recent,
+        viewer,
+        approver=approver,
+        next_reminder=next_reminder,
+        room=HOME_BLOCKS - len(blocks),
+    )
+    return {"type": "home", "blocks": [b.to_dict() for b in blocks[:HOME_BLOCKS]]}
