@@ -44,6 +44,20 @@ def test_socket_mode_end_to_end(
         eventually(lambda: fake_slack.views, timeout=10)
         view = next(iter(fake_slack.views.values())).view
         assert view["callback_id"] == "connect_request"
+        # The Home tab, over the socket too.
+        envelope = socket.send(
+            "events_api",
+            {
+                "type": "event_callback",
+                "team_id": "T0FAKE",
+                "api_app_id": "A0FAKE",
+                "event_id": "Ev0HOME",
+                "event": {"type": "app_home_opened", "user": "U1OWNER", "tab": "home"},
+            },
+        )
+        socket.ack_for(envelope)
+        home = eventually(lambda: fake_slack.homes.get("U1OWNER"), timeout=10)
+        assert "Connect an organization" in str(home)
     finally:
         assert bot.stop() == 0
         socket.stop()
