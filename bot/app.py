@@ -33,6 +33,7 @@ from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow, FlowSettings
 from bot.flows.consumer_check import ConsumerChecker
+from bot.flows.health import HealthWatch
 from bot.flows.stalled import StallFlow
 from bot.gate import SlackGate
 from bot.jobs.due import DueWork
@@ -260,6 +261,8 @@ def build_runtime(
         clock,
         approvers=approvers,
         worker=worker,
+        health=HealthWatch(service, tfe),
+        health_every=settings.health_every,
     )
     deps = SlackDeps(
         settings=settings,

@@ -128,6 +128,7 @@ class Settings(BaseSettings):
     escalate_after: PositiveInt = 3
     expire_after: Seconds = 1209600
     token_poll_every: Seconds = 5
+    health_every: Seconds = 21600
 
     @model_validator(mode="before")
     @classmethod
@@ -186,6 +187,6 @@ def _worded(error: ValidationError) -> str:
         return f"{name} {_TYPE_HINTS[field]}{shown}"
     if "greater than 0" in message:
         return f"{name} must be greater than 0{shown}"
-    if field in ("stall_after", "remind_every", "expire_after", "token_poll_every"):
+    if field in ("stall_after", "remind_every", "expire_after", "token_poll_every", "health_every"):
         return f"{name} must be a number of seconds{shown}"
     return f"{name}: {message}{shown}"

@@ -22,9 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bot.connections.states import FINAL, State
+from bot.connections.states import FINAL, SETTLED, State
 
-OPEN_PREDICATE = "state NOT IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(FINAL)))
+OPEN_PREDICATE = "state NOT IN ({})".format(
+    ", ".join(f"'{s.value}'" for s in sorted(FINAL | SETTLED))
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -129,6 +131,10 @@ class Connection(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Last time the connection moved forward; reminders count from here.
     progressed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # The health watch after "connected": when TFE was last asked, and what was wrong.
+    health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    health_note: Mapped[str | None] = mapped_column(Text)
 
     # What is due lives here: the sweep reads only rows whose time has come.
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

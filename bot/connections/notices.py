@@ -17,6 +17,7 @@ from bot.connections.model import ConnectionNotice
 
 REMINDER = "reminder"
 ESCALATION = "escalation"
+OWNER_LEFT = "owner_left"
 
 
 class Notices:

@@ -38,6 +38,8 @@ class Owed(StrEnum):
     CARDS = "cards"  # every approver's card updated to the current state
     DECISION = "decision"  # the requester hears an approver's decision
     HOME = "home"  # the App Home of the owner and the approvers, republished
+    BROKEN = "broken"  # the channel, owner and approvers hear it broke, with Reconnect
+    HEALED = "healed"  # the channel hears it works again
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.connections.model import Connection, ConnectionEvent
-from bot.connections.states import FINAL, State, is_open
+from bot.connections.states import FINAL, SETTLED, State, is_open
 
 OPEN = [s for s in State if is_open(s)]
-ENDED = sorted(FINAL)
+ENDED = sorted(FINAL | SETTLED)
 
 
 class Queries:

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.connections.model import AccountKind, Connection, ConnectionEvent
 from bot.connections.outbox import Owed, owe
-from bot.connections.states import InvalidTransition, State, check_transition, is_open
+from bot.connections.states import (
+    SETTLED,
+    InvalidTransition,
+    State,
+    check_transition,
+    is_open,
+)
 from bot.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -222,6 +228,16 @@ class ConnectionService:
                 session, connection, connection.state, connection.state, actor, now, note=note
             )
 
+    def record_health(self, connection_id: int, note: str | None) -> None:
+        """Keep the health check's result. Leaves updated_at alone: a check is not a change
+        that should make the sweep look at the connection again at once."""
+        with self._transaction() as session:
+            session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id)
+                .values(health_checked_at=self._clock.now(), health_note=note)
+            )
+
     def update(self, connection_id: int, **changes: Any) -> Connection:
         """Change fields that are not the state (message timestamps, notes)."""
         with self._transaction() as session:
@@ -357,7 +373,7 @@ class ConnectionService:
         connection.progressed_at = now
         # Any move changes what is due; the sweep looks at an open connection at once and
         # works out when it is next due.
-        connection.next_due_at = now if is_open(target) else None
+        connection.next_due_at = now if is_open(target) or target in SETTLED else None
         self._record(session, connection, current, target, actor, now, note=note)
         owe(session, connection.id, [Owed.PROGRESS, Owed.HOME], now)
 

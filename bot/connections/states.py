@@ -19,6 +19,7 @@ class State(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     FAILED = "failed"
+    BROKEN = "broken"
 
     @property
     def words(self) -> str:
@@ -26,7 +27,10 @@ class State(StrEnum):
         return self.value.replace("_", " ")
 
 
-FINAL: frozenset[State] = frozenset({State.CONNECTED, State.DENIED, State.CANCELLED, State.EXPIRED})
+# Final: nothing changes any more. Settled: done, but the health watch may still move it
+# between connected and broken (and a broken one may be cancelled).
+FINAL: frozenset[State] = frozenset({State.DENIED, State.CANCELLED, State.EXPIRED})
+SETTLED: frozenset[State] = frozenset({State.CONNECTED, State.BROKEN})
 _ENDINGS = {State.CANCELLED, State.EXPIRED, State.FAILED}
 
 _FORWARD: dict[State, set[State]] = {
@@ -45,6 +49,8 @@ _FORWARD: dict[State, set[State]] = {
 TRANSITIONS: dict[State, frozenset[State]] = {
     **{state: frozenset(targets | (_ENDINGS - {state})) for state, targets in _FORWARD.items()},
     **{state: frozenset() for state in FINAL},
+    State.CONNECTED: frozenset({State.BROKEN}),
+    State.BROKEN: frozenset({State.CONNECTED, State.CANCELLED}),
 }
 
 
@@ -58,8 +64,8 @@ class InvalidTransition(Exception):
 
 
 def is_open(state: State) -> bool:
-    """Open connections still need someone to act; final ones never change again."""
-    return state not in FINAL
+    """Open connections still need someone to act; settled and final ones do not."""
+    return state not in FINAL and state not in SETTLED
 
 
 def check_transition(current: State, target: State) -> None:
@@ -98,7 +104,7 @@ def current_step(state: State, last_open: State | None = None, with_callback: bo
     Final states other than connected report the step that was current before them.
     """
     shown = [key for key, _ in steps(with_callback)]
-    if state == State.CONNECTED:
+    if state in SETTLED:
         return len(shown)
     key = _CURRENT_STEP.get(state) or _CURRENT_STEP.get(last_open or State.REQUESTED, "consumer")
     return shown.index(key) if key in shown else shown.index("authorize")

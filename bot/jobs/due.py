@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
 from bot.connections import schedule
-from bot.connections.model import Connection
-from bot.connections.notices import ESCALATION, REMINDER, Notices
+from bot.connections.model import AccountKind, Connection
+from bot.connections.notices import ESCALATION, OWNER_LEFT, REMINDER, Notices
 from bot.connections.schedule import PEOPLE_MUST_ACT
 from bot.connections.service import ConnectionService
-from bot.connections.states import State, is_open
+from bot.connections.states import SETTLED, State, is_open
 from bot.flows.connect import ConnectFlow
+from bot.flows.health import HealthWatch
 from bot.flows.stalled import StallFlow
 from bot.jobs.queue import DueQueue, gone_on_this_host, worker_name
 from bot.problems import Problem
@@ -49,6 +50,8 @@ class DueWork:
         worker: str | None = None,
         batch: int = 50,
         parallel: int = 8,
+        health: HealthWatch | None = None,
+        health_every: float = 21600,
     ) -> None:
         self.service = service
         self.queue = queue
@@ -62,6 +65,8 @@ class DueWork:
         self.worker = worker or worker_name()
         self.batch = batch
         self.parallel = parallel
+        self.health = health
+        self.health_every = health_every
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="due")
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -155,9 +160,13 @@ class DueWork:
 
     def _handle(self, connection_id: int) -> datetime | None:
         connection = self.service.get(connection_id)
+        if connection.state in SETTLED:
+            return self._watch_health(connection)
         if not is_open(connection.state):
             return None
         connection = self._watch_token(connection)
+        if connection.state in SETTLED:
+            return self._next_health_check(connection)
         if not is_open(connection.state):
             return None
         due = self.stall.due(connection, night_until=self._night(connection))
@@ -180,6 +189,39 @@ class DueWork:
         ):
             self.notifier.send_authorize_hint(connection)
         return connection
+
+    def _next_health_check(self, connection: Connection) -> datetime:
+        return self.clock.now() + timedelta(seconds=self.health_every)
+
+    def _watch_health(self, connection: Connection) -> datetime | None:
+        """Every HEALTH_EVERY: TFE still holds the client and a token; a personal owner is
+        still a member. Quiet when all is well."""
+        if self.health is None:
+            return None
+        checked = connection.health_checked_at or connection.progressed_at
+        if (self.clock.now() - checked).total_seconds() < self.health_every * 0.99:
+            return checked + timedelta(seconds=self.health_every)  # checked lately
+        connection, changed = self.health.check(connection.id)
+        if changed:
+            self.courier.deliver(connection.id)
+        if connection.account_kind == AccountKind.PERSONAL:
+            self._watch_owner(connection)
+        return self._next_health_check(connection)
+
+    def _watch_owner(self, connection: Connection) -> None:
+        """Once per connection: its personal-account owner left the workspace."""
+        if not self.notifier.has_left(connection.owner_id):
+            return
+        slot = connection.created_at  # one notice per connection, ever
+        channel = connection.progress_channel or connection.channel_id
+        if not self.notices.claim(connection.id, OWNER_LEFT, slot, [channel]):
+            return
+        try:
+            self.notifier.tell_owner_left(connection)
+        except Exception:
+            self.notices.release(connection.id, OWNER_LEFT, slot)
+            raise
+        self.service.record(connection.id, "bot", "told the channel: the owner has left")
 
     def _night(self, connection: Connection) -> datetime | None:
         """The coming morning if a reminder now would land in the night of whoever gets it:

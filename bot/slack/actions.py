@@ -15,7 +15,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.connections.model import Connection
+from bot.connections.model import AccountKind, Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
 from bot.slack import blocks, forms, ids
@@ -244,6 +244,35 @@ def on_home_connect(ack: Ack, body: dict[str, Any], client: WebClient, deps: Sla
     )
 
 
+def reconnect(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    """A new connection prefilled from a broken one (or, after the owner left, with a
+    service account), under the usual access and approval rules."""
+    service = _action(body).get("action_id", "").startswith(ids.RECONNECT_SERVICE)
+    open_request_form_now(
+        deps,
+        client,
+        body["user"]["id"],
+        body["trigger_id"],
+        connection.channel_id,
+        connection.organization,
+        prefill={
+            "account_kind": AccountKind.SERVICE_ACCOUNT if service else connection.account_kind,
+            "username": "" if service else (connection.bitbucket_username or ""),
+            "workspace": connection.bitbucket_workspace or "",
+        },
+    )
+
+
+def on_reconnect(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    # Owner, approvers and anyone allowed to start may reconnect; the form checks who.
+    _for_owner(
+        deps, body, client, "opening the reconnect form", reconnect, urgent=True, anyone=True
+    )
+
+
 def on_link(ack: Ack) -> None:
     """Link buttons open the browser themselves; Slack still wants an acknowledgement."""
     ack()
@@ -279,6 +308,8 @@ def register(app: App) -> None:
     app.action(numbered(ids.APPROVE))(on_approve)
     app.action(numbered(ids.DENY))(on_deny)
     app.action(ids.HOME_CONNECT)(on_home_connect)
+    app.action(ids.RECONNECT)(on_reconnect)
+    app.action(ids.RECONNECT_SERVICE)(on_reconnect)
     app.action(ids.OPEN_BITBUCKET)(on_link)
     app.action(ids.OPEN_CONSUMERS)(on_link)
     app.action(ids.START_OVER)(on_start_over)

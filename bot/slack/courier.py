@@ -99,6 +99,11 @@ class Courier:
             notifier.update_cards(connection)
         elif debt.kind == Owed.DECISION:
             notifier.tell_decision(connection)
+        elif debt.kind == Owed.BROKEN:
+            if connection.state == State.BROKEN:  # not if it healed meanwhile
+                notifier.announce_broken(connection)
+        elif debt.kind == Owed.HEALED:
+            notifier.announce_healed(connection)
         elif debt.kind == Owed.HOME and self.overview is not None:
             for user in {connection.owner_id, *notifier.approvers.members()}:
                 self.overview.publish_home(user)

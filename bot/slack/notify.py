@@ -19,6 +19,7 @@ from bot.connections.pages import Pages
 from bot.connections.service import ConnectionService
 from bot.slack import blocks
 from bot.slack.audience import Audience
+from bot.slack.blocks import health as health_blocks
 from bot.slack.text import fit
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,40 @@ class Notifier:
             self.client.chat_postMessage(channel=self._dm(approver), text=text, blocks=body)
             told.append(approver)
         return told
+
+    # After "connected".
+
+    def announce_broken(self, connection: Connection) -> None:
+        """The channel, the owner and every approver hear it broke, with Reconnect."""
+        text, body = health_blocks.broken_message(connection)
+        channel = connection.progress_channel or connection.channel_id
+        self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+        for user in {connection.owner_id, *self.approvers.members()}:
+            self.client.chat_postMessage(channel=self._dm(user), text=text, blocks=body)
+
+    def announce_healed(self, connection: Connection) -> None:
+        text, body = health_blocks.healed_message(connection)
+        channel = connection.progress_channel or connection.channel_id
+        self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+
+    def tell_owner_left(self, connection: Connection) -> list[str]:
+        """The channel and the approvers hear the connection rests on someone who left."""
+        text, body = health_blocks.owner_left_message(connection)
+        channel = connection.progress_channel or connection.channel_id
+        self.client.chat_postMessage(channel=channel, text=text, blocks=body)
+        told = [channel]
+        for approver in self.approvers.members():
+            self.client.chat_postMessage(channel=self._dm(approver), text=text, blocks=body)
+            told.append(approver)
+        return told
+
+    def has_left(self, user: str) -> bool:
+        """Deactivated, or now a guest: no longer someone who can look after a connection."""
+        try:
+            person = self.client.users_info(user=user)["user"]
+        except SlackApiError:
+            return False  # not known to have left
+        return any(person.get(flag) for flag in ("deleted", "is_restricted", "is_ultra_restricted"))
 
     def _dm(self, user: str) -> str:
         return str(self.client.conversations_open(users=user)["channel"]["id"])

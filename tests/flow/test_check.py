@@ -59,7 +59,7 @@ def test_bad_settings_are_each_named_with_the_fix(
     fake_bitbucket: FakeBitbucket,
     tmp_path: Path,
 ) -> None:
-    command.upgrade(db.alembic_config(env["DATABASE_URL"]), "0006")  # two revisions behind
+    command.upgrade(db.alembic_config(env["DATABASE_URL"]), "0007")  # two revisions behind
     fake_slack.scopes.remove("im:write")
     fake_tfe.add_organization("locked-org", can_update_oauth=False)
     bad = {**env, "BITBUCKET_API_URL": f"http://127.0.0.1:{free_port()}/2.0"}

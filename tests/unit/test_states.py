@@ -23,18 +23,22 @@ ALLOWED = {
     (State.AWAITING_CREDENTIALS, State.AWAITING_AUTHORIZATION),  # callback URL known up front
     (State.AWAITING_CALLBACK, State.AWAITING_AUTHORIZATION),
     (State.AWAITING_AUTHORIZATION, State.CONNECTED),
+    (State.CONNECTED, State.BROKEN),  # the health watch
+    (State.BROKEN, State.CONNECTED),  # authorized again in TFE
+    (State.BROKEN, State.CANCELLED),
 }
 for _state in State:
-    if _state not in FINAL:
+    if _state not in FINAL and _state not in (State.CONNECTED, State.BROKEN):
         for _end in (State.CANCELLED, State.EXPIRED, State.FAILED):
             if _end != _state:
                 ALLOWED.add((_state, _end))
 
 
-def test_final_states_are_the_four_of_product_md() -> None:
-    assert {State.CONNECTED, State.DENIED, State.CANCELLED, State.EXPIRED} == FINAL
+def test_final_and_settled_states_are_those_of_product_md() -> None:
+    assert {State.DENIED, State.CANCELLED, State.EXPIRED} == FINAL
     assert all(not TRANSITIONS[state] for state in FINAL)
     assert is_open(State.FAILED)
+    assert not is_open(State.CONNECTED) and not is_open(State.BROKEN)  # settled
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(State, State)))

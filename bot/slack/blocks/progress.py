@@ -249,6 +249,19 @@ def progress_message(
         text = f"Bitbucket Cloud is connected to {escape(org)}"
     elif state == State.DENIED:
         blocks.append(section(":no_entry: " + decision_line(connection)))
+    elif state == State.BROKEN:
+        note = connection.health_note or "Terraform no longer holds the OAuth token."
+        blocks.append(section(f":rotating_light: *Broken.* {fit_escaped(note, 2000)}"))
+        blocks.append(
+            ActionsBlock(
+                block_id="broken",
+                elements=[
+                    button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=True),
+                    cancel_button(connection),
+                ],
+            )
+        )
+        text = f"The Bitbucket connection of {escape(org)} is broken"
     elif state == State.FAILED or not is_open(state):
         note = connection.status_note or f"This connection is {state.words}."
         blocks.append(section(f":x: {fit_escaped(note, 2000)}"))

@@ -39,6 +39,8 @@ def _step(connection: Connection) -> str:
     shown, index = steps_of(connection)
     if connection.state == State.CONNECTED:
         return "all steps done"
+    if connection.state == State.BROKEN:
+        return "broken: " + fit_escaped(connection.health_note or "no token", 200)
     if connection.state == State.AWAITING_APPROVAL:
         return "waiting for approval"
     if index >= len(shown):
@@ -55,6 +57,9 @@ def connection_line(connection: Connection, next_reminder: datetime | None) -> s
     )
     if next_reminder is not None and is_open(connection.state):
         line += f" · next reminder {when(next_reminder)}"
+    if connection.health_checked_at is not None:
+        result = "broken" if connection.health_note else "healthy"
+        line += f" · last health check {when(connection.health_checked_at)}: {result}"
     return line
 
 

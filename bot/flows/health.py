@@ -1,0 +1,95 @@
+"""The health watch after "connected": TFE must still hold the OAuth client and a token.
+
+A connection whose client or token is gone becomes broken (and its people are told); one
+whose token is back (someone authorized again in TFE) is connected again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
+from bot.connections.model import Connection
+from bot.connections.outbox import Owed
+from bot.connections.service import ConnectionService
+from bot.connections.states import InvalidTransition, State
+
+log = logging.getLogger(__name__)
+
+
+class HealthWatch:
+    def __init__(self, service: ConnectionService, tfe: TFEClient) -> None:
+        self.service = service
+        self.tfe = tfe
+
+    def check(self, connection_id: int) -> tuple[Connection, bool]:
+        """After "connected": does TFE still hold the client and a token? Moves the
+        connection to broken, or back to connected when a token is there again; returns
+        it and whether this call changed its state."""
+        connection = self.service.get(connection_id)
+        if (
+            connection.state not in (State.CONNECTED, State.BROKEN)
+            or not connection.oauth_client_id
+        ):
+            return connection, False
+        client_id = connection.oauth_client_id
+        token_id: str | None = None
+        try:
+            client = self.tfe.get_oauth_client(client_id)
+            tokens = list(client.token_ids) or [t.id for t in self.tfe.list_oauth_tokens(client_id)]
+        except TFEError as error:
+            if error.kind != TFEErrorKind.NOT_FOUND:
+                raise
+            problem: str | None = (
+                f"The OAuth client {client_id} is gone from Terraform: someone deleted it, or "
+                "the bot's token lost access to it. Workspaces using it can no longer reach "
+                "Bitbucket."
+            )
+        else:
+            problem = (
+                None
+                if tokens
+                else f"Terraform still has the OAuth client {client_id} but no OAuth token "
+                "for it: the token was deleted (or never issued again), so Terraform cannot "
+                "reach Bitbucket."
+            )
+            token_id = tokens[0] if tokens else None
+        self.service.record_health(connection_id, problem)
+        if problem and connection.state == State.CONNECTED:
+            log.warning("connection broken", extra={"connection": connection_id})
+            return self._move(
+                connection_id,
+                State.BROKEN,
+                expect=State.CONNECTED,
+                note=problem,
+                status_note=problem,
+                owes=[Owed.BROKEN],
+            )
+        if not problem and connection.state == State.BROKEN:
+            log.info("connection works again", extra={"connection": connection_id})
+            return self._move(
+                connection_id,
+                State.CONNECTED,
+                expect=State.BROKEN,
+                note=f"TFE holds OAuth token {token_id} again",
+                oauth_token_id=token_id,
+                status_note=None,
+                owes=[Owed.HEALED],
+            )
+        log.debug(
+            "connection healthy" if not problem else "still broken",
+            extra={"connection": connection_id},
+        )
+        return self.service.get(connection_id), False
+
+    def _move(
+        self, connection_id: int, target: State, *, expect: State, note: str, **changes: Any
+    ) -> tuple[Connection, bool]:
+        try:
+            moved = self.service.advance_to(
+                connection_id, target, actor="bot", note=note, expect=expect, **changes
+            )
+        except InvalidTransition:  # another replica moved it first
+            return self.service.get(connection_id), False
+        return moved, True

@@ -1,0 +1,67 @@
+"""After "connected": a broken connection, one that works again, and an owner who left."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import ActionsBlock
+
+from bot.connections.model import Connection
+from bot.slack import ids
+from bot.slack.blocks.kit import button, section
+from bot.slack.blocks.status import ownership
+from bot.slack.text import code, escape, fit_escaped
+
+
+def broken_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
+    """For the channel, the owner and the approvers: what broke, and Reconnect."""
+    org = escape(connection.organization)
+    text = (
+        f":rotating_light: *The Bitbucket connection of {org} is broken* (#{connection.id}, "
+        f"owner <@{connection.owner_id}>, {ownership(connection)}).\n"
+        f"{fit_escaped(connection.health_note or 'Terraform no longer holds its token.', 1500)}\n"
+        "Terraform runs that need Bitbucket will fail until it is fixed. Press *Reconnect* to "
+        "set up a new connection with the same settings, or authorize again from the VCS "
+        "provider in Terraform's settings (I'll notice)."
+    )
+    return f"The Bitbucket connection of {org} is broken", [
+        section(text).to_dict(),
+        ActionsBlock(
+            block_id="broken",
+            elements=[button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=True)],
+        ).to_dict(),
+    ]
+
+
+def healed_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
+    org = escape(connection.organization)
+    text = (
+        f":white_check_mark: The Bitbucket connection of *{org}* works again (#{connection.id}): "
+        f"Terraform holds an OAuth token for client {code(connection.oauth_client_id or '')}."
+    )
+    return f"The Bitbucket connection of {org} works again", [section(text).to_dict()]
+
+
+def owner_left_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
+    """For the channel and the approvers: the connection rests on someone who has left."""
+    org = escape(connection.organization)
+    text = (
+        f":warning: The Bitbucket connection of *{org}* (#{connection.id}) depends on "
+        f"<@{connection.owner_id}>'s own Bitbucket account, and they are no longer a member of "
+        "this Slack workspace. It stops working when their Bitbucket access goes. Reconnect it "
+        "with a shared service account now."
+    )
+    return f"The Bitbucket connection of {org} depends on someone who left", [
+        section(text).to_dict(),
+        ActionsBlock(
+            block_id="owner_left",
+            elements=[
+                button(
+                    "Reconnect with a service account",
+                    ids.RECONNECT_SERVICE,
+                    value=str(connection.id),
+                    primary=True,
+                )
+            ],
+        ).to_dict(),
+    ]

@@ -1,0 +1,167 @@
+"""After "connected": the health watch notices a deleted client or token, a re-issued
+token, and a personal owner who left; it stays quiet while all is well."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.tfe import FakeTFE
+from tests.flow.steps import (
+    CHANNEL,
+    KEY,
+    OWNER,
+    SECRET,
+    SERVICE,
+    credentials_form,
+    started,
+)
+from tests.harness import RunningBot, eventually
+
+APPROVER = "U9APPROVER"
+PERSONAL = {
+    "Whose Bitbucket account will own the connection?": "My own Bitbucket account",
+    "If you use your own account": ["I understand the connection will be recorded as owned by me"],
+    "Bitbucket workspace": "acme-team",
+}
+
+
+def connected(
+    slack: SlackDriver,
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    bot: RunningBot,
+    values: Any = None,
+) -> str:
+    """A connection all the way to connected; returns its OAuth client id."""
+    if values is None:
+        started(slack, fake_slack)
+    else:
+        from tests.flow.steps import open_form
+
+        slack.submit(open_form(slack), values)
+        slack.wait_for_view_text(OWNER, "is under way")
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    slack.wait_for_view_text(OWNER, "OAuth client created")
+    slack.click("Authorize", user=OWNER, found=slack.find_button("Authorize"))
+    client_id: str = fake_tfe.bitbucket_clients("acme-infra")[0].id
+    fake_tfe.authorize(client_id)
+    eventually(lambda: bot.runtime.service.get(1).state == "connected")
+    return client_id
+
+
+def channel_says(fake_slack: FakeSlack, words: str) -> list[Any]:
+    return [m for m in fake_slack.channel_messages(CHANNEL) if words in m.text]
+
+
+def test_a_deleted_token_breaks_it_and_a_new_one_heals_it(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.5", APPROVERS=APPROVER)
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    eventually(lambda: len(channel_says(fake_slack, "is connected to acme-infra")) == 2)
+    quiet = len(fake_slack.messages)
+    time.sleep(1.5)  # several healthy checks
+    assert len(fake_slack.messages) == quiet  # healthy: no message
+    assert bot.runtime.service.get(1).health_checked_at is not None
+
+    fake_tfe.clients[client_id].tokens.clear()  # someone deleted the token in TFE
+    eventually(lambda: bot.runtime.service.get(1).state == "broken", timeout=10)
+    told = eventually(lambda: channel_says(fake_slack, "is broken"))[0]
+    assert "no OAuth token" in json.dumps(told.blocks)
+    for user in (OWNER, APPROVER):
+        dm = eventually(
+            lambda user=user: [
+                m for m in fake_slack.channel_messages("D" + user) if "is broken" in m.text
+            ]
+        )[0]
+        assert "Reconnect" in json.dumps(dm.blocks)
+    # A new connection for the organization may start: broken is settled, not unfinished.
+    assert bot.runtime.service.open_for_organization("acme-infra") is None
+
+    fake_tfe.authorize(client_id)  # someone authorized again in TFE's UI
+    eventually(lambda: bot.runtime.service.get(1).state == "connected", timeout=10)
+    eventually(lambda: channel_says(fake_slack, "works again"))
+    assert len(channel_says(fake_slack, "is broken")) == 1
+
+
+def test_a_deleted_client_breaks_it(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.5")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    fake_tfe.clients.pop(client_id)
+    eventually(lambda: bot.runtime.service.get(1).state == "broken", timeout=10)
+    told = eventually(lambda: channel_says(fake_slack, "is broken"))[0]
+    assert "gone from Terraform" in json.dumps(told.blocks)
+    slack.command("status 1", user=OWNER, channel=CHANNEL)
+    eventually(
+        lambda: [m for m in fake_slack.ephemeral if "last health check" in json.dumps(m.blocks)]
+    )
+
+
+def test_reconnect_starts_a_prefilled_connection(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.5")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    fake_tfe.clients[client_id].tokens.clear()
+    eventually(lambda: channel_says(fake_slack, "is broken"))
+    slack.click("Reconnect", user=OWNER)
+    form = slack.wait_for_view(
+        OWNER,
+        lambda v: v.get("callback_id") == "connect_request" and "acme-team" in json.dumps(v),
+    )
+    text = json.dumps(form.view)
+    assert "acme-infra" in text and "svc-terraform" in text
+    slack.submit(form, SERVICE)
+    # The broken connection's client is still in TFE: the form asks before adding another.
+    again = slack.wait_for_view_text(OWNER, "Add another Bitbucket connection anyway")
+    slack.submit(
+        again,
+        {
+            "The organization already has a Bitbucket connection": [
+                "Add another Bitbucket connection anyway"
+            ]
+        },
+    )
+    eventually(lambda: bot.runtime.service.open_for_organization("acme-infra") is not None)
+
+
+def test_an_owner_who_left_is_told_once(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=f"{APPROVER} U7OTHER")
+    slack = SlackDriver(fake_slack, bot.url)
+    from tests.flow.steps import REASON, WHY, approve, open_form
+
+    slack.submit(open_form(slack), {**PERSONAL, WHY: REASON})
+    slack.wait_for_view_text(OWNER, "waits for an approver")
+    approve(slack)
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    slack.wait_for_view_text(OWNER, "OAuth client created")
+    slack.click("Authorize", user=OWNER, found=slack.find_button("Authorize"))
+    fake_tfe.authorize(fake_tfe.bitbucket_clients("acme-infra")[0].id)
+    eventually(lambda: bot.runtime.service.get(1).state == "connected")
+    notices = eventually(
+        lambda: channel_says(fake_slack, "is connected to acme-infra")[1:]  # after the progress
+    )
+    assert "stops working if they lose access" in json.dumps(notices[0].blocks)
+
+    fake_slack.user_flags[OWNER] = {"deleted": True}
+    told = eventually(lambda: channel_says(fake_slack, "depends on someone who left"), timeout=10)
+    assert "Reconnect with a service account" in json.dumps(told[0].blocks)
+    eventually(
+        lambda: [m for m in fake_slack.channel_messages("D" + APPROVER) if "who left" in m.text]
+    )
+    time.sleep(1.5)  # several more checks
+    assert len(channel_says(fake_slack, "depends on someone who left")) == 1
+    slack.click("Reconnect with a service account", user=APPROVER)
+    form = slack.wait_for_view(APPROVER, lambda v: v.get("callback_id") == "connect_request")
+    assert "A shared service account" in json.dumps(form.view["blocks"][1])
