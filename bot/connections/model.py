@@ -159,6 +159,22 @@ class Connection(Base):
     )
 
     @property
+    def wrong_account(self) -> bool:
+        """Authorized by another Bitbucket user than the service account named in the form:
+        the connection is then tied to that person, not the service account."""
+        return bool(
+            self.account_kind == AccountKind.SERVICE_ACCOUNT
+            and self.bitbucket_username
+            and self.authorized_as
+            and self.authorized_as.lower() != self.bitbucket_username.lower()
+        )
+
+    @property
+    def rests_on_a_person(self) -> bool:
+        """Owned by someone's own account, or (wrong account) in effect so."""
+        return self.account_kind == AccountKind.PERSONAL or self.wrong_account
+
+    @property
     def with_callback_step(self) -> bool:
         """Whether the owner has a separate "paste the callback URL" step: only when the
         callback URL was not known up front (no uuid) or TFE gave another one."""

@@ -40,6 +40,7 @@ class Owed(StrEnum):
     HOME = "home"  # the App Home of the owner and the approvers, republished
     BROKEN = "broken"  # the channel, owner and approvers hear it broke, with Reconnect
     HEALED = "healed"  # the channel hears it works again
+    WRONG_ACCOUNT = "wrong_account"  # the owner: authorized as another account; how to fix
 
 
 @dataclass(frozen=True)

@@ -326,7 +326,7 @@ class ConnectFlow:
             note=f"TFE holds OAuth token {token.id}",
             oauth_token_id=token.id,
             authorized_as=token.service_provider_user,
-            owes=[Owed.CONNECTED],
+            owes=[Owed.CONNECTED, Owed.WRONG_ACCOUNT],
         )
         if changed:
             log.info(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
 from bot.connections import schedule
-from bot.connections.model import AccountKind, Connection
+from bot.connections.model import Connection
 from bot.connections.notices import ESCALATION, OWNER_LEFT, REMINDER, Notices
 from bot.connections.schedule import PEOPLE_MUST_ACT
 from bot.connections.service import ConnectionService
@@ -204,7 +204,7 @@ class DueWork:
         connection, changed = self.health.check(connection.id)
         if changed:
             self.courier.deliver(connection.id)
-        if connection.account_kind == AccountKind.PERSONAL:
+        if connection.rests_on_a_person:
             self._watch_owner(connection)
         return self._next_health_check(connection)
 

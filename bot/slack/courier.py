@@ -102,6 +102,9 @@ class Courier:
         elif debt.kind == Owed.BROKEN:
             if connection.state == State.BROKEN:  # not if it healed meanwhile
                 notifier.announce_broken(connection)
+        elif debt.kind == Owed.WRONG_ACCOUNT:
+            if connection.wrong_account:
+                notifier.tell_wrong_account(connection)
         elif debt.kind == Owed.HEALED:
             notifier.announce_healed(connection)
         elif debt.kind == Owed.HOME and self.overview is not None:

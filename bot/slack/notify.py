@@ -177,6 +177,11 @@ class Notifier:
         for user in {connection.owner_id, *self.approvers.members()}:
             self.client.chat_postMessage(channel=self._dm(user), text=text, blocks=body)
 
+    def tell_wrong_account(self, connection: Connection) -> None:
+        """The owner: authorized as another account than the service account; a fresh link."""
+        text, body = blocks.wrong_account_message(connection, self.pages.authorize_link(connection))
+        self.client.chat_postMessage(channel=self.owner_dm(connection), text=text, blocks=body)
+
     def announce_healed(self, connection: Connection) -> None:
         text, body = health_blocks.healed_message(connection)
         channel = connection.progress_channel or connection.channel_id

@@ -165,3 +165,30 @@ def test_an_owner_who_left_is_told_once(
     slack.click("Reconnect with a service account", user=APPROVER)
     form = slack.wait_for_view(APPROVER, lambda v: v.get("callback_id") == "connect_request")
     assert "A shared service account" in json.dumps(form.view["blocks"][1])
+
+
+def test_authorized_as_another_account_is_said_and_counts_as_personal(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3")
+    slack = SlackDriver(fake_slack, bot.url)
+    started(slack, fake_slack)
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    slack.wait_for_view_text(OWNER, "OAuth client created")
+    slack.click("Authorize", user=OWNER, found=slack.find_button("Authorize"))
+    fake_tfe.authorize(fake_tfe.bitbucket_clients("acme-infra")[0].id, user="jane-personal")
+    notice = eventually(lambda: channel_says(fake_slack, "is connected to acme-infra")[1:])[0]
+    text = json.dumps(notice.blocks)
+    assert "jane-personal" in text and "not the service account" in text
+    fix = eventually(
+        lambda: [
+            m
+            for m in fake_slack.channel_messages("D" + OWNER)
+            if "wrong Bitbucket account" in m.text
+        ]
+    )[0]
+    assert "Log out of Bitbucket" in json.dumps(fix.blocks) and "Authorize" in json.dumps(
+        fix.blocks
+    )
+    fake_slack.user_flags[OWNER] = {"is_restricted": True}  # the owner is now a guest
+    eventually(lambda: channel_says(fake_slack, "depends on someone who left"), timeout=10)

@@ -17,6 +17,7 @@ from bot.slack.blocks.messages import (
     ended_message,
     escalation_message,
     reminder_message,
+    wrong_account_message,
 )
 from bot.slack.blocks.modals import (
     ADD_ANOTHER_LABEL,
@@ -61,4 +62,5 @@ __all__ = [
     "sole_approver_note",
     "started_view",
     "step_blocks",
+    "wrong_account_message",
 ]

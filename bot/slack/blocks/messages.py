@@ -91,10 +91,49 @@ def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, 
         f"OAuth client {code(connection.oauth_client_id or '')}"
         f" · owner <@{connection.owner_id}> · {ownership(connection)}"
     )
+    if connection.wrong_account:
+        text += (
+            f"\n:warning: It was authorized as Bitbucket user "
+            f"{code(connection.authorized_as or '')}, not the service account "
+            f"{code(connection.bitbucket_username or '')}: the connection is tied to that "
+            f"person's account and stops working if they lose access. <@{connection.owner_id}> "
+            "has a fresh Authorize link to fix it."
+        )
     return (
         f"Bitbucket Cloud is connected to {escape(connection.organization)}",
         [section(text).to_dict()],
     )
+
+
+def wrong_account_message(
+    connection: Connection, link: str | None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The owner's DM: authorized as the wrong Bitbucket account, and how to switch."""
+    org = escape(connection.organization)
+    text = (
+        f":warning: The connection of *{org}* (#{connection.id}) was authorized as Bitbucket "
+        f"user {code(connection.authorized_as or '')}, not the service account "
+        f"{code(connection.bitbucket_username or '')}. To move it onto the service account:\n"
+        "1. Log out of Bitbucket (or open a private window).\n"
+        f"2. Log in to Bitbucket as {code(connection.bitbucket_username or '')}.\n"
+        "3. Press *Authorize* below and grant access. Terraform then holds a token of the "
+        "service account."
+    )
+    body: list[Block] = [section(text)]
+    if link:
+        body.append(
+            ActionsBlock(
+                block_id="wrong_account",
+                elements=[
+                    button(
+                        "Authorize", ids.AUTHORIZE, url=link, value=str(connection.id), primary=True
+                    )
+                ],
+            )
+        )
+    return f"Connection of {org}: authorized as the wrong Bitbucket account", [
+        b.to_dict() for b in body
+    ]
 
 
 # Keeping after stalled connections.
