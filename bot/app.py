@@ -12,11 +12,6 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
 from sqlalchemy import Engine, text
 
 from bot import db
@@ -39,10 +34,10 @@ from bot.gate import SlackGate
 from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
-from bot.redaction import REDACTOR
 from bot.slack import actions, commands, events, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
+from bot.slack.client import SlackClient, slack_client
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps, provide
@@ -62,34 +57,6 @@ def _without_env(*names: str) -> Iterator[None]:
         yield
     finally:
         os.environ.update(saved)
-
-
-class RedactingWebClient(WebClient):
-    """Every Web API call passes here: a secret in flight never reaches Slack, whatever
-    text (an outside error, an exception) carried it."""
-
-    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
-        for name in ("data", "params", "json"):
-            if kwargs.get(name) is not None:
-                kwargs[name] = REDACTOR.scrub_deep(kwargs[name])
-        return super().api_call(api_method, **kwargs)
-
-
-def slack_client(settings: Settings) -> WebClient:
-    base_url = (
-        settings.slack_api_url
-        if settings.slack_api_url.endswith("/")
-        else (settings.slack_api_url + "/")
-    )
-    return RedactingWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=base_url,
-        timeout=15,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-        ],
-    )
 
 
 @dataclass
@@ -153,6 +120,8 @@ class Runtime:
         self.work.shutdown(wait=True)
         self.tfe.close()
         self.bitbucket.close()
+        if isinstance(self.app.client, SlackClient):
+            self.app.client.close()
         self.engine.dispose()
 
 

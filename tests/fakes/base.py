@@ -73,6 +73,7 @@ class FakeServer:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        self.connections = 0
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -125,6 +126,11 @@ class FakeServer:
 
             def log_message(self, *_args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with fake.lock:
+                    fake.connections += 1  # a new TCP connection (keep-alive reuses one)
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -230,3 +231,24 @@ def test_allowed_users_by_group_and_by_id(group_bot: SlackDriver, fake_slack: Fa
     assert "ALLOWED_USERS" in refusal.text
     assert not [v for v in fake_slack.views.values() if v.user == "U2OTHER"]
     assert len(fake_slack.calls_to("usergroups.users.list")) == 1  # cached
+
+
+def test_calls_to_slack_reuse_their_connections(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    before_calls, before_connections = len(fake_slack.calls), fake_slack.connections
+    for i in range(10):
+        bot.runtime.notifier.tell_user(CHANNEL, OWNER, f"note {i}")
+    calls = len(fake_slack.calls) - before_calls
+    opened = fake_slack.connections - before_connections
+    assert calls == 10 and opened <= 1, (calls, opened)
+
+
+def test_slack_rate_limits_keep_slack_sdks_retry_behaviour(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    fake_slack.fail("POST", r"/api/chat.postEphemeral", status=429, headers={"Retry-After": "1"})
+    started = time.monotonic()
+    bot.runtime.notifier.tell_user(CHANNEL, OWNER, "after a rate limit")
+    assert time.monotonic() - started >= 1  # waited Retry-After, then succeeded
+    assert [m for m in fake_slack.ephemeral if m.text == "after a rate limit"]

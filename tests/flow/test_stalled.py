@@ -71,7 +71,8 @@ def test_stalled_owner_is_reminded_escalated_and_the_connection_expires(
     notices = bot.runtime.notices.of(1)
     reminders = [n for n in notices if n.kind == "reminder"]
     assert len(reminders) == len({n.slot_at for n in reminders}) >= 3
-    assert len(dms(fake_slack, OWNER, "Reminder")) == len(reminders)
+    # Each claimed slot's reminder is delivered (one may still be on its way to Slack).
+    eventually(lambda: len(dms(fake_slack, OWNER, "Reminder")) == len(reminders))
     assert all(n.recipients == OWNER for n in reminders)
     escalations = [n for n in notices if n.kind == "escalation"]
     assert len(escalations) == 1

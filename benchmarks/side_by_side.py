@@ -1,0 +1,237 @@
+"""The bot beside plain Bolt apps, in one interleaved run, same load generator, same fakes.
+
+Three servers in their own processes: the bot (`python -m bot serve`, SQLite), a bare Bolt
+app that only acks (the bot's server and setting), and a Bolt peer with Bolt's defaults that
+acks and then opens an equivalent five-input modal. Signed slash commands go to each in
+chunks, rotated so machine noise falls on all three, at 1, 10 and 50 at once. Printed per
+cell: ack p50, p99, max; CPU per command (the server process's CPU time, background work
+such as views.open included); RSS; and the ratios the issue asks for. Then how many
+connections the bot opened per 100 Slack API calls, and token-to-notification times.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.fakes import slack as fake_slack_module
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.tfe import FakeTFE
+from tests.harness import ROOT, BotProcess, bot_env, free_port
+
+CONCURRENCY = (1, 10, 50)
+PER_CELL = 300  # commands per server and concurrency
+CHUNK = 50
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    name: str
+    pid: int
+    url: str
+    stop: object
+    latencies: dict[int, list[float]] = field(default_factory=dict)
+    cpu: dict[int, float] = field(default_factory=dict)
+    commands: dict[int, int] = field(default_factory=dict)
+
+    def cpu_seconds(self) -> float:
+        parts = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / TICKS
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+def _start_peer(kind: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.peers.bolt_app", kind],
+        cwd=ROOT,
+        env={**os.environ, **env, "PORT": str(port), "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/slack/events", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{kind} did not start")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _chunk(server: Server, slack: FakeSlack, concurrency: int, count: int) -> None:
+    drivers = [SlackDriver(slack, server.url) for _ in range(concurrency)]
+    try:
+
+        def one(i: int) -> float:
+            started = time.perf_counter()
+            response = drivers[i % concurrency].command(
+                "acme-infra", user=f"U{random.randrange(10**6):06d}"
+            )
+            assert response.status_code == 200, response.text
+            return (time.perf_counter() - started) * 1000
+
+        cpu = server.cpu_seconds()
+        with ThreadPoolExecutor(concurrency) as pool:
+            found = list(pool.map(one, range(count)))
+        time.sleep(0.3)  # let the modals it opens be opened: their CPU counts too
+        server.cpu[concurrency] = server.cpu.get(concurrency, 0) + server.cpu_seconds() - cpu
+        server.latencies.setdefault(concurrency, []).extend(found)
+        server.commands[concurrency] = server.commands.get(concurrency, 0) + count
+    finally:
+        for driver in drivers:
+            driver.http.close()
+
+
+def side_by_side(tmp: Path) -> None:
+    slack, tfe = FakeSlack().start(), FakeTFE().start()
+    tfe.add_organization("acme-infra")
+    env = bot_env(
+        slack_url=slack.url,
+        tfe_url=tfe.url,
+        database_url=f"sqlite:///{tmp / 'side.db'}",
+        LOG_LEVEL="WARNING",
+    )
+    bot = BotProcess(env, tmp / "bot.log").wait_ready()
+    peer_env = {
+        "SLACK_BOT_TOKEN": fake_slack_module.BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": fake_slack_module.SIGNING_SECRET,
+        "SLACK_API_URL": slack.url + "/api/",
+    }
+    bare_process, bare_url = _start_peer("bare", peer_env)
+    peer_process, peer_url = _start_peer("peer", peer_env)
+    servers = [
+        Server("bot", bot.process.pid, bot.url, bot.stop),
+        Server("bare Bolt", bare_process.pid, bare_url, bare_process.terminate),
+        Server("Bolt peer", peer_process.pid, peer_url, peer_process.terminate),
+    ]
+    try:
+        for server in servers:  # warm up
+            _chunk(server, slack, 5, 20)
+            server.latencies.clear()
+            server.cpu.clear()
+            server.commands.clear()
+        bot_calls, bot_connections = 0, 0
+        for concurrency in CONCURRENCY:
+            for round_ in range(PER_CELL // CHUNK):
+                order = servers[round_ % 3 :] + servers[: round_ % 3]
+                for server in order:
+                    calls, connections = len(slack.calls), slack.connections
+                    _chunk(server, slack, concurrency, CHUNK)
+                    if server.name == "bot":
+                        bot_calls += len(slack.calls) - calls
+                        bot_connections += slack.connections - connections
+        print("side by side (SQLite), 300 signed slash commands per cell, chunks interleaved:")
+        for concurrency in CONCURRENCY:
+            for server in servers:
+                ms = server.latencies[concurrency]
+                cpu = server.cpu[concurrency] / server.commands[concurrency] * 1000
+                print(
+                    f"  c={concurrency:<2} {server.name:<9}: p50 {statistics.median(ms):6.2f} ms, "
+                    f"p99 {_percentile(ms, 0.99):7.2f} ms, max {max(ms):7.2f} ms, "
+                    f"CPU {cpu:.2f} ms/command, RSS {server.rss_mb():.0f} MB"
+                )
+        bot, bare, peer = servers
+
+        def p50(s: Server, c: int) -> float:
+            return statistics.median(s.latencies[c])
+
+        def p99(s: Server, c: int) -> float:
+            return _percentile(s.latencies[c], 0.99)
+
+        def cpu(s: Server) -> float:
+            return sum(s.cpu.values()) / sum(s.commands.values()) * 1000
+
+        print(
+            f"  ratios: bot/bare p50 c=1 {p50(bot, 1) / p50(bare, 1):.2f} (goal <= 2); "
+            f"bot/bare p99 c=50 {p99(bot, 50) / p99(bare, 50):.2f} (goal <= 3); "
+            f"bot/peer CPU per command {cpu(bot) / cpu(peer):.2f} (goal <= 1); "
+            f"bot/peer p50 c=1 {p50(bot, 1) / p50(peer, 1):.2f}, "
+            f"p99 c=50 {p99(bot, 50) / p99(peer, 50):.2f} (goal < 1)"
+        )
+        per_100 = 100 * bot_connections / max(1, bot_calls)
+        print(
+            f"  the bot opened {bot_connections} connections for {bot_calls} Slack API calls: "
+            f"{per_100:.1f} per 100"
+        )
+    finally:
+        for server in servers:
+            server.stop()  # type: ignore[operator]
+        slack.stop()
+        tfe.stop()
+
+
+def token_to_notification(tmp: Path, samples: int = 8) -> None:
+    """From TFE holding the token to the channel's notice, at TOKEN_POLL_EVERY=1."""
+    from tests.flow.steps import KEY, OWNER, SECRET, credentials_form, started
+    from tests.harness import RunningBot, eventually
+
+    delays = []
+    for i in range(samples):
+        slack, tfe = FakeSlack().start(), FakeTFE().start()
+        tfe.add_organization("acme-infra")
+        bot = RunningBot.from_env(
+            bot_env(
+                slack_url=slack.url,
+                tfe_url=tfe.url,
+                database_url=f"sqlite:///{tmp / f'token{i}.db'}",
+                TOKEN_POLL_EVERY="1",
+            )
+        )
+        driver = SlackDriver(slack, bot.url)
+        try:
+            started(driver, slack)
+            driver.submit(credentials_form(driver), {"Key": KEY, "Secret": SECRET})
+            driver.wait_for_view_text(OWNER, "OAuth client created")
+            driver.click("Authorize", user=OWNER, found=driver.find_button("Authorize"))
+            time.sleep(random.uniform(0.5, 1.5))
+            tfe.authorize(tfe.bitbucket_clients("acme-infra")[0].id)
+            at = time.perf_counter()
+            eventually(
+                lambda slack=slack: [
+                    m for m in slack.channel_messages("C1CHAN")[1:] if "is connected" in m.text
+                ],
+                timeout=20,
+            )
+            delays.append(time.perf_counter() - at)
+        finally:
+            driver.http.close()
+            bot.stop()
+            slack.stop()
+            tfe.stop()
+    print(
+        f"token to channel notification (TOKEN_POLL_EVERY=1, {samples} runs): median "
+        f"{statistics.median(delays):.2f} s, max {max(delays):.2f} s (goal: median < 1.5 s)"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        side_by_side(Path(tmp))
+        token_to_notification(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The Slack Web API client: connections kept alive, secrets scrubbed, retries as slack_sdk's.
+
+slack_sdk's WebClient opens a new connection (a new TLS handshake, in production) for every
+call. This one sends its requests over a shared httpx connection pool instead, and hands
+slack_sdk the same answers and errors urllib would, so its retry handlers (rate limits,
+connection errors) behave exactly as before.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.request import Request
+
+import httpx
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.config import Settings
+from bot.redaction import REDACTOR
+
+# Enough connections for every thread that may call Slack at once (waitress's 16, the work
+# pools and the sweep).
+POOL_SIZE = 32
+
+
+class SlackClient(WebClient):
+    """Every Web API call passes here: a secret in flight never reaches Slack, whatever
+    text carried it, and calls reuse kept-alive connections."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._http = httpx.Client(
+            timeout=self.timeout,
+            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+        )
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        for name in ("data", "params", "json"):
+            if kwargs.get(name) is not None:
+                kwargs[name] = REDACTOR.scrub_deep(kwargs[name])
+        return super().api_call(api_method, **kwargs)
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if not url.lower().startswith("http") or self.proxy is not None:
+            return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
+        try:
+            body = req.data if isinstance(req.data, bytes) else None
+            response = self._http.post(url, content=body, headers=dict(req.header_items()))
+        except httpx.TransportError as error:
+            # What urllib raises, so ConnectionErrorRetryHandler retries as it always did.
+            raise URLError(str(error) or type(error).__name__) from error
+        if response.status_code >= 400:
+            headers = http.client.HTTPMessage()
+            for key, value in response.headers.items():
+                headers[key] = value
+            raise HTTPError(
+                url,
+                response.status_code,
+                response.reason_phrase,
+                headers,
+                io.BytesIO(response.content),
+            )
+        return {
+            "status": response.status_code,
+            "headers": dict(response.headers),
+            "body": response.content.decode(response.encoding or "utf-8"),
+        }
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def slack_client(settings: Settings) -> SlackClient:
+    base_url = (
+        settings.slack_api_url
+        if settings.slack_api_url.endswith("/")
+        else (settings.slack_api_url + "/")
+    )
+    return SlackClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=base_url,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
