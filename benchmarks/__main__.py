@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from benchmarks import ack_latency, sweep
+from benchmarks import ack_latency, side_by_side, sweep
 from tests.postgres import Cluster
 
 
@@ -18,6 +18,7 @@ def main() -> None:
     try:
         sweep.main(cluster.new_database() if cluster else None)
         ack_latency.main(cluster.new_database() if cluster else None)
+        side_by_side.main()
     finally:
         if cluster:
             cluster.stop()
