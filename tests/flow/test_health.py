@@ -192,3 +192,24 @@ def test_authorized_as_another_account_is_said_and_counts_as_personal(
     )
     fake_slack.user_flags[OWNER] = {"is_restricted": True}  # the owner is now a guest
     eventually(lambda: channel_says(fake_slack, "depends on someone who left"), timeout=10)
+
+
+def test_two_replicas_check_once_and_tell_once(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    first = make_bot(HEALTH_EVERY="0.5")
+    second = make_bot(HEALTH_EVERY="0.5")  # the same database: another replica
+    slack = SlackDriver(fake_slack, first.url)
+    client_id = connected(slack, fake_slack, fake_tfe, first)
+    tokens = rf"/api/v2/oauth-clients/{client_id}"
+    eventually(lambda: first.runtime.service.get(1).health_checked_at is not None, timeout=10)
+    time.sleep(2)  # four intervals, two replicas sweeping
+    checks = len(fake_tfe.requests_to("GET", tokens))
+    assert checks <= 6, checks  # one check per interval, not one per replica
+    fake_tfe.clients[client_id].tokens.clear()
+    eventually(lambda: channel_says(fake_slack, "is broken"), timeout=10)
+    time.sleep(1.5)
+    # The progress message (the channel's first) says so too; the notice comes once.
+    notices = [m for m in fake_slack.channel_messages(CHANNEL)[1:] if "is broken" in m.text]
+    assert len(notices) == 1
+    assert second.runtime.service.get(1).state == "broken"
