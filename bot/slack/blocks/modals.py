@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -55,8 +56,25 @@ def request_view(
     notice: str | None = None,
     offer_add_another: bool = False,
 ) -> dict[str, Any]:
-    """The modal `/connect-bitbucket` opens; `errors` go under the named fields."""
-    errors = errors or {}
+    """The modal `/connect-bitbucket` opens; `errors` go under the named fields.
+
+    The plain form (no errors, no notice) is the same for everyone in a channel, and
+    building it through the typed models costs more than the rest of a command: it is
+    built once per distinct form and shared. Treat the returned dict as read-only.
+    """
+    if not errors and not notice:
+        return _plain_request_view(form, offer_add_another)
+    return _build_request_view(form, errors or {}, notice, offer_add_another)
+
+
+@lru_cache(maxsize=512)
+def _plain_request_view(form: RequestForm, offer_add_another: bool) -> dict[str, Any]:
+    return _build_request_view(form, {}, None, offer_add_another)
+
+
+def _build_request_view(
+    form: RequestForm, errors: dict[str, str], notice: str | None, offer_add_another: bool
+) -> dict[str, Any]:
     kinds = {
         AccountKind.SERVICE_ACCOUNT: Option(
             value=AccountKind.SERVICE_ACCOUNT,
