@@ -69,7 +69,9 @@ def test_stalled_owner_is_reminded_escalated_and_the_connection_expires(
 
     # Every notice is on record, once per interval.
     notices = bot.runtime.notices.of(1)
-    reminders = [n for n in notices if n.kind == "reminder"]
+    # Under load the approval step itself may stall long enough for an approvers' reminder;
+    # the owner's are the ones this test is about.
+    reminders = [n for n in notices if n.kind == "reminder" and n.recipients == OWNER]
     assert len(reminders) == len({n.slot_at for n in reminders}) >= 3
     # Each claimed slot's reminder is delivered (one may still be on its way to Slack).
     eventually(lambda: len(dms(fake_slack, OWNER, "Reminder")) == len(reminders))
