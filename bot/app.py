@@ -88,9 +88,12 @@ class Runtime:
 
     def wsgi(self) -> Any:
         """The WSGI application: Slack at POST /slack/events, a health check at GET /healthz."""
-        slack: Any = SlackRequestHandler(self.app)
-        if self.settings.slack_signing_secret is not None:
-            slack = SlackGate(slack, self.settings.slack_signing_secret.get_secret_value())
+        # Every HTTP request passes the gate's signature check; without a signing secret
+        # (Socket Mode) nothing can be verified, so nothing is let through.
+        secret = self.settings.slack_signing_secret
+        slack = SlackGate(
+            SlackRequestHandler(self.app), secret.get_secret_value() if secret else None
+        )
 
         def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == "/healthz":
@@ -199,7 +202,9 @@ def build_runtime(
                 if settings.slack_signing_secret
                 else ""
             ),
-            request_verification_enabled=not settings.socket_mode,
+            # HTTP requests reach Bolt only through SlackGate (Runtime.wsgi), which has
+            # checked the signature on the raw body already; Socket Mode has none to check.
+            request_verification_enabled=False,
             # Listeners ack at once and hand slow work to `work`, so running them inline
             # answers Slack fastest and never waits on Bolt's 5-thread pool.
             process_before_response=True,
