@@ -1,8 +1,8 @@
 """The Slack Web API client: connections kept alive, secrets scrubbed, retries as slack_sdk's.
 
 slack_sdk's WebClient opens a new connection (a new TLS handshake, in production) for every
-call. This one sends its requests over a shared httpx connection pool instead, and hands
-slack_sdk the same answers and errors urllib would, so its retry handlers (rate limits,
+call. This one sends its requests over a shared pool of kept-alive connections instead, and
+hands slack_sdk the same answers and errors urllib would, so its retry handlers (rate limits,
 connection errors) behave exactly as before.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import http.client
 import io
+import logging
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.request import Request
 
-import httpx
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings
 from bot.redaction import REDACTOR
+from bot.slack.kept_alive import KeptAlive
 
 # Enough connections for every thread that may call Slack at once (waitress's 16, the work
 # pools and the sweep).
@@ -34,11 +35,12 @@ class SlackClient(WebClient):
     text carried it, and calls reuse kept-alive connections."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # slack_sdk checks its logger's own level (not the effective one) before it formats
+        # every request and answer, whole views included, for a debug line: a logger at
+        # NOTSET pays for that on every call.
+        kwargs.setdefault("logger", _QUIET)
         super().__init__(*args, **kwargs)
-        self._http = httpx.Client(
-            timeout=self.timeout,
-            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
-        )
+        self._http = KeptAlive(timeout=self.timeout, size=POOL_SIZE, ssl_context=self.ssl)
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         for name in ("data", "params", "json"):
@@ -51,29 +53,27 @@ class SlackClient(WebClient):
             return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
         try:
             body = req.data if isinstance(req.data, bytes) else None
-            response = self._http.post(url, content=body, headers=dict(req.header_items()))
-        except httpx.TransportError as error:
+            answer = self._http.post(url, body, dict(req.header_items()))
+        except (OSError, http.client.HTTPException) as error:
             # What urllib raises, so ConnectionErrorRetryHandler retries as it always did.
             raise URLError(str(error) or type(error).__name__) from error
-        if response.status_code >= 400:
-            headers = http.client.HTTPMessage()
-            for key, value in response.headers.items():
-                headers[key] = value
+        if answer.status >= 400:
             raise HTTPError(
-                url,
-                response.status_code,
-                response.reason_phrase,
-                headers,
-                io.BytesIO(response.content),
+                url, answer.status, answer.reason, answer.headers, io.BytesIO(answer.body)
             )
+        charset = answer.headers.get_content_charset() or "utf-8"
         return {
-            "status": response.status_code,
-            "headers": dict(response.headers),
-            "body": response.content.decode(response.encoding or "utf-8"),
+            "status": answer.status,
+            "headers": dict(answer.headers.items()),
+            "body": answer.body.decode(charset),
         }
 
     def close(self) -> None:
         self._http.close()
+
+
+_QUIET = logging.getLogger("slack_sdk.web.quiet")
+_QUIET.setLevel(logging.INFO)
 
 
 def slack_client(settings: Settings) -> SlackClient:
