@@ -43,6 +43,7 @@ from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps, provide
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
+from bot.slack.prefills import Prefills
 from bot.work import BackgroundWork
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,7 @@ def build_runtime(
         work=work,
         access=access,
         overview=overview,
+        prefills=Prefills(service.last_workspace),
     )
     app.use(provide(deps))
     commands.register(app)

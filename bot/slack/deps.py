@@ -17,6 +17,7 @@ from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
+from bot.slack.prefills import Prefills
 from bot.work import BackgroundWork
 
 
@@ -33,6 +34,7 @@ class SlackDeps:
     work: BackgroundWork
     access: Access  # who may start, decide, cancel; which organizations
     overview: Overview  # status and App Home
+    prefills: Prefills  # what the connect form suggests
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:

@@ -78,7 +78,7 @@ def open_request_form_now(
         channel_id=channel,
         organization=organization,
         # The organization's last workspace, so a second connection is one click less.
-        workspace=(deps.service.last_workspace(organization) or "") if organization else "",
+        workspace=deps.prefills.workspace(organization),
         ask_reason=deps.access.needs_approval,
         tfe_host=deps.pages.tfe_host,
     )

@@ -124,6 +124,8 @@ def start_connection(
             ),
             needs_approval=deps.access.needs_approval,
         )
+        if connection.bitbucket_workspace:
+            deps.prefills.note(organization, connection.bitbucket_workspace)
     except DuplicateRequest:
         return
     except OrganizationBusy as taken:  # under way, or someone started it a moment ago

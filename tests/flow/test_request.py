@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.slack import FakeSlack, SlackDriver, StoredView
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL, OWNER, SERVICE, open_form, request, view_text
 from tests.harness import RunningBot, eventually
@@ -18,6 +18,28 @@ def test_command_prefills_the_organization(slack: SlackDriver) -> None:
     form = open_form(slack, "acme-infra")
     element = next(b for b in form.view["blocks"] if b.get("block_id") == "organization")["element"]
     assert element["initial_value"] == "acme-infra"
+
+
+def _workspace_field(form: StoredView) -> str:
+    block = next(b for b in form.view["blocks"] if b.get("block_id") == "workspace")
+    return str(block["element"].get("initial_value", ""))
+
+
+def test_the_organizations_last_workspace_is_suggested(slack: SlackDriver, bot: RunningBot) -> None:
+    assert _workspace_field(open_form(slack, "acme-infra")) == ""  # nothing to suggest yet
+    request(slack, values={**SERVICE, "Bitbucket workspace": "Acme-Team"})
+    slack.wait_for_view_text(OWNER, "is under way")
+    # Another person connecting the same organization gets the workspace filled in.
+    assert _workspace_field(open_form(slack, "acme-infra", user="U3THIRD")) == "acme-team"
+    assert _workspace_field(open_form(slack, "other-org", user="U5FIFTH")) == ""
+    # A restarted bot (nothing remembered) finds it in the database.
+    second = RunningBot(bot.settings, jobs=False)
+    try:
+        other = SlackDriver(slack.fake, second.url)
+        assert _workspace_field(open_form(other, "acme-infra", user="U4FOURTH")) == "acme-team"
+        other.http.close()
+    finally:
+        second.stop()
 
 
 @pytest.mark.parametrize("org", ["acme infra", "acme/infra", "<!channel>", "x" * 256, "ação"])
