@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 import ssl
 import threading
 import time
@@ -68,14 +69,22 @@ class KeptAlive:
 
     def _open(self, key: tuple[str, str, int]) -> http.client.HTTPConnection:
         scheme, host, port = key
-        if scheme == "https":
-            return http.client.HTTPSConnection(
+        connection = (
+            http.client.HTTPSConnection(
                 host,
                 port or None,
                 timeout=self.timeout,
                 context=self.ssl_context or ssl.create_default_context(),
             )
-        return http.client.HTTPConnection(host, port or None, timeout=self.timeout)
+            if scheme == "https"
+            else http.client.HTTPConnection(host, port or None, timeout=self.timeout)
+        )
+        connection.connect()
+        # http.client sends a POST's headers and body in two writes; with Nagle's algorithm
+        # the body would wait for the server's delayed ACK (as urllib3 and httpcore, off).
+        assert connection.sock is not None
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection
 
     def _take(self, key: tuple[str, str, int]) -> http.client.HTTPConnection | None:
         now = time.monotonic()

@@ -122,3 +122,12 @@ def test_an_unreachable_server_raises_an_os_error() -> None:
     pool = KeptAlive(timeout=2, size=2, ssl_context=None)
     with pytest.raises(OSError):
         pool.post(f"http://127.0.0.1:{port}/api/x", b"x", {})
+
+
+def test_small_writes_are_not_held_back(server: Server) -> None:
+    """Headers and body go out as two writes; Nagle's algorithm would hold the second."""
+    pool = KeptAlive(timeout=5, size=2, ssl_context=None)
+    pool.post(server.url, b"x", {})
+    (_, connection), *_ = next(iter(pool._idle.values()))
+    assert connection.sock is not None
+    assert connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
