@@ -1,9 +1,12 @@
 """The bot beside plain Bolt apps, in one interleaved run, same load generator, same fakes.
 
-Three servers in their own processes: the bot (`python -m bot serve`, SQLite), a bare Bolt
-app that only acks (the bot's server and setting), and a Bolt peer with Bolt's defaults that
-acks and then opens an equivalent five-input modal. Signed slash commands go to each in
-chunks, rotated so machine noise falls on all three, at 1, 10 and 50 at once. Printed per
+Four servers in their own processes: the bot (`python -m bot serve`, SQLite), a bare Bolt
+app that only acks (the bot's server and setting), a Bolt peer with Bolt's defaults that
+acks and then opens an equivalent five-input modal, and that peer doing the bot's whole work
+(it also asks users.info whether the person is a full member, as the bot must). Every command
+comes from a person the bot has not seen, so the bot asks users.info every time too. Signed
+slash commands go to each in chunks, rotated so machine noise falls on all, at 1, 10 and 50
+at once. Printed per
 cell: ack p50, p99, max; CPU per command (the server process's CPU time, background work
 such as views.open included); RSS; and the ratios the issue asks for. Then how many
 connections the bot opened per 100 Slack API calls, and token-to-notification times.
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.remote_slack import RemoteSlack
 from tests.fakes import slack as fake_slack_module
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
@@ -81,8 +85,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _chunk(server: Server, slack: FakeSlack, concurrency: int, count: int) -> None:
-    drivers = [SlackDriver(slack, server.url) for _ in range(concurrency)]
+def _chunk(server: Server, slack: RemoteSlack, concurrency: int, count: int) -> None:
+    drivers = [SlackDriver(slack, server.url) for _ in range(concurrency)]  # type: ignore[arg-type]
     try:
 
         def one(i: int) -> float:
@@ -106,7 +110,7 @@ def _chunk(server: Server, slack: FakeSlack, concurrency: int, count: int) -> No
 
 
 def side_by_side(tmp: Path) -> None:
-    slack, tfe = FakeSlack().start(), FakeTFE().start()
+    slack, tfe = RemoteSlack(), FakeTFE().start()
     tfe.add_organization("acme-infra")
     env = bot_env(
         slack_url=slack.url,
@@ -123,10 +127,12 @@ def side_by_side(tmp: Path) -> None:
     }
     bare_process, bare_url = _start_peer("bare", peer_env)
     peer_process, peer_url = _start_peer("peer", peer_env)
+    checking_process, checking_url = _start_peer("checking", peer_env)
     servers = [
         Server("bot", bot.process.pid, bot.url, bot.stop),
         Server("bare Bolt", bare_process.pid, bare_url, bare_process.terminate),
         Server("Bolt peer", peer_process.pid, peer_url, peer_process.terminate),
+        Server("peer+check", checking_process.pid, checking_url, checking_process.terminate),
     ]
     try:
         for server in servers:  # warm up
@@ -136,26 +142,27 @@ def side_by_side(tmp: Path) -> None:
             server.commands.clear()
         for concurrency in CONCURRENCY:
             for round_ in range(PER_CELL // CHUNK):
-                order = servers[round_ % 3 :] + servers[: round_ % 3]
+                order = servers[round_ % len(servers) :] + servers[: round_ % len(servers)]
                 for server in order:
                     _chunk(server, slack, concurrency, CHUNK)
         # Connections per Slack call, with the bot alone at work (the peers' calls would mix in).
         time.sleep(1)
-        calls, connections = len(slack.calls), slack.connections
+        calls, connections = slack.counts()
         _chunk(servers[0], slack, 10, 100)
         time.sleep(1)
-        bot_calls, bot_connections = len(slack.calls) - calls, slack.connections - connections
+        calls_after, connections_after = slack.counts()
+        bot_calls, bot_connections = calls_after - calls, connections_after - connections
         print("side by side (SQLite), 300 signed slash commands per cell, chunks interleaved:")
         for concurrency in CONCURRENCY:
             for server in servers:
                 ms = server.latencies[concurrency]
                 cpu = server.cpu[concurrency] / server.commands[concurrency] * 1000
                 print(
-                    f"  c={concurrency:<2} {server.name:<9}: p50 {statistics.median(ms):6.2f} ms, "
+                    f"  c={concurrency:<2} {server.name:<10}: p50 {statistics.median(ms):6.2f} ms, "
                     f"p99 {_percentile(ms, 0.99):7.2f} ms, max {max(ms):7.2f} ms, "
                     f"CPU {cpu:.2f} ms/command, RSS {server.rss_mb():.0f} MB"
                 )
-        bot, bare, peer = servers
+        bot, bare, peer, checking = servers
 
         def p50(s: Server, c: int) -> float:
             return statistics.median(s.latencies[c])
@@ -172,6 +179,11 @@ def side_by_side(tmp: Path) -> None:
             f"bot/peer CPU per command {cpu(bot) / cpu(peer):.2f} (goal <= 1); "
             f"bot/peer p50 c=1 {p50(bot, 1) / p50(peer, 1):.2f}, "
             f"p99 c=50 {p99(bot, 50) / p99(peer, 50):.2f} (goal < 1)"
+        )
+        print(
+            "  the same work (the peer also asking users.info): bot/peer+check CPU per command "
+            f"{cpu(bot) / cpu(checking):.2f}, p50 c=1 {p50(bot, 1) / p50(checking, 1):.2f}, "
+            f"p99 c=50 {p99(bot, 50) / p99(checking, 50):.2f}"
         )
         per_100 = 100 * bot_connections / max(1, bot_calls)
         print(

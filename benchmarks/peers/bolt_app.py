@@ -1,8 +1,11 @@
-"""A plain Bolt app for the side-by-side benchmark: `python -m benchmarks.peers.bolt_app bare|peer`.
+"""A plain Bolt app for the side-by-side benchmark:
+`python -m benchmarks.peers.bolt_app bare|peer|checking`.
 
 bare: acks the slash command and nothing else, served like the bot (waitress, 16 threads,
 process_before_response). peer: Bolt's defaults, acks, then opens a five-input modal like
 the bot's connect form with `client.views_open`, served by waitress with 16 threads.
+checking: the peer doing the bot's whole work: it also asks `users.info` whether the person
+is a full member (the bot refuses guests, bots and deactivated accounts) before opening.
 """
 
 from __future__ import annotations
@@ -93,11 +96,21 @@ def main() -> None:
         def bare(ack: Ack) -> None:
             ack()
 
-    else:
+    elif kind == "peer":
 
         @app.command("/connect-bitbucket")
         def peer(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
             ack()
+            client.views_open(trigger_id=body["trigger_id"], view=MODAL)
+
+    else:
+
+        @app.command("/connect-bitbucket")
+        def checking(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+            ack()
+            person = client.users_info(user=body["user_id"])["user"]
+            if any(person.get(f) for f in ("deleted", "is_bot", "is_restricted")):
+                return
             client.views_open(trigger_id=body["trigger_id"], view=MODAL)
 
     serve(

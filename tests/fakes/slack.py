@@ -119,6 +119,20 @@ class StoredView:
     version: int = 0
 
 
+def mint_trigger(user: str) -> str:
+    """A trigger_id as Slack hands one out with an interaction: good once, for 3 seconds.
+    It carries who and when, so any process can mint one this fake accepts."""
+    return f"{time.monotonic_ns()}.{user}.{uuid.uuid4().hex[:8]}"
+
+
+def read_trigger(trigger: str) -> tuple[str, float] | None:
+    """(user, issued at on time.monotonic()) of a minted trigger_id; None for any other."""
+    parts = trigger.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1]:
+        return None
+    return parts[1], int(parts[0]) / 1e9
+
+
 class FakeSlack(FakeServer):
     def __init__(self, token: str = BOT_TOKEN) -> None:
         super().__init__()
@@ -129,7 +143,7 @@ class FakeSlack(FakeServer):
         # Each user's published App Home, and how often it was published.
         self.homes: dict[str, dict[str, Any]] = {}
         self.home_versions: dict[str, int] = {}
-        self.triggers: dict[str, tuple[str, float]] = {}  # trigger_id -> (user, issued)
+        self.used_triggers: set[str] = set()
         self.unpostable: set[str] = set()
         # Users' time zones; by default one where it is early afternoon now, so tests
         # never meet the owner's night by accident.
@@ -169,10 +183,7 @@ class FakeSlack(FakeServer):
             return [m for m in self.messages if m.channel == channel]
 
     def issue_trigger(self, user: str) -> str:
-        trigger = f"{next(self._ts)}.{uuid.uuid4().hex[:12]}"
-        with self.lock:
-            self.triggers[trigger] = (user, time.monotonic())
-        return trigger
+        return mint_trigger(user)
 
     def apply_ack(self, view_id: str, version: int, response: dict[str, Any]) -> None:
         """What Slack does with a view_submission's answer: update, clear or close."""
@@ -308,9 +319,12 @@ class FakeSlack(FakeServer):
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         trigger = str(args.get("trigger_id") or "")
+        issued = read_trigger(trigger)
         with self.lock:
-            issued = self.triggers.pop(trigger, None)
-        if issued is None or time.monotonic() - issued[1] > 3:
+            if issued is None or trigger in self.used_triggers:
+                raise SlackError("expired_trigger_id")
+            self.used_triggers.add(trigger)
+        if time.monotonic() - issued[1] > 3:
             raise SlackError("expired_trigger_id")
         view = args["view"]
         check_view(view)

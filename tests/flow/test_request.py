@@ -274,3 +274,38 @@ def test_slack_rate_limits_keep_slack_sdks_retry_behaviour(
     bot.runtime.notifier.tell_user(CHANNEL, OWNER, "after a rate limit")
     assert time.monotonic() - started >= 1  # waited Retry-After, then succeeded
     assert [m for m in fake_slack.ephemeral if m.text == "after a rate limit"]
+
+
+def test_a_trigger_that_expired_while_slack_was_slow_tells_the_user_to_try_again(
+    slack: SlackDriver, fake_slack: FakeSlack
+) -> None:
+    # users.info answers after Slack's 3 seconds for the trigger have passed.
+    fake_slack.fail(
+        "POST",
+        r"/api/users.info",
+        status=200,
+        body={"ok": True, "user": {"id": OWNER}},
+        delay=3.2,
+    )
+    slack.command("acme-infra", user=OWNER, channel=CHANNEL)
+    told = eventually(lambda: [m for m in fake_slack.ephemeral if m.user == OWNER], timeout=10)
+    assert "did not let me open the form in time" in told[0].text
+    assert "/connect-bitbucket" in told[0].text  # how to try again
+    assert not fake_slack.views
+    open_form(slack)  # and trying again works
+
+
+def test_a_trigger_opens_one_modal_only(slack: SlackDriver, fake_slack: FakeSlack) -> None:
+    trigger = fake_slack.issue_trigger(OWNER)
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []}
+    first = slack.http.post(
+        fake_slack.url + "/api/views.open",
+        headers={"Authorization": f"Bearer {fake_slack.token}"},
+        json={"trigger_id": trigger, "view": view},
+    ).json()
+    again = slack.http.post(
+        fake_slack.url + "/api/views.open",
+        headers={"Authorization": f"Bearer {fake_slack.token}"},
+        json={"trigger_id": trigger, "view": view},
+    ).json()
+    assert first["ok"] and again == {"ok": False, "error": "expired_trigger_id"}
