@@ -9,6 +9,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 log = logging.getLogger(__name__)
 
 
+# A form costs two Slack calls (users.info, views.open), some 0.3 s at production round
+# trips, so four threads open 13 forms a second: a burst of 40 within a trigger's 3 seconds.
+# More threads would only contend for the GIL: with 8, a command cost 10-20% more CPU
+# (benchmarks/side_by_side.py).
+URGENT_THREADS = 4
+
+
 class BackgroundWork:
     """A thread pool for TFE, Bitbucket and Slack calls, so acks never wait behind them."""
 
@@ -16,7 +23,7 @@ class BackgroundWork:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="work")
         # Calls bound to a trigger_id (views.open) must land within Slack's 3 seconds, so
         # they get threads of their own and never queue behind TFE calls.
-        self._urgent = ThreadPoolExecutor(max_workers=8, thread_name_prefix="urgent")
+        self._urgent = ThreadPoolExecutor(max_workers=URGENT_THREADS, thread_name_prefix="urgent")
 
     def submit(
         self,
