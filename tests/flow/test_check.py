@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from bot import db
 from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
-from tests.harness import ROOT, free_port
+from tests.harness import ROOT
 
 
 def check(env: dict[str, str], tmp_path: Path) -> tuple[int, list[str]]:
@@ -62,8 +63,10 @@ def test_bad_settings_are_each_named_with_the_fix(
     command.upgrade(db.alembic_config(env["DATABASE_URL"]), "0007")  # two revisions behind
     fake_slack.scopes.remove("im:write")
     fake_tfe.add_organization("locked-org", can_update_oauth=False)
-    bad = {**env, "BITBUCKET_API_URL": f"http://127.0.0.1:{free_port()}/2.0"}
-    code, lines = check(bad, tmp_path)
+    with socket.socket() as held:  # bound, never listening: Bitbucket is unreachable
+        held.bind(("127.0.0.1", 0))
+        bad = {**env, "BITBUCKET_API_URL": f"http://127.0.0.1:{held.getsockname()[1]}/2.0"}
+        code, lines = check(bad, tmp_path)
     assert code == 1
     failed = {line.split(":")[0].removeprefix("✗ ") for line in lines if line.startswith("✗")}
     assert failed == {"Slack scopes", "Terraform VCS settings", "Bitbucket API", "Database"}

@@ -179,24 +179,28 @@ def test_tokens_stay_out_of_the_settings_repr() -> None:
 
 
 def test_an_unreachable_slack_stops_the_bot_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.harness import free_port
+    import socket
 
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        **BASE,
-        "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/",  # nothing listens there
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    # Bound and never listening: connections are refused, and no other test's server can
+    # take the port meanwhile (as it could a port merely found free).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+            **BASE,
+            "SLACK_API_URL": f"http://127.0.0.1:{held.getsockname()[1]}/api/",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]

@@ -116,12 +116,11 @@ def test_the_pool_keeps_at_most_its_size(server: Server) -> None:
 
 
 def test_an_unreachable_server_raises_an_os_error() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # bound, never listening: refused
-    pool = KeptAlive(timeout=2, size=2, ssl_context=None)
-    with pytest.raises(OSError):
-        pool.post(f"http://127.0.0.1:{port}/api/x", b"x", {})
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))  # bound, never listening: refused
+        pool = KeptAlive(timeout=2, size=2, ssl_context=None)
+        with pytest.raises(OSError):
+            pool.post(f"http://127.0.0.1:{held.getsockname()[1]}/api/x", b"x", {})
 
 
 def test_small_writes_are_not_held_back(server: Server) -> None:
