@@ -266,6 +266,17 @@ def test_calls_to_slack_reuse_their_connections(
     assert calls == 10 and opened <= 1, (calls, opened)
 
 
+def test_a_dropped_connection_is_retried_as_slack_sdk_would(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    bot.runtime.notifier.tell_user(CHANNEL, OWNER, "warming the pool")
+    # Slack closes the kept-alive connection without answering, once.
+    fake_slack.fail("POST", r"/api/chat.postEphemeral", mode="drop")
+    bot.runtime.notifier.tell_user(CHANNEL, OWNER, "after a dropped connection")
+    assert [m.text for m in fake_slack.ephemeral].count("after a dropped connection") == 1
+    assert len(fake_slack.requests_to("POST", r"/api/chat.postEphemeral")) == 3
+
+
 def test_slack_rate_limits_keep_slack_sdks_retry_behaviour(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
