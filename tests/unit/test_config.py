@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -140,22 +141,7 @@ def test_a_refused_slack_token_stops_the_bot_with_one_line(tmp_path) -> None:  #
 
     slack = FakeSlack(token="xoxb-some-other-token").start()
     try:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "PYTHONPATH": str(ROOT),
-            **BASE,
-            "SLACK_API_URL": slack.url + "/api/",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-        }
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = _serve(tmp_path, slack.url + "/api/")
     finally:
         slack.stop()
     assert result.returncode == 2
@@ -185,25 +171,30 @@ def test_an_unreachable_slack_stops_the_bot_with_one_line(tmp_path) -> None:  # 
     # take the port meanwhile (as it could a port merely found free).
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "PYTHONPATH": str(ROOT),
-            **BASE,
-            "SLACK_API_URL": f"http://127.0.0.1:{held.getsockname()[1]}/api/",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-        }
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
+        result = _serve(tmp_path, f"http://127.0.0.1:{held.getsockname()[1]}/api/")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(
         "connect-bitbucket: SLACK_API_URL: cannot reach Slack at http://127.0.0.1:"
+    )
+
+
+def _serve(tmp_path: Path, slack_api_url: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot serve` with a clean environment, run until it stops by itself."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        **BASE,
+        "SLACK_API_URL": slack_api_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
