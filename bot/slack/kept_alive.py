@@ -37,7 +37,9 @@ class KeptAlive:
     def __init__(self, *, timeout: float, size: int, ssl_context: ssl.SSLContext | None) -> None:
         self.timeout = timeout
         self.size = size
-        self.ssl_context = ssl_context
+        # Loading the system's CA certificates takes milliseconds: once per pool, not per
+        # connection (created on first use, so plain-HTTP pools never load them).
+        self._ssl_context = ssl_context
         self._idle: dict[tuple[str, str, int], list[tuple[float, http.client.HTTPConnection]]] = {}
         self._lock = threading.Lock()
 
@@ -74,17 +76,27 @@ class KeptAlive:
                 host,
                 port or None,
                 timeout=self.timeout,
-                context=self.ssl_context or ssl.create_default_context(),
+                context=self._tls(),
             )
             if scheme == "https"
             else http.client.HTTPConnection(host, port or None, timeout=self.timeout)
         )
-        connection.connect()
+        try:
+            connection.connect()
+        except BaseException:
+            connection.close()  # a failed TLS handshake leaves the plain socket open
+            raise
         # http.client sends a POST's headers and body in two writes; with Nagle's algorithm
         # the body would wait for the server's delayed ACK (as urllib3 and httpcore, off).
         assert connection.sock is not None
         connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection
+
+    def _tls(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._ssl_context is None:
+                self._ssl_context = ssl.create_default_context()
+            return self._ssl_context
 
     def _take(self, key: tuple[str, str, int]) -> http.client.HTTPConnection | None:
         now = time.monotonic()

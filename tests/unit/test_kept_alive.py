@@ -130,3 +130,24 @@ def test_small_writes_are_not_held_back(server: Server) -> None:
     (_, connection), *_ = next(iter(pool._idle.values()))
     assert connection.sock is not None
     assert connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_the_tls_context_is_made_once_per_pool(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[object] = []
+    real = kept_alive.ssl.create_default_context
+
+    def counted() -> object:
+        made.append(1)
+        return real()
+
+    monkeypatch.setattr(kept_alive.ssl, "create_default_context", counted)
+    pool = KeptAlive(timeout=2, size=2, ssl_context=None)
+    https = server.url.replace("http://", "https://")  # a plain server: the handshake fails
+    for _ in range(3):
+        with pytest.raises(OSError):
+            pool.post(https, b"x", {})
+    assert len(made) == 1
+    pool.post(server.url, b"x", {})  # plain HTTP needs none
+    assert len(made) == 1
