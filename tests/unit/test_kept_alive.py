@@ -62,27 +62,41 @@ def server() -> Iterator[Server]:
     running.http.server_close()
 
 
-def test_one_connection_carries_many_calls(server: Server) -> None:
-    pool = KeptAlive(timeout=5, size=4, ssl_context=None)
+@pytest.fixture
+def pools() -> Iterator[list[KeptAlive]]:
+    made: list[KeptAlive] = []
+    yield made
+    for pool in made:
+        pool.close()
+
+
+def new_pool(pools: list[KeptAlive], size: int = 4) -> KeptAlive:
+    pool = KeptAlive(timeout=5, size=size, ssl_context=None)
+    pools.append(pool)
+    return pool
+
+
+def test_one_connection_carries_many_calls(pools: list[KeptAlive], server: Server) -> None:
+    pool = new_pool(pools, size=4)
     for i in range(20):
         assert pool.post(server.url, f"call {i}".encode(), {}).body == f"call {i}".encode()
     assert server.connections == 1
-    pool.close()
 
 
-def test_a_connection_the_server_closed_is_not_reused(server: Server) -> None:
-    pool = KeptAlive(timeout=5, size=4, ssl_context=None)
+def test_a_connection_the_server_closed_is_not_reused(
+    pools: list[KeptAlive], server: Server
+) -> None:
+    pool = new_pool(pools, size=4)
     pool.post(server.url, b"first", {})
     server.drop_idle()
     answer = pool.post(server.url, b"second", {})  # no error: a fresh connection carried it
     assert answer.status == 200 and answer.body == b"second"
     assert server.connections == 2
-    pool.close()
 
 
-def test_connection_close_is_honoured(server: Server) -> None:
+def test_connection_close_is_honoured(pools: list[KeptAlive], server: Server) -> None:
     server.close_after = True
-    pool = KeptAlive(timeout=5, size=4, ssl_context=None)
+    pool = new_pool(pools, size=4)
     for _ in range(3):
         pool.post(server.url, b"x", {})
     assert server.connections == 3
@@ -90,17 +104,17 @@ def test_connection_close_is_honoured(server: Server) -> None:
 
 
 def test_an_old_idle_connection_is_replaced(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    pools: list[KeptAlive], server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool = KeptAlive(timeout=5, size=4, ssl_context=None)
+    pool = new_pool(pools, size=4)
     pool.post(server.url, b"x", {})
     monkeypatch.setattr(kept_alive, "MAX_IDLE_SECONDS", 0.0)
     pool.post(server.url, b"x", {})
     assert server.connections == 2
 
 
-def test_the_pool_keeps_at_most_its_size(server: Server) -> None:
-    pool = KeptAlive(timeout=5, size=2, ssl_context=None)
+def test_the_pool_keeps_at_most_its_size(pools: list[KeptAlive], server: Server) -> None:
+    pool = new_pool(pools, size=2)
     barrier = threading.Barrier(6)
 
     def call() -> None:
@@ -115,17 +129,17 @@ def test_the_pool_keeps_at_most_its_size(server: Server) -> None:
     assert sum(len(idle) for idle in pool._idle.values()) <= 2
 
 
-def test_an_unreachable_server_raises_an_os_error() -> None:
+def test_an_unreachable_server_raises_an_os_error(pools: list[KeptAlive]) -> None:
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))  # bound, never listening: refused
-        pool = KeptAlive(timeout=2, size=2, ssl_context=None)
+        pool = new_pool(pools, size=2)
         with pytest.raises(OSError):
             pool.post(f"http://127.0.0.1:{held.getsockname()[1]}/api/x", b"x", {})
 
 
-def test_small_writes_are_not_held_back(server: Server) -> None:
+def test_small_writes_are_not_held_back(pools: list[KeptAlive], server: Server) -> None:
     """Headers and body go out as two writes; Nagle's algorithm would hold the second."""
-    pool = KeptAlive(timeout=5, size=2, ssl_context=None)
+    pool = new_pool(pools, size=2)
     pool.post(server.url, b"x", {})
     (_, connection), *_ = next(iter(pool._idle.values()))
     assert connection.sock is not None
@@ -133,7 +147,7 @@ def test_small_writes_are_not_held_back(server: Server) -> None:
 
 
 def test_the_tls_context_is_made_once_per_pool(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    pools: list[KeptAlive], server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made: list[object] = []
     real = kept_alive.ssl.create_default_context
@@ -143,7 +157,7 @@ def test_the_tls_context_is_made_once_per_pool(
         return real()
 
     monkeypatch.setattr(kept_alive.ssl, "create_default_context", counted)
-    pool = KeptAlive(timeout=2, size=2, ssl_context=None)
+    pool = new_pool(pools, size=2)
     https = server.url.replace("http://", "https://")  # a plain server: the handshake fails
     for _ in range(3):
         with pytest.raises(OSError):
