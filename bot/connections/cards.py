@@ -32,3 +32,26 @@ class ApprovalCards:
         with self._sessions.begin() as session:
             query = select(ApprovalCard).where(ApprovalCard.connection_id == connection_id)
             return list(session.scalars(query.order_by(ApprovalCard.id)))
+
+    def move(
+        self, connection_id: int, approver: str, channel: str, ts: str
+    ) -> tuple[str, str] | None:
+        """The approver's live card is now the message at (channel, ts); returns where the
+        previous one was, or None when there was none."""
+        with self._sessions.begin() as session:
+            card = session.scalars(
+                select(ApprovalCard)
+                .where(ApprovalCard.connection_id == connection_id)
+                .where(ApprovalCard.approver_id == approver)
+                .with_for_update()
+            ).first()
+            if card is None:
+                session.add(
+                    ApprovalCard(
+                        connection_id=connection_id, approver_id=approver, channel=channel, ts=ts
+                    )
+                )
+                return None
+            before = (card.channel, card.ts)
+            card.channel, card.ts = channel, ts
+            return before

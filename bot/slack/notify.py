@@ -157,15 +157,39 @@ class Notifier:
     def remind_approvers(
         self, connection: Connection, *, number: int, expires: datetime
     ) -> list[str]:
-        """DM each approver a reminder with the buttons again; returns who got one."""
+        """DM each approver a reminder with the buttons again; returns who got one.
+
+        The reminder becomes the approver's card: the one before loses its buttons, so a
+        decision (which updates the card) leaves no live button behind.
+        """
         told = []
         for approver in self.approvers.members():
             text, body = blocks.approver_reminder(
                 connection, approver, number=number, expires=expires
             )
-            self.client.chat_postMessage(channel=self._dm(approver), text=text, blocks=body)
+            dm = self._dm(approver)
+            answer = self.client.chat_postMessage(channel=dm, text=text, blocks=body)
             told.append(approver)
+            before = self.cards.move(
+                connection.id, approver, str(answer["channel"]), str(answer["ts"])
+            )
+            if before is not None:
+                self._retire_card(connection, approver, *before)
         return told
+
+    def _retire_card(self, connection: Connection, approver: str, channel: str, ts: str) -> None:
+        text, body = blocks.earlier_card(connection, approver)
+        try:
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=body)
+        except SlackApiError as error:
+            log.warning(
+                "could not take the buttons off an earlier card",
+                extra={
+                    "connection": connection.id,
+                    "user": approver,
+                    "error": error.response.get("error"),
+                },
+            )
 
     # After "connected".
 

@@ -274,6 +274,15 @@ def test_pending_approvals_are_reminded_escalated_and_expire(
         lambda: [m for m in fake_slack.channel_messages("D" + APPROVER) if "Reminder" in m.text]
     )[0]
     assert buttons(reminder) == ["Approve", "Deny"]
+    # The buttons moved to the reminder: only the newest message about it is live.
+    live = eventually(
+        lambda: (lambda found: found if len(found) == 1 else [])(
+            [m for m in fake_slack.channel_messages("D" + APPROVER) if buttons(m)]
+        )
+    )
+    assert "Reminder" in live[0].text
+    card = [m for m in fake_slack.channel_messages("D" + APPROVER) if "Reminder" not in m.text]
+    assert card and not buttons(card[0]) and "Reminded below" in json.dumps(card[0].blocks)
     escalation = eventually(
         lambda: [
             m for m in fake_slack.channel_messages(CHANNEL) if "waits for a decision" in m.text
@@ -283,7 +292,8 @@ def test_pending_approvals_are_reminded_escalated_and_expire(
     assert f"<@{APPROVER}>" in json.dumps(escalation.blocks)
     eventually(lambda: bot.runtime.service.get(1).state == "expired", timeout=15)
     eventually(lambda: [m for m in fake_slack.channel_messages("D" + OWNER) if "expired" in m.text])
-    eventually(lambda: buttons(card_of(fake_slack, APPROVER)) == [])
+    # No button stays live anywhere in the approver's messages: the card nor any reminder.
+    eventually(lambda: not any(buttons(m) for m in fake_slack.channel_messages("D" + APPROVER)))
     notes = [e.note or "" for e in bot.runtime.service.events(1)]
     assert any("reminded the approvers" in n for n in notes)
     reminders = [n for n in bot.runtime.notices.of(1) if n.kind == "reminder"]

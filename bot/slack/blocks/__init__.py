@@ -7,6 +7,7 @@ from bot.slack.blocks.approvals import (
     approver_reminder,
     decision_message,
     deny_view,
+    earlier_card,
     sole_approver_note,
 )
 from bot.slack.blocks.kit import RequestForm, context_block
@@ -53,6 +54,7 @@ __all__ = [
     "credentials_view",
     "decision_message",
     "deny_view",
+    "earlier_card",
     "ended_message",
     "escalation_message",
     "message_view",

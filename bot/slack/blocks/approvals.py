@@ -186,6 +186,14 @@ def approver_reminder(
     return f"Reminder: {text}", [head, *card[1:]]
 
 
+def earlier_card(connection: Connection, approver: str) -> tuple[str, list[dict[str, Any]]]:
+    """A card a reminder replaced: the request as it was, its buttons now on the reminder."""
+    text, card = approval_card(connection, approver)
+    kept = [block for block in card if block.get("type") != "actions"]
+    note = context_block("Reminded below: decide on the newest message about it.").to_dict()
+    return text, [*kept, note]
+
+
 def sole_approver_note(connection: Connection) -> str:
     return (
         f"You are the only approver (APPROVERS), and nobody approves their own request, so "
