@@ -31,6 +31,11 @@ NOT_A_MEMBER = (
     "Only full members of this Slack workspace may connect Bitbucket here (not guests, "
     "bots or deactivated accounts). Ask a colleague who is a member, or whoever runs the bot."
 )
+ONLY_APPROVER = (
+    "You are the only approver here (APPROVERS), and nobody approves their own request, so a "
+    "connection you start could never be approved. Ask whoever runs the bot to add another "
+    "approver or a user group, then run /connect-bitbucket again."
+)
 UNKNOWN_USER = (
     "Slack would not tell me who you are just now, so I can't let you start a connection. "
     "Try again in a minute."
@@ -64,6 +69,8 @@ class Access:
             return NOT_A_MEMBER
         if not self.allowed.includes(user):
             return NOT_ALLOWED
+        if self.needs_approval and self.approvers.members() == [user]:
+            return ONLY_APPROVER  # whatever they asked for could never be approved
         return None
 
     def organization_refusal(self, organization: str) -> str | None:

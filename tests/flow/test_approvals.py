@@ -165,14 +165,19 @@ def test_nobody_approves_their_own_request(
     assert any("the requester tried to decide" in n for n in notes)
 
 
-def test_a_requester_who_is_the_only_approver_is_told(
+def test_the_only_approver_is_told_before_starting_what_nobody_could_approve(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
 ) -> None:
     bot = make_bot(APPROVERS=OWNER)
     slack = SlackDriver(fake_slack, bot.url)
-    requested(slack, fake_slack)
-    eventually(lambda: ephemeral_to(fake_slack, OWNER, "only approver"))
-    assert bot.runtime.service.get(1).state == "awaiting_approval"
+    slack.command("acme-infra", user=OWNER, channel=CHANNEL)
+    told = eventually(lambda: ephemeral_to(fake_slack, OWNER, "only approver"))
+    assert "add another approver" in told[0].text and "/connect-bitbucket" in told[0].text
+    assert not fake_slack.views  # no form to fill in for nothing
+    # Anyone else may start, and the only approver decides.
+    open_form(slack, user=STRANGER)
+    with bot.runtime.engine.connect() as db:
+        assert db.exec_driver_sql("select count(*) from connections").scalar() == 0
 
 
 def test_strangers_cannot_decide_by_click_or_by_forged_submission(
