@@ -251,7 +251,7 @@ def build_runtime(
         work=work,
         access=access,
         overview=overview,
-        prefills=Prefills(service.last_workspace),
+        prefills=Prefills(Queries(sessions).last_workspace),
     )
     app.use(provide(deps))
     commands.register(app)

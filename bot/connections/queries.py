@@ -59,6 +59,17 @@ class Queries:
             .limit(limit)
         )
 
+    def last_workspace(self, organization: str) -> str | None:
+        """The Bitbucket workspace of the organization's latest connection (to prefill)."""
+        with self._sessions.begin() as session:
+            query = (
+                select(Connection.bitbucket_workspace)
+                .where(Connection.organization == organization)
+                .where(Connection.bitbucket_workspace.is_not(None))
+                .order_by(Connection.id.desc())
+            )
+            return session.scalars(query).first()
+
     def latest_for_organization(self, organization: str) -> Connection | None:
         found = self._list(
             select(Connection)

@@ -110,16 +110,16 @@ class ConnectionService:
             )
             return session.scalars(query).first()
 
-    def last_workspace(self, organization: str) -> str | None:
-        """The Bitbucket workspace of the organization's latest connection (to prefill)."""
+    def replaced_by(self, connection: Connection) -> list[Connection]:
+        """Older broken connections of its organization and Bitbucket workspace."""
         with self._transaction() as session:
-            query = (
-                select(Connection.bitbucket_workspace)
-                .where(Connection.organization == organization)
-                .where(Connection.bitbucket_workspace.is_not(None))
-                .order_by(Connection.id.desc())
+            query = select(Connection).where(
+                Connection.organization == connection.organization,
+                Connection.bitbucket_workspace == connection.bitbucket_workspace,
+                Connection.state == State.BROKEN,
+                Connection.id < connection.id,
             )
-            return session.scalars(query).first()
+            return list(session.scalars(query.order_by(Connection.id)))
 
     def start(self, request: NewConnection, *, needs_approval: bool = False) -> Connection:
         """Record a new connection and move it to its first waiting state; it owes its

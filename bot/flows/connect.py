@@ -335,6 +335,27 @@ class ConnectFlow:
             )
         return connection, changed
 
+    def close_replaced(self, connection: Connection) -> list[int]:
+        """Close the broken connections a newly connected one replaces; returns their ids.
+        Their OAuth clients stay in Terraform: workspaces may still point at them."""
+        closed = []
+        for old in self.service.replaced_by(connection):
+            _, changed = self._advance_once(
+                old.id,
+                State.CANCELLED,
+                expect=State.BROKEN,
+                note=f"replaced by connection #{connection.id}",
+                status_note=(
+                    f"Replaced by connection #{connection.id}. OAuth client "
+                    f"{old.oauth_client_id} is still in Terraform: point the workspaces that "
+                    "use it at the new connection, then delete it in the VCS settings."
+                ),
+                owes=[Owed.HOME],
+            )
+            if changed:
+                closed.append(old.id)
+        return closed
+
     def _advance_once(
         self,
         connection_id: int,

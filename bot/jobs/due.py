@@ -184,6 +184,9 @@ class DueWork:
         connection, changed = self.flow.check_token(connection.id)
         if changed:
             self.courier.deliver(connection.id)  # the progress message and the channel's notice
+            if connection.state == State.CONNECTED:  # not when its client was found gone
+                for replaced in self.flow.close_replaced(connection):
+                    self.courier.deliver(replaced)
         elif self.flow.needs_authorize_hint(connection) and (
             self.service.mark_authorize_hint_sent(connection.id)
         ):

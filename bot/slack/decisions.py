@@ -8,15 +8,19 @@ nothing, is answered politely, and leaves an audit row.
 from __future__ import annotations
 
 import logging
+import time
+from functools import partial
 from typing import Any
 
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.connections.model import Connection
+from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
-from bot.slack import blocks
+from bot.slack import blocks, forms, ids
 from bot.slack.deps import SlackDeps
-from bot.slack.modals import TRIGGER_FAILED
+from bot.slack.modals import TRIGGER_FAILED, OpenModal
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +96,58 @@ def decide(
         f"You {verb} connection #{connection.id} for {connection.organization}. "
         f"<@{connection.owner_id}> has been told."
     )
+
+
+# An approver's decision.
+
+
+def on_decision(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    """The Approve or Deny modal: a denial needs its reason; the rest happens after the ack."""
+    view = body["view"]
+    approve = view.get("callback_id") == ids.APPROVE_VIEW
+    title = "Approve connection" if approve else "Deny connection"
+    note = str(forms.value(body, ids.COMMENT if approve else ids.DENY_REASON).get("value") or "")
+    note = note.strip()[: blocks.COMMENT_MAX]
+    if not approve and not note:
+        ack(
+            response_action="errors",
+            errors={ids.DENY_REASON: "Say why, in a sentence: the requester reads it."},
+        )
+        return
+    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
+    if connection_id is None:
+        ack(response_action="update", view=blocks.message_view(title, NO_SUCH_REQUEST))
+        return
+    ack(response_action="update", view=blocks.busy_view(title, "Recording your decision…"))
+    modal = OpenModal(client, view["id"], time.monotonic())
+    deps.work.submit(
+        "recording a decision",
+        partial(record_decision, deps, body, connection_id, approve, note or None, modal, title),
+        connection=connection_id,
+        on_error=lambda _e: modal.show(
+            blocks.message_view(
+                title, "Something went wrong on the bot's side; press the button on the card again."
+            )
+        ),
+    )
+
+
+NO_SUCH_REQUEST = "This request no longer exists."
+
+
+def record_decision(
+    deps: SlackDeps,
+    body: dict[str, Any],
+    connection_id: int,
+    approve: bool,
+    note: str | None,
+    modal: OpenModal,
+    title: str,
+) -> None:
+    if not deps.deliveries.first_time(body):
+        return
+    try:
+        said = decide(deps, connection_id, body["user"]["id"], approve=approve, note=note)
+    except ConnectionNotFound:
+        said = NO_SUCH_REQUEST
+    modal.show(blocks.message_view(title, said))

@@ -29,7 +29,7 @@ from bot.flows.connect import ADD_ANOTHER, duplicates_message
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 from bot.slack import blocks, forms, ids
-from bot.slack.decisions import decide
+from bot.slack.decisions import on_decision
 from bot.slack.deps import SlackDeps
 from bot.slack.modals import OpenModal
 from bot.slack.text import escape
@@ -333,61 +333,6 @@ def _credentials_with_problem(connection: Connection, key: str, problem: Problem
             connection, key=key, errors={problem.field: problem.message}, notice=again
         )
     return blocks.credentials_view(connection, key=key, notice=f"{problem.message} {again}")
-
-
-# An approver's decision.
-
-
-def on_decision(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
-    """The Approve or Deny modal: a denial needs its reason; the rest happens after the ack."""
-    view = body["view"]
-    approve = view.get("callback_id") == ids.APPROVE_VIEW
-    title = "Approve connection" if approve else "Deny connection"
-    note = str(forms.value(body, ids.COMMENT if approve else ids.DENY_REASON).get("value") or "")
-    note = note.strip()[: blocks.COMMENT_MAX]
-    if not approve and not note:
-        ack(
-            response_action="errors",
-            errors={ids.DENY_REASON: "Say why, in a sentence: the requester reads it."},
-        )
-        return
-    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
-    if connection_id is None:
-        ack(response_action="update", view=blocks.message_view(title, NO_SUCH_REQUEST))
-        return
-    ack(response_action="update", view=blocks.busy_view(title, "Recording your decision…"))
-    modal = OpenModal(client, view["id"], time.monotonic())
-    deps.work.submit(
-        "recording a decision",
-        partial(record_decision, deps, body, connection_id, approve, note or None, modal, title),
-        connection=connection_id,
-        on_error=lambda _e: modal.show(
-            blocks.message_view(
-                title, "Something went wrong on the bot's side; press the button on the card again."
-            )
-        ),
-    )
-
-
-NO_SUCH_REQUEST = "This request no longer exists."
-
-
-def record_decision(
-    deps: SlackDeps,
-    body: dict[str, Any],
-    connection_id: int,
-    approve: bool,
-    note: str | None,
-    modal: OpenModal,
-    title: str,
-) -> None:
-    if not deps.deliveries.first_time(body):
-        return
-    try:
-        said = decide(deps, connection_id, body["user"]["id"], approve=approve, note=note)
-    except ConnectionNotFound:
-        said = NO_SUCH_REQUEST
-    modal.show(blocks.message_view(title, said))
 
 
 def register(app: App) -> None:

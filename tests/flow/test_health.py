@@ -133,6 +133,37 @@ def test_reconnect_starts_a_prefilled_connection(
     )
     eventually(lambda: bot.runtime.service.open_for_organization("acme-infra") is not None)
 
+    # Carried through to "connected", the new connection replaces the broken one.
+    seen = set(fake_slack.views)
+    slack.click("Enter Key and Secret", user=OWNER)
+    credentials = eventually(
+        lambda: [
+            v
+            for key, v in list(fake_slack.views.items())
+            if key not in seen and v.view.get("callback_id") == "connect_credentials"
+        ]
+    )[0]
+    slack.submit(credentials, {"Key": KEY, "Secret": SECRET})
+    new_client = eventually(
+        lambda: [c for c in fake_tfe.bitbucket_clients("acme-infra") if c.id != client_id]
+    )[0]
+    fake_tfe.authorize(new_client.id)
+    eventually(lambda: bot.runtime.service.get(2).state == "connected")
+    old = eventually(
+        lambda: (lambda c: c if c.state == "cancelled" else None)(bot.runtime.service.get(1))
+    )
+    assert "Replaced by connection #2" in (old.status_note or "")
+    assert client_id in (old.status_note or "")  # its client stays, and the note names it
+    assert client_id in fake_tfe.clients
+    eventually(
+        lambda: [
+            m
+            for m in fake_slack.channel_messages(CHANNEL)
+            if "Replaced by connection #2" in json.dumps(m.blocks)
+        ],
+        timeout=5,  # sent right away, not by the sweep ten seconds later
+    )
+
 
 def test_an_owner_who_left_is_told_once(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
@@ -213,3 +244,50 @@ def test_two_replicas_check_once_and_tell_once(
     notices = [m for m in fake_slack.channel_messages(CHANNEL)[1:] if "is broken" in m.text]
     assert len(notices) == 1
     assert second.runtime.service.get(1).state == "broken"
+
+
+def test_only_broken_connections_of_the_same_workspace_are_replaced(database_url: str) -> None:
+    from bot import db
+    from bot.clock import SystemClock
+    from bot.connections.model import AccountKind
+    from bot.connections.service import ConnectionService, NewConnection
+    from bot.connections.states import State
+
+    db.migrate(database_url)
+    service = ConnectionService(db.make_sessionmaker(db.make_engine(database_url)), SystemClock())
+
+    made_ids: list[int] = []
+
+    def connection_at(state: State, workspace: str, organization: str = "acme-infra") -> int:
+        made = service.start(
+            NewConnection(
+                request_ref=f"seed:{len(made_ids)}",
+                team_id="T",
+                channel_id=CHANNEL,
+                owner_id=OWNER,
+                organization=organization,
+                account_kind=AccountKind.SERVICE_ACCOUNT,
+                bitbucket_username="svc",
+                bitbucket_workspace=workspace,
+            )
+        )
+        path = [
+            State.AWAITING_CALLBACK,
+            State.AWAITING_AUTHORIZATION,
+            State.CONNECTED,
+            State.BROKEN,
+        ]
+        for step in path[: path.index(state) + 1]:
+            service.advance_to(made.id, step, actor="test")
+        made_ids.append(made.id)
+        return made.id
+
+    same = connection_at(State.BROKEN, "acme-team")
+    other_workspace = connection_at(State.BROKEN, "other-team")
+    healthy = connection_at(State.CONNECTED, "acme-team")
+    other_org = connection_at(State.BROKEN, "acme-team", organization="acme-two")
+    newer = connection_at(State.CONNECTED, "acme-team")
+    assert [c.id for c in service.replaced_by(service.get(newer))] == [same]
+    assert {other_workspace, healthy, other_org}.isdisjoint(
+        c.id for c in service.replaced_by(service.get(newer))
+    )
