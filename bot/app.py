@@ -223,7 +223,8 @@ def build_runtime(
         ),
         clock,
     )
-    overview = Overview(client, Queries(sessions), service, access, tfe, stall.policy, clock)
+    queries = Queries(sessions)
+    overview = Overview(client, queries, service, access, tfe, stall.policy, clock)
     courier = Courier(Outbox(sessions, clock), notifier, service, worker, overview)
     due = DueWork(
         service,
@@ -251,7 +252,8 @@ def build_runtime(
         work=work,
         access=access,
         overview=overview,
-        prefills=Prefills(Queries(sessions).last_workspace),
+        queries=queries,
+        prefills=Prefills(queries.last_workspace),
     )
     app.use(provide(deps))
     commands.register(app)

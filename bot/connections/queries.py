@@ -70,6 +70,19 @@ class Queries:
             )
             return session.scalars(query).first()
 
+    def broken_clients(self, organization: str, workspace: str | None) -> dict[str, int]:
+        """OAuth client id -> connection, for the broken connections of this organization
+        and Bitbucket workspace: a new connection there replaces them."""
+        found = self._list(
+            select(Connection).where(
+                Connection.organization == organization,
+                Connection.bitbucket_workspace == workspace,
+                Connection.state == State.BROKEN,
+                Connection.oauth_client_id.is_not(None),
+            )
+        )
+        return {str(c.oauth_client_id): c.id for c in found}
+
     def latest_for_organization(self, organization: str) -> Connection | None:
         found = self._list(
             select(Connection)

@@ -9,6 +9,7 @@ from slack_bolt import BoltContext
 
 from bot.config import Settings
 from bot.connections.pages import Pages
+from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.stalled import StallFlow
@@ -34,6 +35,7 @@ class SlackDeps:
     work: BackgroundWork
     access: Access  # who may start, decide, cancel; which organizations
     overview: Overview  # status and App Home
+    queries: Queries  # read-only lookups
     prefills: Prefills  # what the connect form suggests
 
 

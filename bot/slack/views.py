@@ -100,6 +100,9 @@ def start_connection(
         elif busy is not None:
             raise OrganizationBusy(busy)
         existing = deps.flow.check_organization(organization)
+        # A broken connection's client is no reason to ask: the new one replaces it.
+        replaced = deps.queries.broken_clients(organization, clean.get("workspace"))
+        existing = [client for client in existing if client.id not in replaced]
         if existing and not form.add_another:
             modal.show(
                 blocks.request_view(
@@ -119,7 +122,8 @@ def start_connection(
                 account_kind=form.account_kind,
                 bitbucket_username=clean.get("username"),
                 bitbucket_workspace=clean.get("workspace"),
-                duplicates_acknowledged=bool(existing),
+                # Also when it replaces a broken one: its client is no reason to ask later.
+                duplicates_acknowledged=bool(existing or replaced),
                 reason=clean.get("reason"),
             ),
             needs_approval=deps.access.needs_approval,
