@@ -86,6 +86,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _chunk(server: Server, slack: RemoteSlack, concurrency: int, count: int) -> None:
+    # Sending commands needs only the fake's trigger_ids, which RemoteSlack mints too.
     drivers = [SlackDriver(slack, server.url) for _ in range(concurrency)]  # type: ignore[arg-type]
     try:
 
