@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.connections.create_claims import CreateClaims
 from bot.connections.model import AccountKind, Connection, ConnectionEvent
 from bot.connections.outbox import Owed, owe
 from bot.connections.states import (
@@ -73,17 +73,11 @@ class OrganizationBusy(Problem):
         self.existing = existing
 
 
-class ConnectionService:
+class ConnectionService(CreateClaims):
     """Starts, advances and looks up connections; keeps the audit trail as it goes."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
-        self._sessions = sessions
-        self._clock = clock
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+        super().__init__(sessions, clock)
 
     def get(self, connection_id: int) -> Connection:
         """The connection with this id, or ConnectionNotFound."""
@@ -246,63 +240,6 @@ class ConnectionService:
                 setattr(connection, name, value)
             connection.updated_at = self._clock.now()
             return connection
-
-    def claim_client_creation(
-        self, connection_id: int, worker: str = "", *, stale_after: float = 300
-    ) -> bool:
-        """Take the right to create this connection's OAuth client; False if another has it.
-
-        The claim names the running bot that holds it: a restart on the same host frees a
-        dead run's claims at once; a claim older than `stale_after` seconds (a bot that died
-        on another host) is taken over.
-        """
-        now = self._clock.now()
-        with self._transaction() as session:
-            result = session.execute(
-                update(Connection)
-                .where(Connection.id == connection_id)
-                .where(Connection.state == State.AWAITING_CREDENTIALS)
-                .where(
-                    or_(
-                        Connection.client_create_started_at.is_(None),
-                        Connection.client_create_started_at < now - timedelta(seconds=stale_after),
-                    )
-                )
-                .values(client_create_started_at=now, client_create_owner=worker or None)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def release_client_creation(self, connection_id: int) -> None:
-        """Give up the claim after a failed attempt, so the owner can try again."""
-        with self._transaction() as session:
-            session.execute(
-                update(Connection)
-                .where(Connection.id == connection_id)
-                .values(client_create_started_at=None, client_create_owner=None)
-            )
-
-    def create_claim_owners(self) -> list[str]:
-        """Running bots that hold create claims right now."""
-        with self._transaction() as session:
-            query = select(Connection.client_create_owner).where(
-                Connection.client_create_owner.is_not(None)
-            )
-            return sorted({str(owner) for owner in session.scalars(query.distinct())})
-
-    def release_create_claims(self, owners: list[str]) -> list[Connection]:
-        """Free the create claims of bots known to be gone; returns those connections."""
-        if not owners:
-            return []
-        with self._transaction() as session:
-            freed = list(
-                session.scalars(
-                    select(Connection).where(Connection.client_create_owner.in_(owners))
-                )
-            )
-            for connection in freed:
-                connection.client_create_started_at = None
-                connection.client_create_owner = None
-            return freed
 
     def mark_authorize_clicked(self, connection_id: int) -> bool:
         """Note the first click on Authorize and make the token check due now.
