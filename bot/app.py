@@ -26,10 +26,11 @@ from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
-from bot.flows.connect import ConnectFlow, FlowSettings
+from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.health import HealthWatch
 from bot.flows.stalled import StallFlow
+from bot.flows.token_watch import FlowSettings
 from bot.gate import SlackGate
 from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
