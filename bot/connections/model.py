@@ -170,6 +170,12 @@ class Connection(Base):
         )
 
     @property
+    def announce_channel(self) -> str:
+        """Where the channel hears of it: its progress message's channel, or the one it was
+        started from until that message exists."""
+        return self.progress_channel or self.channel_id
+
+    @property
     def rests_on_a_person(self) -> bool:
         """Owned by someone's own account, or (wrong account) in effect so."""
         return self.account_kind == AccountKind.PERSONAL or self.wrong_account

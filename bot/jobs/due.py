@@ -216,7 +216,7 @@ class DueWork:
         if not self.notifier.has_left(connection.owner_id):
             return
         slot = connection.created_at  # one notice per connection, ever
-        channel = connection.progress_channel or connection.channel_id
+        channel = connection.announce_channel
         if not self.notices.claim(connection.id, OWNER_LEFT, slot, [channel]):
             return
         try:
@@ -271,7 +271,7 @@ class DueWork:
 
     def _escalate(self, connection: Connection, *, reminders: int) -> None:
         slot = self.stall.escalation_slot(connection)
-        channel = connection.progress_channel or connection.channel_id
+        channel = connection.announce_channel
         approvers = self.approvers or Audience(self.notifier.client, ())
         if not self.notices.claim(
             connection.id, ESCALATION, slot, [channel, *approvers.users, *approvers.groups]

@@ -18,6 +18,7 @@ from bot.connections.model import Connection
 from bot.connections.pages import Pages
 from bot.connections.service import ConnectionService
 from bot.slack import blocks
+from bot.slack.access import is_member
 from bot.slack.audience import Audience
 from bot.slack.blocks import health as health_blocks
 from bot.slack.text import fit
@@ -196,7 +197,7 @@ class Notifier:
     def announce_broken(self, connection: Connection) -> None:
         """The channel, the owner and every approver hear it broke, with Reconnect."""
         text, body = health_blocks.broken_message(connection)
-        channel = connection.progress_channel or connection.channel_id
+        channel = connection.announce_channel
         self.client.chat_postMessage(channel=channel, text=text, blocks=body)
         for user in {connection.owner_id, *self.approvers.members()}:
             self.client.chat_postMessage(channel=self._dm(user), text=text, blocks=body)
@@ -208,13 +209,13 @@ class Notifier:
 
     def announce_healed(self, connection: Connection) -> None:
         text, body = health_blocks.healed_message(connection)
-        channel = connection.progress_channel or connection.channel_id
+        channel = connection.announce_channel
         self.client.chat_postMessage(channel=channel, text=text, blocks=body)
 
     def tell_owner_left(self, connection: Connection) -> list[str]:
         """The channel and the approvers hear the connection rests on someone who left."""
         text, body = health_blocks.owner_left_message(connection)
-        channel = connection.progress_channel or connection.channel_id
+        channel = connection.announce_channel
         self.client.chat_postMessage(channel=channel, text=text, blocks=body)
         told = [channel]
         for approver in self.approvers.members():
@@ -228,7 +229,7 @@ class Notifier:
             person = self.client.users_info(user=user)["user"]
         except SlackApiError:
             return False  # not known to have left
-        return any(person.get(flag) for flag in ("deleted", "is_restricted", "is_ultra_restricted"))
+        return not is_member(person)
 
     def _dm(self, user: str) -> str:
         return str(self.client.conversations_open(users=user)["channel"]["id"])
@@ -261,7 +262,7 @@ class Notifier:
     def announce_connected(self, connection: Connection) -> None:
         """Tell the channel the connection is complete."""
         text, body = blocks.connected_announcement(connection)
-        channel = connection.progress_channel or connection.channel_id
+        channel = connection.announce_channel
         self.client.chat_postMessage(channel=channel, text=text, blocks=body)
 
     def owner_zone(self, connection: Connection) -> tzinfo | None:
@@ -308,7 +309,7 @@ class Notifier:
             reminders=reminders,
             approvers=tuple(sorted(approvers.users)) + approvers.groups,
         )
-        channel = connection.progress_channel or connection.channel_id
+        channel = connection.announce_channel
         told = [channel]
         self.client.chat_postMessage(channel=channel, text=text, blocks=body)
         for approver in approvers.members():
