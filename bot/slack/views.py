@@ -101,7 +101,9 @@ def start_connection(
             raise OrganizationBusy(busy)
         existing = deps.flow.check_organization(organization)
         # A broken connection's client is no reason to ask: the new one replaces it.
-        replaced = deps.queries.broken_clients(organization, clean.get("workspace"))
+        replaced = (
+            deps.queries.broken_clients(organization, clean.get("workspace")) if existing else {}
+        )
         existing = [client for client in existing if client.id not in replaced]
         if existing and not form.add_another:
             modal.show(
