@@ -57,12 +57,12 @@ class SlackGate:
         if not timestamp.isdigit() or len(timestamp) > 12:
             return self._refuse(start_response, "401 Unauthorized", "unsigned")
         try:
-            body.decode("utf-8")  # Slack sends UTF-8; the signature check assumes it
+            text = body.decode("utf-8")  # Slack sends UTF-8; the signature check assumes it
         except UnicodeDecodeError:
             return self._refuse(start_response, "400 Bad Request", "not UTF-8")
         if self.verifier is None or not self.verifier.is_valid(body, timestamp, signature):
             return self._refuse(start_response, "401 Unauthorized", "bad signature")
-        if not _well_formed(body, str(environ.get("CONTENT_TYPE") or "")):
+        if not _well_formed(text, str(environ.get("CONTENT_TYPE") or "")):
             return self._refuse(start_response, "400 Bad Request", "malformed")
         environ["wsgi.input"] = io.BytesIO(body)
         return self.app(environ, start_response)
@@ -84,12 +84,8 @@ class SlackGate:
         log.warning("refused requests that are not from Slack or not well formed: %s", said)
 
 
-def _well_formed(body: bytes, content_type: str) -> bool:
+def _well_formed(text: str, content_type: str) -> bool:
     """A command or interaction form (its payload a JSON object), or a JSON event."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
     try:
         if content_type.startswith("application/json"):
             return isinstance(json.loads(text), dict)
