@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
 from bot.connections.notices import ESCALATION, OWNER_LEFT, REMINDER, Notices
+from bot.connections.outbox import Owed
 from bot.connections.schedule import PEOPLE_MUST_ACT
 from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 # connection's claim is renewed as its turn comes, so a slow batch keeps what it works on.
 LEASE_SECONDS = 30.0
 RETRY_AFTER_FAILURE = 30.0
+# A reminder waits for the approvers' cards; look again this soon.
+CARDS_FIRST_RETRY = 1.0
 
 
 class DueWork:
@@ -172,6 +175,10 @@ class DueWork:
         due = self.stall.due(connection, night_until=self._night(connection))
         if due.expire:
             return self._expire(connection)
+        if due.reminder_slot is not None and self._cards_owed(connection):
+            # A reminder before the request itself would confuse the approver, and would
+            # race the card for its place: remind once the cards are out.
+            return self.clock.now() + timedelta(seconds=CARDS_FIRST_RETRY)
         if due.reminder_slot is not None:
             self._remind(
                 connection, due.reminder_slot, number=due.reminder_number, escalate=due.escalate
@@ -243,6 +250,12 @@ class DueWork:
                 return None  # someone is awake: remind now
             return min(m for m in mornings if m is not None)
         return schedule.morning_after_night(now, self.notifier.owner_zone(connection))
+
+    def _cards_owed(self, connection: Connection) -> bool:
+        if connection.state != State.AWAITING_APPROVAL:
+            return False
+        owed = self.courier.outbox.owed(connection.id)
+        return any(debt.kind == Owed.SEND_CARDS.value for debt in owed)
 
     def _remind(
         self, connection: Connection, slot: datetime, *, number: int, escalate: bool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -302,6 +303,31 @@ def test_pending_approvals_are_reminded_escalated_and_expire(
     assert any("reminded the approvers" in n for n in notes)
     reminders = [n for n in bot.runtime.notices.of(1) if n.kind == "reminder"]
     assert len({n.slot_at for n in reminders}) == len(reminders)  # once per interval
+
+
+def test_no_reminder_comes_before_the_request_itself(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    """The card is owed but Slack refuses it for a while: reminders fall due meanwhile, but
+    the approver's first message is still the request, and only one message has buttons."""
+    bot = make_bot(APPROVERS=APPROVER, STALL_AFTER="0.3", REMIND_EVERY="0.3")
+    slack = SlackDriver(fake_slack, bot.url)
+    dm = "D" + APPROVER
+    fake_slack.unpostable.add(dm)
+    requested(slack, fake_slack)
+    eventually(lambda: [c for c in fake_slack.calls_to("chat.postMessage") if c["channel"] == dm])
+    time.sleep(1.0)  # several reminder intervals pass while the card is refused
+    fake_slack.unpostable.discard(dm)
+    eventually(lambda: len(fake_slack.channel_messages(dm)) >= 2, timeout=15)
+    first = fake_slack.channel_messages(dm)[0]
+    assert first.text.startswith("Approval needed")
+    eventually(
+        lambda: (
+            [m for m in fake_slack.channel_messages(dm) if buttons(m)]
+            == [fake_slack.channel_messages(dm)[-1]]
+        )
+    )
+    assert bot.runtime.service.get(1).state == "awaiting_approval"
 
 
 @pytest.mark.parametrize(
