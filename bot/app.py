@@ -38,6 +38,7 @@ from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.slack import actions, commands, events, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
+from bot.slack.bolt_app import SharedClientApp
 from bot.slack.client import SlackClient, slack_client
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
@@ -196,7 +197,7 @@ def build_runtime(
     bolt_logger = logging.getLogger("slack_bolt.connect-bitbucket")
     bolt_logger.setLevel(logging.WARNING)
     with _without_env("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
-        app = App(
+        app = SharedClientApp(
             client=client,
             logger=bolt_logger,
             signing_secret=(

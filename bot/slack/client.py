@@ -4,15 +4,23 @@ slack_sdk's WebClient opens a new connection (a new TLS handshake, in production
 call. This one sends its requests over a shared pool of kept-alive connections instead, and
 hands slack_sdk the same answers and errors urllib would, so its retry handlers (rate limits,
 connection errors) behave exactly as before.
+
+A call Slack answers is handed back at once: slack_sdk's retry loop would build a urllib
+Request, copies of it for the handlers and parse the body twice, and neither of our handlers
+retries an answered call. Anything else (an error status, a dropped connection) goes through
+that loop, its first attempt being the outcome already in hand, so nothing is sent twice.
 """
 
 from __future__ import annotations
 
 import http.client
 import io
+import json
 import logging
+import threading
 from typing import Any
 from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
 from urllib.request import Request
 
 from slack_sdk import WebClient
@@ -29,6 +37,9 @@ from bot.slack.kept_alive import KeptAlive
 # pools and the sweep).
 POOL_SIZE = 32
 
+# The handlers that look only at error statuses and failed connections, never at an answer.
+_ANSWERS_FINAL = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler)
+
 
 class SlackClient(WebClient):
     """Every Web API call passes here: a secret in flight never reaches Slack, whatever
@@ -41,6 +52,8 @@ class SlackClient(WebClient):
         kwargs.setdefault("logger", _QUIET)
         super().__init__(*args, **kwargs)
         self._http = KeptAlive(timeout=self.timeout, size=POOL_SIZE, ssl_context=self.ssl)
+        self._answers_final = all(type(h) in _ANSWERS_FINAL for h in self.retry_handlers)
+        self._first = threading.local()  # a failed fast attempt, for slack_sdk's loop
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         for name in ("data", "params", "json"):
@@ -48,14 +61,46 @@ class SlackClient(WebClient):
                 kwargs[name] = REDACTOR.scrub_deep(kwargs[name])
         return super().api_call(api_method, **kwargs)
 
-    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
-        if not url.lower().startswith("http") or self.proxy is not None:
-            return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
+    def _perform_urllib_http_request(
+        self, *, url: str, args: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        if not self._pooled(url) or args["data"] or not self._answers_final:
+            return super()._perform_urllib_http_request(url=url, args=args)  # type: ignore[no-any-return]
+        headers = args["headers"]
+        body: bytes | None = None
+        if args["json"]:
+            body = json.dumps(args["json"]).encode()
+            headers["Content-Type"] = "application/json;charset=utf-8"
+        elif args["params"]:
+            body = urlencode(args["params"]).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
-            body = req.data if isinstance(req.data, bytes) else None
-            answer = self._http.post(url, body, dict(req.header_items()))
+            return self._send(url, body, headers)
+        except (URLError, HTTPError) as error:
+            self._first.outcome = error  # slack_sdk's loop takes it as its first attempt's
+        try:
+            return super()._perform_urllib_http_request(url=url, args=args)  # type: ignore[no-any-return]
+        finally:
+            self._first.outcome = None
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        first: Exception | None = getattr(self._first, "outcome", None)
+        if first is not None:
+            self._first.outcome = None
+            raise first
+        if not self._pooled(url):
+            return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
+        body = req.data if isinstance(req.data, bytes) else None
+        return self._send(url, body, dict(req.header_items()))
+
+    def _pooled(self, url: str) -> bool:
+        return url.lower().startswith("http") and self.proxy is None
+
+    def _send(self, url: str, body: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
+        """One POST; failures raised as urllib raises them, which the handlers expect."""
+        try:
+            answer = self._http.post(url, body, headers)
         except (OSError, http.client.HTTPException) as error:
-            # What urllib raises, so ConnectionErrorRetryHandler retries as it always did.
             raise URLError(str(error) or type(error).__name__) from error
         if answer.status >= 400:
             raise HTTPError(

@@ -40,14 +40,11 @@ class SlackDeps:
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:
-    """A global middleware that puts `deps` (and the bot's own Slack client) into every
-    request's context; Bolt then passes them to listeners as `deps` and `client`."""
+    """A global middleware that puts `deps` into every request's context; Bolt then passes
+    them to listeners as `deps` (and `client` is the bot's own: bolt_app.SharedClientApp)."""
 
     def provide_deps(context: BoltContext, next: Callable[[], None]) -> None:
         context["deps"] = deps
-        # Bolt hands each listener a fresh plain WebClient; ours keeps connections alive and
-        # scrubs secrets in flight, and the token is static, so one is safe to share.
-        context["client"] = deps.notifier.client
         next()
 
     return provide_deps

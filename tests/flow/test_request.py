@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from typing import Any
+from urllib.error import URLError
 
 import pytest
+from slack_sdk.web.base_client import BaseClient
 
 from tests.fakes.slack import FakeSlack, SlackDriver, StoredView
 from tests.fakes.tfe import FakeTFE
@@ -266,6 +269,27 @@ def test_calls_to_slack_reuse_their_connections(
     assert calls == 10 and opened <= 1, (calls, opened)
 
 
+def test_commands_use_the_bots_one_client(
+    slack: SlackDriver, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listeners get the bot's client (kept-alive connections, secrets scrubbed), and no
+    WebClient is built per request only to be thrown away."""
+    open_form(slack, user="U1WARM")  # the pool has its connections
+    built: list[object] = []
+    original = BaseClient.__init__
+
+    def counted(self: BaseClient, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BaseClient, "__init__", counted)
+    before = fake_slack.connections
+    for i in range(4):
+        open_form(slack, user=f"U{i}REUSE")
+    assert built == []
+    assert fake_slack.connections - before <= 1
+
+
 def test_a_dropped_connection_is_retried_as_slack_sdk_would(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
@@ -285,6 +309,18 @@ def test_slack_rate_limits_keep_slack_sdks_retry_behaviour(
     bot.runtime.notifier.tell_user(CHANNEL, OWNER, "after a rate limit")
     assert time.monotonic() - started >= 1  # waited Retry-After, then succeeded
     assert [m for m in fake_slack.ephemeral if m.text == "after a rate limit"]
+    assert len(fake_slack.requests_to("POST", r"/api/chat.postEphemeral")) == 2  # no extra try
+
+
+def test_slack_unreachable_for_every_try_is_tried_three_times(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    bot.runtime.notifier.tell_user(CHANNEL, OWNER, "warming the pool")
+    fake_slack.fail("POST", r"/api/chat.postEphemeral", mode="drop", times=5)
+    with pytest.raises(URLError):
+        bot.runtime.notifier.tell_user(CHANNEL, OWNER, "never delivered")
+    # The first try and ConnectionErrorRetryHandler's two retries, as slack_sdk makes them.
+    assert len(fake_slack.requests_to("POST", r"/api/chat.postEphemeral")) == 1 + 3
 
 
 def test_a_trigger_that_expired_while_slack_was_slow_tells_the_user_to_try_again(
