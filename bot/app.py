@@ -20,6 +20,7 @@ from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.connections.cards import ApprovalCards
+from bot.connections.member_changes import MemberChanges
 from bot.connections.notices import Notices
 from bot.connections.outbox import Outbox
 from bot.connections.pages import Pages
@@ -43,6 +44,7 @@ from bot.slack.client import SlackClient, slack_client
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps, provide
+from bot.slack.directory import MemberDirectory
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 from bot.slack.prefills import Prefills
@@ -79,6 +81,7 @@ class Runtime:
     due: DueWork
     tfe: TFEClient
     bitbucket: BitbucketClient
+    directory: MemberDirectory
     scheduler: BackgroundScheduler | None = field(default=None)
 
     def start_jobs(self) -> None:
@@ -86,7 +89,10 @@ class Runtime:
         if self.scheduler is None:
             self.due.release_dead_claims()
             self.scheduler = start_scheduler(
-                self.due, self.deliveries, sweep_interval(self.settings.token_poll_every)
+                self.due,
+                self.deliveries,
+                self.directory,
+                sweep_interval(self.settings.token_poll_every),
             )
 
     def wsgi(self) -> Any:
@@ -177,11 +183,13 @@ def build_runtime(
     client = slack_client(settings)
     _warn_about_access(settings)
     approvers = Audience(client, settings.approvers)
+    directory = MemberDirectory(client, MemberChanges(sessions, clock), clock)
     access = Access(
         client,
         allowed=Audience(client, settings.allowed_users),
         approvers=approvers,
         organizations=settings.organizations,
+        directory=directory,
     )
     notifier = Notifier(
         client,
@@ -256,6 +264,7 @@ def build_runtime(
         overview=overview,
         queries=queries,
         prefills=Prefills(queries.last_workspace),
+        directory=directory,
     )
     app.use(provide(deps))
     commands.register(app)
@@ -276,4 +285,5 @@ def build_runtime(
         due=due,
         tfe=tfe,
         bitbucket=bitbucket,
+        directory=directory,
     )

@@ -267,3 +267,15 @@ class SlackDelivery(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class MemberChange(Base):
+    """A change in who is a full member of the Slack workspace, as one replica heard it from
+    Slack's events; every replica's member directory reads the rows after its last."""
+
+    __tablename__ = "member_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    full_member: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -9,11 +9,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.jobs.due import DueWork
 from bot.slack.deliveries import Deliveries
+from bot.slack.directory import MemberDirectory
 
 log = logging.getLogger(__name__)
 
 # Slack retries a delivery within minutes; a day is far more than enough to spot repeats.
 DELIVERY_MEMORY = timedelta(days=1)
+# Every replica reads a change within a tick; a starting one reads Slack's list instead.
+CHANGE_MEMORY = timedelta(days=1)
 
 
 def sweep_interval(token_poll_every: float) -> float:
@@ -21,7 +24,9 @@ def sweep_interval(token_poll_every: float) -> float:
     return min(1.0, max(0.05, token_poll_every / 2))
 
 
-def start_scheduler(due: DueWork, deliveries: Deliveries, tick: float) -> BackgroundScheduler:
+def start_scheduler(
+    due: DueWork, deliveries: Deliveries, directory: MemberDirectory, tick: float
+) -> BackgroundScheduler:
     """Start the background jobs; the caller shuts the scheduler down."""
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
@@ -33,8 +38,26 @@ def start_scheduler(due: DueWork, deliveries: Deliveries, tick: float) -> Backgr
         coalesce=True,
         next_run_time=datetime.now(UTC),
     )
+    # Who is a full member: Slack's list now and hourly, other replicas' news every tick.
     scheduler.add_job(
-        lambda: deliveries.forget(DELIVERY_MEMORY),
+        directory.load_if_due,
+        "interval",
+        minutes=1,
+        id="member-list",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        directory.catch_up,
+        "interval",
+        seconds=tick,
+        id="member-changes",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        lambda: _forget(deliveries, directory),
         "interval",
         hours=1,
         id="forget-deliveries",
@@ -44,3 +67,8 @@ def start_scheduler(due: DueWork, deliveries: Deliveries, tick: float) -> Backgr
     scheduler.start()
     log.info("scheduler started", extra={"worker": due.worker})
     return scheduler
+
+
+def _forget(deliveries: Deliveries, directory: MemberDirectory) -> None:
+    deliveries.forget(DELIVERY_MEMORY)
+    directory.changes.forget(CHANGE_MEMORY)

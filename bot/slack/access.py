@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
 from bot.slack.audience import Audience
+from bot.slack.directory import MemberDirectory, is_member
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,10 @@ class Access:
         allowed: Audience,
         approvers: Audience,
         organizations: tuple[str, ...],
+        directory: MemberDirectory | None = None,
     ) -> None:
         self.client = client
+        self.directory = directory
         self.allowed = allowed
         self.approvers = approvers
         self.organizations = organizations
@@ -62,10 +65,10 @@ class Access:
 
     def refusal_to_start(self, user: str) -> str | None:
         """Why `user` may not start a connection, or None when they may."""
-        person = self.person(user)
-        if person is None:
+        member = self.full_member(user)
+        if member is None:
             return UNKNOWN_USER
-        if not is_member(person):
+        if not member:
             return NOT_A_MEMBER
         if not self.allowed.includes(user):
             return NOT_ALLOWED
@@ -91,6 +94,19 @@ class Access:
         """Listed in APPROVERS, or in a listed user group (never everyone)."""
         return self.needs_approval and self.approvers.includes(user)
 
+    def full_member(self, user: str) -> bool | None:
+        """From the member directory, else from users.info; None when Slack would not say."""
+        known = self.directory.full_member(user) if self.directory else None
+        if known is not None:
+            return known
+        person = self.person(user)
+        if person is None:
+            return None
+        member = is_member(person)
+        if self.directory is not None:
+            self.directory.learn(user, member)
+        return member
+
     def person(self, user: str) -> dict[str, Any] | None:
         """Slack's users.info for `user`, cached briefly; None when Slack would not say."""
         now = time.monotonic()
@@ -109,10 +125,3 @@ class Access:
         with self._lock:
             self._people[user] = (now, person)
         return person
-
-
-def is_member(person: dict[str, Any]) -> bool:
-    """A full member: not deactivated, not a bot, not a multi- or single-channel guest."""
-    return not any(
-        person.get(flag) for flag in ("deleted", "is_bot", "is_restricted", "is_ultra_restricted")
-    )

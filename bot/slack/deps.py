@@ -16,6 +16,7 @@ from bot.flows.stalled import StallFlow
 from bot.slack.access import Access
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
+from bot.slack.directory import MemberDirectory
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 from bot.slack.prefills import Prefills
@@ -37,6 +38,7 @@ class SlackDeps:
     overview: Overview  # status and App Home
     queries: Queries  # read-only lookups
     prefills: Prefills  # what the connect form suggests
+    directory: MemberDirectory  # who is a full member, kept current by Slack's events
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:

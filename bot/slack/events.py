@@ -1,4 +1,4 @@
-"""Events: App Home opened."""
+"""Events: App Home opened; a person joined or changed (who is a full member)."""
 
 from __future__ import annotations
 
@@ -17,5 +17,16 @@ def on_app_home_opened(ack: Ack, event: dict[str, Any], deps: SlackDeps) -> None
     deps.work.submit("publishing App Home", lambda: deps.overview.publish_home(event["user"]))
 
 
+def on_member_news(ack: Ack, event: dict[str, Any], deps: SlackDeps) -> None:
+    """user_change and team_join carry the person as users.info would; the directory notes
+    whether they are a full member (after the ack: it writes to the database)."""
+    ack()
+    person = event.get("user")
+    if isinstance(person, dict) and isinstance(person.get("id"), str):
+        deps.work.submit("noting a member change", lambda: deps.directory.heard(person))
+
+
 def register(app: App) -> None:
     app.event("app_home_opened")(on_app_home_opened)
+    app.event("user_change")(on_member_news)
+    app.event("team_join")(on_member_news)

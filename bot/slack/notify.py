@@ -18,9 +18,9 @@ from bot.connections.model import Connection
 from bot.connections.pages import Pages
 from bot.connections.service import ConnectionService
 from bot.slack import blocks
-from bot.slack.access import is_member
 from bot.slack.audience import Audience
 from bot.slack.blocks import health as health_blocks
+from bot.slack.directory import is_member
 from bot.slack.text import fit
 
 log = logging.getLogger(__name__)

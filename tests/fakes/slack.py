@@ -7,6 +7,7 @@ signed requests at its real endpoint and finds controls by the words on them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import itertools
@@ -149,6 +150,8 @@ class FakeSlack(FakeServer):
         # never meet the owner's night by accident.
         self.user_tz: dict[str, str] = {}
         self.user_groups: dict[str, list[str]] = {}
+        # The workspace's people as users.list lists them (users.info answers for anyone).
+        self.members: list[str] = []
         # Until this time.monotonic(), every Web API call answers 503 (a Slack outage).
         self.down_until = 0.0
         # The bot token's scopes, as Slack reports them in the x-oauth-scopes header.
@@ -309,6 +312,28 @@ class FakeSlack(FakeServer):
                 "is_ultra_restricted": False,
                 **self.user_flags.get(user, {}),
             }
+        }
+
+    def person(self, user: str) -> dict[str, Any]:
+        """The user object users.info, users.list and user_change carry."""
+        return dict(self._users_info({"user": user})["user"])
+
+    def _users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        # Cursor pagination as Slack does it: an opaque next_cursor, "" on the last page.
+        limit = max(1, min(1000, int(args.get("limit") or 1000)))
+        cursor = str(args.get("cursor") or "")
+        try:
+            start = int(base64.b64decode(cursor).decode().removeprefix("user:")) if cursor else 0
+        except ValueError:
+            raise SlackError("invalid_cursor") from None
+        with self.lock:
+            people = list(self.members)
+        page = people[start : start + limit]
+        more = start + limit < len(people)
+        next_cursor = base64.b64encode(f"user:{start + limit}".encode()).decode() if more else ""
+        return {
+            "members": [self.person(user) for user in page],
+            "response_metadata": {"next_cursor": next_cursor},
         }
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:

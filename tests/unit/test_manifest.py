@@ -31,7 +31,12 @@ def test_manifest_has_the_command_interactivity_and_least_scopes() -> None:
     assert data["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     assert data["settings"]["socket_mode_enabled"] is False
     assert data["features"]["app_home"]["home_tab_enabled"] is True
-    assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    # The Home tab; who is a full member (the member directory, scope users:read).
+    assert data["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
+        "team_join",
+        "user_change",
+    ]
     assert data["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert set(data["oauth_config"]["scopes"]["bot"]) == {
         "commands",
@@ -58,6 +63,7 @@ def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:
         "views_update": None,
         "views_publish": None,
         "users_info": "users:read",
+        "users_list": "users:read",
         "usergroups_users_list": "usergroups:read",
     }
     source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))

@@ -1,0 +1,133 @@
+"""Who is a full member of the Slack workspace, known without asking Slack at every door.
+
+Starting a connection needs a full member (not a guest, a bot or a deactivated account), and
+asking users.info at every command was a third of a command's CPU. The directory is loaded
+from users.list at start and again every hour; Slack's user_change and team_join events bring
+changes within seconds, and the replica that hears one writes it to member_changes, which
+every replica reads on its next tick. Someone it does not know (before the first load, or
+who joined while an event was lost) is still asked about with users.info, then remembered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.connections.member_changes import MemberChanges
+
+log = logging.getLogger(__name__)
+
+RELOAD_EVERY = timedelta(hours=1)
+# users.list pages: Slack advises no more than 200 people a page.
+PAGE_SIZE = 200
+MAX_PAGES = 10_000  # two million people; a cursor that never ends stops here
+# Changes are read again for this long: longer than any commit lag or clock skew between
+# replicas, so none is missed (one already applied is skipped by its id).
+CHANGE_WINDOW = timedelta(minutes=5)
+
+
+def is_member(person: dict[str, Any]) -> bool:
+    """A full member: not deactivated, not a bot, not a multi- or single-channel guest."""
+    return not any(
+        person.get(flag) for flag in ("deleted", "is_bot", "is_restricted", "is_ultra_restricted")
+    )
+
+
+class MemberDirectory:
+    """Full membership by user id; safe to share between threads."""
+
+    def __init__(self, client: WebClient, changes: MemberChanges, clock: Clock) -> None:
+        self.client = client
+        self.changes = changes
+        self.clock = clock
+        self._members: dict[str, bool] = {}
+        self._change_of: dict[str, int] = {}  # the last change applied, per person
+        self._floor = 0  # changes up to this id are in the list loaded last
+        self._loaded_at: datetime | None = None
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded_at is not None
+
+    def full_member(self, user: str) -> bool | None:
+        """True or False when known; None when Slack must be asked."""
+        return self._members.get(user)
+
+    def learn(self, user: str, full_member: bool) -> None:
+        """What users.info said, on this replica (events keep it current from here)."""
+        with self._lock:
+            self._members[user] = full_member
+
+    def heard(self, person: dict[str, Any]) -> None:
+        """A user_change or team_join event: here at once, elsewhere on the next tick."""
+        user = str(person.get("id") or "")
+        if not user:
+            return
+        full = is_member(person)
+        change = self.changes.record(user, full)
+        with self._lock:
+            self._apply(change, user, full)
+
+    def catch_up(self, window: timedelta = CHANGE_WINDOW) -> None:
+        """Apply the changes other replicas heard."""
+        rows = self.changes.since(window)
+        with self._lock:
+            for change, user, full in rows:
+                self._apply(change, user, full)
+
+    def _apply(self, change: int, user: str, full: bool) -> None:
+        if change <= self._floor or change <= self._change_of.get(user, 0):
+            return
+        self._change_of[user] = change
+        self._members[user] = full
+
+    def load_if_due(self) -> None:
+        """Read users.list when never read or read an hour ago. A failure leaves the
+        directory as it was (users.info answers for whom it does not know)."""
+        if not self._loading.acquire(blocking=False):
+            return
+        try:
+            started = self.clock.now()
+            if self._loaded_at is not None and started - self._loaded_at < RELOAD_EVERY:
+                return
+            floor = self.changes.last_id()
+            try:
+                listed = self._list()
+            except Exception as error:  # Slack refused or is unreachable: try next time
+                said = error.response.get("error") if isinstance(error, SlackApiError) else None
+                log.warning(
+                    "could not read Slack's member list; asking users.info meanwhile",
+                    extra={"error": said or type(error).__name__},
+                )
+                return
+            with self._lock:
+                self._members = listed
+                self._floor = floor
+                self._change_of = {}
+            # What was heard while the list was read is newer than the list.
+            self.catch_up(self.clock.now() - started + CHANGE_WINDOW)
+            self._loaded_at = started
+            log.info("read Slack's member list: %d people", len(listed))
+        finally:
+            self._loading.release()
+
+    def _list(self) -> dict[str, bool]:
+        listed: dict[str, bool] = {}
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            page = self.client.users_list(limit=PAGE_SIZE, cursor=cursor or None)
+            for person in page.get("members") or []:
+                if isinstance(person, dict) and person.get("id"):
+                    listed[str(person["id"])] = is_member(person)
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        return listed

@@ -1,0 +1,142 @@
+"""The member directory: full members known from Slack's list and events, not asked about
+at every command; anyone it does not know is still asked, and a change reaches every replica."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.flow.steps import CHANNEL, OWNER, open_form
+from tests.harness import RunningBot, eventually
+
+GUEST = "U5GUEST"
+JOINER = "U6JOINER"
+
+
+def refused(fake_slack: FakeSlack, user: str) -> bool:
+    return any(m.user == user and "full members" in m.text for m in fake_slack.ephemeral)
+
+
+def loaded(bot: RunningBot) -> RunningBot:
+    eventually(lambda: bot.runtime.directory.loaded)
+    return bot
+
+
+def asked_about(fake_slack: FakeSlack, user: str) -> int:
+    return sum(1 for args in fake_slack.calls_to("users.info") if args.get("user") == user)
+
+
+def test_people_on_slacks_list_are_not_asked_about_at_each_command(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.members = [OWNER, GUEST]
+    fake_slack.user_flags[GUEST] = {"is_restricted": True}
+    bot = loaded(make_bot())
+    slack = SlackDriver(fake_slack, bot.url)
+    open_form(slack)
+    open_form(slack)
+    slack.command("acme-infra", user=GUEST, channel=CHANNEL)
+    eventually(lambda: refused(fake_slack, GUEST))
+    assert asked_about(fake_slack, OWNER) == 0 and asked_about(fake_slack, GUEST) == 0
+    assert not [v for v in fake_slack.views.values() if v.user == GUEST]
+
+
+def test_the_list_is_read_page_by_page(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.members = [f"U{i:05d}PAGE" for i in range(450)]
+    bot = loaded(make_bot())
+    assert len(fake_slack.calls_to("users.list")) == 3  # 200 + 200 + 50
+    assert all(bot.runtime.directory.full_member(u) for u in fake_slack.members)
+
+
+def test_a_member_made_a_guest_is_refused_as_soon_as_slack_says_so(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.members = [OWNER]
+    bot = loaded(make_bot())
+    slack = SlackDriver(fake_slack, bot.url)
+    open_form(slack)
+    fake_slack.user_flags[OWNER] = {"is_restricted": True}
+    assert slack.event({"type": "user_change", "user": fake_slack.person(OWNER)}).status_code == 200
+    eventually(lambda: bot.runtime.directory.full_member(OWNER) is False)
+    slack.command("acme-infra", user=OWNER, channel=CHANNEL)
+    eventually(lambda: refused(fake_slack, OWNER))
+    assert asked_about(fake_slack, OWNER) == 0
+
+
+def test_someone_who_joins_is_known_without_asking(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    bot = loaded(make_bot())
+    slack = SlackDriver(fake_slack, bot.url)
+    slack.event({"type": "team_join", "user": fake_slack.person(JOINER)})
+    eventually(lambda: bot.runtime.directory.full_member(JOINER))
+    open_form(slack, user=JOINER)
+    assert asked_about(fake_slack, JOINER) == 0
+
+
+def test_a_change_one_replica_hears_reaches_the_other(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.members = [OWNER]
+    first, second = loaded(make_bot()), loaded(make_bot())
+    fake_slack.user_flags[OWNER] = {"deleted": True}
+    SlackDriver(fake_slack, first.url).event(
+        {"type": "user_change", "user": fake_slack.person(OWNER)}
+    )
+    eventually(lambda: second.runtime.directory.full_member(OWNER) is False)
+    SlackDriver(fake_slack, second.url).command("acme-infra", user=OWNER, channel=CHANNEL)
+    eventually(lambda: refused(fake_slack, OWNER))
+    assert asked_about(fake_slack, OWNER) == 0
+
+
+def test_a_replica_started_later_reads_the_list_and_not_stale_news(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    """A change heard before a replica read Slack's list is in that list already; the list
+    (newer) wins over the old change."""
+    fake_slack.members = [OWNER]
+    first = loaded(make_bot())
+    fake_slack.user_flags[OWNER] = {"is_restricted": True}
+    SlackDriver(fake_slack, first.url).event(
+        {"type": "user_change", "user": fake_slack.person(OWNER)}
+    )
+    eventually(lambda: first.runtime.directory.full_member(OWNER) is False)
+    fake_slack.user_flags.pop(OWNER)  # a member again; this event was lost
+    second = loaded(make_bot())
+    second.runtime.directory.catch_up()
+    assert second.runtime.directory.full_member(OWNER) is True
+
+
+def test_without_slacks_list_people_are_asked_about_as_before(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, log_lines: list[str]
+) -> None:
+    fake_slack.members = [OWNER]
+    fake_slack.fail(
+        "POST", r"/api/users\.list", status=200, body={"ok": False, "error": "missing_scope"}
+    )
+    bot = make_bot()
+    eventually(lambda: any("could not read Slack's member list" in line for line in log_lines))
+    assert not bot.runtime.directory.loaded
+    slack = SlackDriver(fake_slack, bot.url)
+    fake_slack.user_flags[GUEST] = {"is_ultra_restricted": True}
+    open_form(slack)
+    slack.command("acme-infra", user=GUEST, channel=CHANNEL)
+    eventually(lambda: refused(fake_slack, GUEST))
+    assert asked_about(fake_slack, OWNER) == 1 and asked_about(fake_slack, GUEST) == 1
+    open_form(slack)
+    assert asked_about(fake_slack, OWNER) == 1  # remembered
+
+
+def test_a_malformed_member_event_changes_nothing(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.members = [OWNER]
+    bot = loaded(make_bot())
+    slack = SlackDriver(fake_slack, bot.url)
+    for user in ("U1", None, {"name": "no id"}, {"id": 7, "deleted": True}, ["U1"]):
+        assert slack.event({"type": "user_change", "user": user}).status_code == 200
+    open_form(slack)
+    assert bot.runtime.directory.full_member(OWNER) is True
+    assert asked_about(fake_slack, OWNER) == 0
