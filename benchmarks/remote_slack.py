@@ -13,14 +13,18 @@ from multiprocessing.connection import Connection
 from tests.fakes.slack import FakeSlack, mint_trigger
 
 
-def _serve(pipe: Connection) -> None:
-    slack = FakeSlack().start()
+def _serve(pipe: Connection, members: list[str]) -> None:
+    slack = FakeSlack()
+    slack.members = members
+    slack.start()
     pipe.send(slack.url)
     while True:
         asked = pipe.recv()
         if asked == "counts":
             with slack.lock:
                 pipe.send((len(slack.calls), slack.connections))
+        elif isinstance(asked, tuple) and asked[0] == "calls_to":
+            pipe.send(len(slack.calls_to(asked[1])))
         else:
             slack.stop()
             pipe.send("stopped")
@@ -30,10 +34,12 @@ def _serve(pipe: Connection) -> None:
 class RemoteSlack:
     """Enough of FakeSlack for SlackDriver.command: the URL and trigger_ids it accepts."""
 
-    def __init__(self) -> None:
+    def __init__(self, members: list[str] | None = None) -> None:
         self._pipe, child = multiprocessing.Pipe()
         context = multiprocessing.get_context("spawn")
-        self.process = context.Process(target=_serve, args=(child,), daemon=True)
+        self.process = context.Process(
+            target=_serve, args=(child, list(members or [])), daemon=True
+        )
         self.process.start()
         self.url: str = self._pipe.recv()
 
@@ -45,6 +51,11 @@ class RemoteSlack:
         self._pipe.send("counts")
         calls, connections = self._pipe.recv()
         return int(calls), int(connections)
+
+    def calls_to(self, method: str) -> int:
+        """How many calls to a Web API method were answered so far."""
+        self._pipe.send(("calls_to", method))
+        return int(self._pipe.recv())
 
     def stop(self) -> None:
         self._pipe.send("stop")
