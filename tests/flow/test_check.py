@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from bot import db
 from tests.fakes.bitbucket import FakeBitbucket
@@ -60,7 +61,10 @@ def test_bad_settings_are_each_named_with_the_fix(
     fake_bitbucket: FakeBitbucket,
     tmp_path: Path,
 ) -> None:
-    command.upgrade(db.alembic_config(env["DATABASE_URL"]), "0007")  # two revisions behind
+    config = db.alembic_config(env["DATABASE_URL"])
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    command.upgrade(config, f"{int(head) - 2:04d}")  # two revisions behind
     fake_slack.scopes.remove("im:write")
     fake_tfe.add_organization("locked-org", can_update_oauth=False)
     with socket.socket() as held:  # bound, never listening: Bitbucket is unreachable

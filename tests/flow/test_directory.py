@@ -3,6 +3,7 @@ at every command; anyone it does not know is still asked, and a change reaches e
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from tests.fakes.slack import FakeSlack, SlackDriver
@@ -140,3 +141,15 @@ def test_a_malformed_member_event_changes_nothing(
     open_form(slack)
     assert bot.runtime.directory.full_member(OWNER) is True
     assert asked_about(fake_slack, OWNER) == 0
+
+
+def test_a_forged_member_event_is_refused_and_changes_nothing(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.members = [OWNER]
+    bot = loaded(make_bot())
+    slack = SlackDriver(fake_slack, bot.url)
+    forged = {"type": "user_change", "user": {**fake_slack.person(OWNER), "deleted": True}}
+    assert slack.event(forged, secret="not-the-signing-secret").status_code == 401
+    time.sleep(0.5)  # past a catch-up tick
+    assert bot.runtime.directory.full_member(OWNER) is True
