@@ -153,3 +153,13 @@ def test_a_forged_member_event_is_refused_and_changes_nothing(
     assert slack.event(forged, secret="not-the-signing-secret").status_code == 401
     time.sleep(0.5)  # past a catch-up tick
     assert bot.runtime.directory.full_member(OWNER) is True
+
+
+def test_a_rate_limited_page_is_waited_for_and_the_list_completed(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.members = [f"U{i:05d}PAGE" for i in range(250)]
+    fake_slack.fail("POST", r"/api/users\.list", status=429, headers={"Retry-After": "1"})
+    bot = loaded(make_bot())
+    assert all(bot.runtime.directory.full_member(u) for u in fake_slack.members)
+    assert len(fake_slack.requests_to("POST", r"/api/users\.list")) == 3  # 429, then two pages

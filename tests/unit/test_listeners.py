@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack import actions, commands, ids, views
+from bot.slack import actions, commands, events, ids, views
 from bot.slack.deps import SlackDeps
 
 
@@ -124,3 +124,10 @@ def test_waitress_queue_warnings_are_one_line_per_burst() -> None:
 
     time.sleep(0.25)  # quiet: the next burst gets its one line
     assert burst.filter(record)
+
+
+def test_member_news_acks_before_writing_it_down() -> None:
+    ack, work = Recorder(), StubWork()
+    event = {"type": "user_change", "user": {"id": "U1", "is_restricted": True}}
+    events.on_member_news(ack, event, deps(work=work))  # type: ignore[arg-type]
+    assert ack.calls == [{}] and work.submitted == ["noting a member change"]
