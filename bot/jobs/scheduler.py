@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,41 +30,24 @@ def start_scheduler(
 ) -> BackgroundScheduler:
     """Start the background jobs; the caller shuts the scheduler down."""
     scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(
-        due.sweep,
-        "interval",
-        seconds=tick,
-        id="sweep",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
+
+    def every(job: Callable[[], object], name: str, *, now: bool = False, **period: float) -> None:
+        # One run at a time; runs missed while one was slow are one run, not a burst.
+        scheduler.add_job(
+            job,
+            "interval",
+            id=name,
+            max_instances=1,
+            coalesce=True,
+            **period,
+            **({"next_run_time": datetime.now(UTC)} if now else {}),
+        )
+
+    every(due.sweep, "sweep", seconds=tick, now=True)
     # Who is a full member: Slack's list now and hourly, other replicas' news every tick.
-    scheduler.add_job(
-        directory.load_if_due,
-        "interval",
-        minutes=1,
-        id="member-list",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.add_job(
-        directory.catch_up,
-        "interval",
-        seconds=tick,
-        id="member-changes",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        lambda: _forget(deliveries, directory),
-        "interval",
-        hours=1,
-        id="forget-deliveries",
-        max_instances=1,
-        coalesce=True,
-    )
+    every(directory.load_if_due, "member-list", minutes=1, now=True)
+    every(directory.catch_up, "member-changes", seconds=tick)
+    every(lambda: _forget(deliveries, directory), "forget", hours=1)
     scheduler.start()
     log.info("scheduler started", extra={"worker": due.worker})
     return scheduler
