@@ -261,6 +261,7 @@ def test_allowed_users_by_group_and_by_id(group_bot: SlackDriver, fake_slack: Fa
 def test_calls_to_slack_reuse_their_connections(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
+    eventually(lambda: bot.runtime.directory.loaded)  # its users.list is not counted below
     before_calls, before_connections = len(fake_slack.calls), fake_slack.connections
     for i in range(10):
         bot.runtime.notifier.tell_user(CHANNEL, OWNER, f"note {i}")
@@ -270,10 +271,11 @@ def test_calls_to_slack_reuse_their_connections(
 
 
 def test_commands_use_the_bots_one_client(
-    slack: SlackDriver, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Listeners get the bot's client (kept-alive connections, secrets scrubbed), and no
     WebClient is built per request only to be thrown away."""
+    eventually(lambda: bot.runtime.directory.loaded)
     open_form(slack, user="U1WARM")  # the pool has its connections
     built: list[object] = []
     original = BaseClient.__init__
