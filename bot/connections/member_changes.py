@@ -1,5 +1,5 @@
 """Changes in who is a full member, written by the replica that heard them from Slack and
-read by every replica after the last one it saw (Slack sends an event to one replica only)."""
+read by every replica on its next tick (Slack sends an event to one replica only)."""
 
 from __future__ import annotations
 

@@ -271,7 +271,7 @@ class SlackDelivery(Base):
 
 class MemberChange(Base):
     """A change in who is a full member of the Slack workspace, as one replica heard it from
-    Slack's events; every replica's member directory reads the rows after its last."""
+    Slack's events; every replica's member directory reads the last few minutes' rows."""
 
     __tablename__ = "member_changes"
 

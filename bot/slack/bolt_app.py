@@ -2,8 +2,8 @@
 
 Since slack_bolt 1.15, App builds a new WebClient for every request (reading the proxy
 variables from the environment each time) in case a listener changes its token. Ours never
-does, and `deps.provide` replaced that client with the bot's own anyway (kept-alive
-connections, secrets scrubbed in flight): building it was a few percent of a command's CPU.
+does, and listeners must use the bot's own client anyway (kept-alive connections, secrets
+scrubbed in flight): building one to throw away was a few percent of a command's CPU.
 """
 
 from __future__ import annotations

@@ -62,9 +62,10 @@ class MemberDirectory:
         return self._members.get(user)
 
     def learn(self, user: str, full_member: bool) -> None:
-        """What users.info said, on this replica (events keep it current from here)."""
+        """What users.info said, on this replica (events keep it current from here); an
+        event heard while users.info was asked is newer and stays."""
         with self._lock:
-            self._members[user] = full_member
+            self._members.setdefault(user, full_member)
 
     def heard(self, person: dict[str, Any]) -> None:
         """A user_change or team_join event: here at once, elsewhere on the next tick."""
