@@ -105,6 +105,8 @@ def test_status_of_one_connection_has_its_timeline_and_a_live_check(
     slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
     slack.wait_for_view_text(OWNER, "OAuth client created")
     slack.click("Authorize", user=OWNER, found=slack.find_button("Authorize"))
+    # The click is noted after its ack; a person takes longer than that to authorize.
+    eventually(lambda: bot.runtime.service.get(1).authorize_clicked_at is not None)
     client = fake_tfe.bitbucket_clients("acme-infra")[0]
     fake_tfe.authorize(client.id)
     eventually(lambda: bot.runtime.service.get(1).state == "connected")
