@@ -89,6 +89,7 @@ def _slack(settings: Settings) -> list[Outcome]:
         )
     else:
         outcomes.append(Outcome("Slack scopes", True, "all granted: " + ", ".join(BOT_SCOPES)))
+    outcomes.append(_member_list(client))
     if settings.slack_app_token is not None:
         app = WebClient(base_url=base, timeout=10)
         try:
@@ -104,6 +105,21 @@ def _slack(settings: Settings) -> list[Outcome]:
                 )
             )
     return outcomes
+
+
+def _member_list(client: WebClient) -> Outcome:
+    """The member directory reads users.list; without it every command asks users.info."""
+    try:
+        client.users_list(limit=1)
+    except SlackApiError as error:
+        return Outcome(
+            "Slack member list",
+            False,
+            f"users.list refused ({error.response.get('error')}): the bot still works, asking "
+            "users.info about each person; grant users:read (an org-wide Enterprise Grid "
+            "install cannot list one workspace's members)",
+        )
+    return Outcome("Slack member list", True, "readable (users.list)")
 
 
 def _tfe(settings: Settings) -> list[Outcome]:

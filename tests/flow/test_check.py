@@ -49,7 +49,14 @@ def test_good_settings_pass_every_check(
     assert code == 0, lines
     assert all(line.startswith("✓") for line in lines)
     said = "\n".join(lines)
-    for what in ("Slack bot token", "Slack scopes", "Terraform token", "Bitbucket API", "Database"):
+    for what in (
+        "Slack bot token",
+        "Slack scopes",
+        "Slack member list",
+        "Terraform token",
+        "Bitbucket API",
+        "Database",
+    ):
         assert what in said
     assert "acme-infra" in said
 
@@ -100,3 +107,21 @@ def test_organizations_narrow_what_is_checked(
     code, lines = check({**env, "ORGANIZATIONS": "acme-*"}, tmp_path)
     assert code == 0, lines
     assert "locked-org" not in "\n".join(lines)
+
+
+def test_a_member_list_slack_refuses_is_named_with_what_it_means(
+    env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+    tmp_path: Path,
+) -> None:
+    db.migrate(env["DATABASE_URL"])
+    fake_slack.fail(
+        "POST", r"/api/users\.list", status=200, body={"ok": False, "error": "missing_scope"}
+    )
+    code, lines = check(env, tmp_path)
+    assert code == 1
+    failed = [line for line in lines if line.startswith("✗")]
+    assert len(failed) == 1 and failed[0].startswith("✗ Slack member list")
+    assert "missing_scope" in failed[0] and "users.info" in failed[0]
