@@ -73,6 +73,10 @@ class MemberDirectory:
         if not user:
             return
         full = is_member(person)
+        if self._members.get(user) == full:
+            # user_change comes with every profile edit (a status, a title); only a change
+            # in membership is worth a row every replica reads.
+            return
         change = self.changes.record(user, full)
         with self._lock:
             self._apply(change, user, full)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.flow.steps import CHANNEL, OWNER, open_form
@@ -163,3 +164,20 @@ def test_a_rate_limited_page_is_waited_for_and_the_list_completed(
     bot = loaded(make_bot())
     assert all(bot.runtime.directory.full_member(u) for u in fake_slack.members)
     assert len(fake_slack.requests_to("POST", r"/api/users\.list")) == 3  # 429, then two pages
+
+
+def test_a_profile_edit_is_not_a_membership_change(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    """user_change comes with every status and title edit: those write nothing."""
+    fake_slack.members = [OWNER]
+    bot = loaded(make_bot())
+    slack = SlackDriver(fake_slack, bot.url)
+    edited = {**fake_slack.person(OWNER), "profile": {"status_text": "In a meeting"}}
+    for _ in range(3):
+        assert slack.event({"type": "user_change", "user": edited}).status_code == 200
+    slack.event({"type": "team_join", "user": fake_slack.person(JOINER)})
+    eventually(lambda: bot.runtime.directory.full_member(JOINER))
+    time.sleep(0.5)  # the edits' work is done by now too
+    changes = bot.runtime.directory.changes.since(timedelta(hours=1))
+    assert [user for _, user, _ in changes] == [JOINER]
