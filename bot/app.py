@@ -185,7 +185,6 @@ def build_runtime(
     approvers = Audience(client, settings.approvers)
     directory = MemberDirectory(client, MemberChanges(sessions, clock), clock)
     access = Access(
-        client,
         allowed=Audience(client, settings.allowed_users),
         approvers=approvers,
         organizations=settings.organizations,

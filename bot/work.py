@@ -9,8 +9,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 log = logging.getLogger(__name__)
 
 
-# A form costs two Slack calls (users.info, views.open), some 0.3 s at production round
-# trips, so four threads open 13 forms a second: a burst of 40 within a trigger's 3 seconds.
+# A form costs one or two Slack calls (views.open; users.info first for someone the member
+# directory does not know), at most 0.3 s at production round trips, so four threads open
+# at least 13 forms a second: a burst of 40 within a trigger's 3 seconds.
 # More threads would only contend for the GIL: with 8, a command cost 10-20% more CPU
 # (benchmarks/side_by_side.py).
 URGENT_THREADS = 4

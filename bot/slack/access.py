@@ -7,22 +7,9 @@ requester. Organizations outside ORGANIZATIONS are refused whoever asks.
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from typing import Any
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-
 from bot.connections import validation
 from bot.slack.audience import Audience
-from bot.slack.directory import MemberDirectory, is_member
-
-log = logging.getLogger(__name__)
-
-# People change rarely; a minute keeps a burst of clicks to one users.info each.
-USER_CACHE_SECONDS = 60.0
+from bot.slack.directory import MemberDirectory
 
 NOT_ALLOWED = (
     "You are not among the people who may connect Bitbucket here (ALLOWED_USERS). "
@@ -44,28 +31,24 @@ UNKNOWN_USER = (
 
 
 class Access:
-    """The rules, with Slack's answers about people cached briefly."""
+    """The rules; who is a full member comes from the member directory."""
 
     def __init__(
         self,
-        client: WebClient,
         *,
         allowed: Audience,
         approvers: Audience,
         organizations: tuple[str, ...],
-        directory: MemberDirectory | None = None,
+        directory: MemberDirectory,
     ) -> None:
-        self.client = client
         self.directory = directory
         self.allowed = allowed
         self.approvers = approvers
         self.organizations = organizations
-        self._people: dict[str, tuple[float, dict[str, Any] | None]] = {}
-        self._lock = threading.Lock()
 
     def refusal_to_start(self, user: str) -> str | None:
         """Why `user` may not start a connection, or None when they may."""
-        member = self.full_member(user)
+        member = self.directory.full_member(user)
         if member is None:
             return UNKNOWN_USER
         if not member:
@@ -93,35 +76,3 @@ class Access:
     def is_approver(self, user: str) -> bool:
         """Listed in APPROVERS, or in a listed user group (never everyone)."""
         return self.needs_approval and self.approvers.includes(user)
-
-    def full_member(self, user: str) -> bool | None:
-        """From the member directory, else from users.info; None when Slack would not say."""
-        known = self.directory.full_member(user) if self.directory else None
-        if known is not None:
-            return known
-        person = self.person(user)
-        if person is None:
-            return None
-        member = is_member(person)
-        if self.directory is not None:
-            self.directory.learn(user, member)
-        return member
-
-    def person(self, user: str) -> dict[str, Any] | None:
-        """Slack's users.info for `user`, cached briefly; None when Slack would not say."""
-        now = time.monotonic()
-        with self._lock:
-            cached = self._people.get(user)
-        if cached and now - cached[0] < USER_CACHE_SECONDS:
-            return cached[1]
-        try:
-            person = dict(self.client.users_info(user=user)["user"])
-        except SlackApiError as error:
-            log.warning(
-                "could not look up a user",
-                extra={"user": user, "error": error.response.get("error")},
-            )
-            return None
-        with self._lock:
-            self._people[user] = (now, person)
-        return person

@@ -5,7 +5,7 @@ asking users.info at every command was a third of a command's CPU. The directory
 from users.list at start and again every hour; Slack's user_change and team_join events bring
 changes within seconds, and the replica that hears one writes it to member_changes, which
 every replica reads on its next tick. Someone it does not know (before the first load, or
-who joined while an event was lost) is still asked about with users.info, then remembered.
+who joined while an event was lost) is asked about with users.info, then remembered.
 """
 
 from __future__ import annotations
@@ -57,15 +57,27 @@ class MemberDirectory:
     def loaded(self) -> bool:
         return self._loaded_at is not None
 
-    def full_member(self, user: str) -> bool | None:
-        """True or False when known; None when Slack must be asked."""
+    def known(self, user: str) -> bool | None:
+        """True or False when known; None when Slack would have to be asked."""
         return self._members.get(user)
 
-    def learn(self, user: str, full_member: bool) -> None:
-        """What users.info said, on this replica (events keep it current from here); an
-        event heard while users.info was asked is newer and stays."""
+    def full_member(self, user: str) -> bool | None:
+        """Known, or asked with users.info and remembered on this replica (events keep it
+        current from there); None when Slack would not say."""
+        known = self._members.get(user)
+        if known is not None:
+            return known
+        try:
+            person = self.client.users_info(user=user)["user"]
+        except SlackApiError as error:
+            log.warning(
+                "could not look up a user",
+                extra={"user": user, "error": error.response.get("error")},
+            )
+            return None
         with self._lock:
-            self._members.setdefault(user, full_member)
+            # An event heard while users.info was asked is newer, and stays.
+            return self._members.setdefault(user, is_member(person))
 
     def heard(self, person: dict[str, Any]) -> None:
         """A user_change or team_join event: here at once, elsewhere on the next tick."""

@@ -49,7 +49,7 @@ def test_the_list_is_read_page_by_page(
     fake_slack.members = [f"U{i:05d}PAGE" for i in range(450)]
     bot = loaded(make_bot())
     assert len(fake_slack.calls_to("users.list")) == 3  # 200 + 200 + 50
-    assert all(bot.runtime.directory.full_member(u) for u in fake_slack.members)
+    assert all(bot.runtime.directory.known(u) for u in fake_slack.members)
 
 
 def test_a_member_made_a_guest_is_refused_as_soon_as_slack_says_so(
@@ -61,7 +61,7 @@ def test_a_member_made_a_guest_is_refused_as_soon_as_slack_says_so(
     open_form(slack)
     fake_slack.user_flags[OWNER] = {"is_restricted": True}
     assert slack.event({"type": "user_change", "user": fake_slack.person(OWNER)}).status_code == 200
-    eventually(lambda: bot.runtime.directory.full_member(OWNER) is False)
+    eventually(lambda: bot.runtime.directory.known(OWNER) is False)
     slack.command("acme-infra", user=OWNER, channel=CHANNEL)
     eventually(lambda: refused(fake_slack, OWNER))
     assert asked_about(fake_slack, OWNER) == 0
@@ -73,7 +73,7 @@ def test_someone_who_joins_is_known_without_asking(
     bot = loaded(make_bot())
     slack = SlackDriver(fake_slack, bot.url)
     slack.event({"type": "team_join", "user": fake_slack.person(JOINER)})
-    eventually(lambda: bot.runtime.directory.full_member(JOINER))
+    eventually(lambda: bot.runtime.directory.known(JOINER))
     open_form(slack, user=JOINER)
     assert asked_about(fake_slack, JOINER) == 0
 
@@ -87,7 +87,7 @@ def test_a_change_one_replica_hears_reaches_the_other(
     SlackDriver(fake_slack, first.url).event(
         {"type": "user_change", "user": fake_slack.person(OWNER)}
     )
-    eventually(lambda: second.runtime.directory.full_member(OWNER) is False)
+    eventually(lambda: second.runtime.directory.known(OWNER) is False)
     SlackDriver(fake_slack, second.url).command("acme-infra", user=OWNER, channel=CHANNEL)
     eventually(lambda: refused(fake_slack, OWNER))
     assert asked_about(fake_slack, OWNER) == 0
@@ -104,11 +104,11 @@ def test_a_replica_started_later_reads_the_list_and_not_stale_news(
     SlackDriver(fake_slack, first.url).event(
         {"type": "user_change", "user": fake_slack.person(OWNER)}
     )
-    eventually(lambda: first.runtime.directory.full_member(OWNER) is False)
+    eventually(lambda: first.runtime.directory.known(OWNER) is False)
     fake_slack.user_flags.pop(OWNER)  # a member again; this event was lost
     second = loaded(make_bot())
     second.runtime.directory.catch_up()
-    assert second.runtime.directory.full_member(OWNER) is True
+    assert second.runtime.directory.known(OWNER) is True
 
 
 def test_without_slacks_list_people_are_asked_about_as_before(
@@ -140,7 +140,7 @@ def test_a_malformed_member_event_changes_nothing(
     for user in ("U1", None, {"name": "no id"}, {"id": 7, "deleted": True}, ["U1"]):
         assert slack.event({"type": "user_change", "user": user}).status_code == 200
     open_form(slack)
-    assert bot.runtime.directory.full_member(OWNER) is True
+    assert bot.runtime.directory.known(OWNER) is True
     assert asked_about(fake_slack, OWNER) == 0
 
 
@@ -153,7 +153,7 @@ def test_a_forged_member_event_is_refused_and_changes_nothing(
     forged = {"type": "user_change", "user": {**fake_slack.person(OWNER), "deleted": True}}
     assert slack.event(forged, secret="not-the-signing-secret").status_code == 401
     time.sleep(0.5)  # past a catch-up tick
-    assert bot.runtime.directory.full_member(OWNER) is True
+    assert bot.runtime.directory.known(OWNER) is True
 
 
 def test_a_rate_limited_page_is_waited_for_and_the_list_completed(
@@ -162,7 +162,7 @@ def test_a_rate_limited_page_is_waited_for_and_the_list_completed(
     fake_slack.members = [f"U{i:05d}PAGE" for i in range(250)]
     fake_slack.fail("POST", r"/api/users\.list", status=429, headers={"Retry-After": "1"})
     bot = loaded(make_bot())
-    assert all(bot.runtime.directory.full_member(u) for u in fake_slack.members)
+    assert all(bot.runtime.directory.known(u) for u in fake_slack.members)
     assert len(fake_slack.requests_to("POST", r"/api/users\.list")) == 3  # 429, then two pages
 
 
@@ -177,7 +177,7 @@ def test_a_profile_edit_is_not_a_membership_change(
     for _ in range(3):
         assert slack.event({"type": "user_change", "user": edited}).status_code == 200
     slack.event({"type": "team_join", "user": fake_slack.person(JOINER)})
-    eventually(lambda: bot.runtime.directory.full_member(JOINER))
+    eventually(lambda: bot.runtime.directory.known(JOINER))
     time.sleep(0.5)  # the edits' work is done by now too
     changes = bot.runtime.directory.changes.since(timedelta(hours=1))
     assert [user for _, user, _ in changes] == [JOINER]
