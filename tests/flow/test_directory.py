@@ -181,3 +181,19 @@ def test_a_profile_edit_is_not_a_membership_change(
     time.sleep(0.5)  # the edits' work is done by now too
     changes = bot.runtime.directory.changes.since(timedelta(hours=1))
     assert [user for _, user, _ in changes] == [JOINER]
+
+
+def test_someone_slack_will_not_describe_is_told_to_try_again_and_nothing_is_remembered(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    bot = loaded(make_bot())
+    slack = SlackDriver(fake_slack, bot.url)
+    fake_slack.fail(
+        "POST", r"/api/users\.info", status=200, body={"ok": False, "error": "user_not_found"}
+    )
+    slack.command("acme-infra", user=JOINER, channel=CHANNEL)
+    eventually(
+        lambda: any(m.user == JOINER and "Try again" in m.text for m in fake_slack.ephemeral)
+    )
+    assert bot.runtime.directory.known(JOINER) is None
+    open_form(slack, user=JOINER)  # trying again works
