@@ -1,4 +1,5 @@
-"""`python -m bot serve|migrate|check`: run the bot, migrate the schema, or check the settings."""
+"""`python -m bot serve|migrate|check|audit`: run the bot, migrate the schema, check the
+settings, or export the audit trail. Each subcommand has its own --help."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dotenv import load_dotenv
 
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings, load_settings
 from bot.gate import MAX_BODY
-from bot.logs import setup_logging
+from bot.logs import LEVELS, setup_logging
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -31,33 +32,58 @@ def _start(settings: Settings) -> Runtime:
     """Build the bot, turning the usual start-up failures into one line naming the setting."""
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError, SlackClientError
-    from sqlalchemy.exc import OperationalError
 
+    from bot import db
     from bot.app import build_runtime
 
     try:
         return build_runtime(settings)
     except (BoltError, SlackApiError) as error:
         raise ConfigError(
-            f"SLACK_BOT_TOKEN was refused by Slack at {settings.slack_api_url} ({error})"
+            f"SLACK_BOT_TOKEN was refused by Slack at {settings.slack_api_url} ({error}): copy "
+            "the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page"
         ) from None
     except (OSError, SlackClientError) as error:
         reason = str(getattr(error, "reason", "") or error) or type(error).__name__
         raise ConfigError(
-            f"SLACK_API_URL: cannot reach Slack at {settings.slack_api_url} ({reason})"
+            f"cannot reach Slack at {settings.slack_api_url} ({reason}): check this machine's "
+            "network" + (", and SLACK_API_URL" if settings.slack_api_url != SLACK_DEFAULT else "")
         ) from None
-    except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        raise ConfigError(f"DATABASE_URL: cannot use the database ({reason})") from None
+    except db.DatabaseProblem as problem:
+        raise ConfigError(str(problem)) from None
+    except db.OPERATIONAL_ERRORS as error:
+        raise ConfigError(str(db.explain(error))) from None
+
+
+SLACK_DEFAULT = "https://slack.com/api/"
+
+
+def _connect_socket_mode(runtime: Runtime, app_token: str) -> object:
+    """Open the Socket Mode connection, or raise ConfigError naming SLACK_APP_TOKEN."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    try:
+        # Asked first on our own client: the handler would log a Bolt ERROR line before the
+        # one line that says what to do.
+        runtime.app.client.apps_connections_open(app_token=app_token)
+        handler = SocketModeHandler(runtime.app, app_token)
+        handler.connect()
+    except SlackApiError as error:
+        raise ConfigError(
+            f"SLACK_APP_TOKEN was refused by Slack ({error.response.get('error')}): create an "
+            "app-level token with connections:write under Basic Information → App-Level Tokens"
+        ) from None
+    except (OSError, SlackClientError) as error:
+        raise ConfigError(
+            f"SLACK_APP_TOKEN: cannot open a Socket Mode connection ({type(error).__name__})"
+        ) from None
+    return handler
 
 
 def serve(settings: Settings) -> None:
+    """Run the bot until SIGTERM or SIGINT (Socket Mode when an app token is set)."""
     runtime = _start(settings)
-    runtime.start_jobs()
-    # Start-up leaves some 100k long-lived objects (SQLAlchemy, Bolt, pydantic) that every
-    # full collection would walk again: up to 46 ms with the GIL held, acks waiting behind
-    # it. Frozen, a full collection walks only what came later (under a millisecond).
-    gc.freeze()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -66,28 +92,38 @@ def serve(settings: Settings) -> None:
 
     try:
         if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
             assert settings.slack_app_token is not None
-            handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
-            handler.connect()
+            handler = _connect_socket_mode(runtime, settings.slack_app_token.get_secret_value())
+            runtime.start_jobs()
+            gc.freeze()
             log.info("connected to Slack in Socket Mode")
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
             stop.wait()
-            handler.close()
+            handler.close()  # type: ignore[attr-defined]
         else:
             from waitress import create_server
 
-            server = create_server(
-                runtime.wsgi(),
-                host="0.0.0.0",
-                port=settings.port,
-                threads=HTTP_THREADS,
-                ident="connect-bitbucket",
-                # Slack's payloads are small: anything larger is refused (413) unread.
-                max_request_body_size=MAX_BODY,
-            )
+            try:
+                server = create_server(
+                    runtime.wsgi(),
+                    host="0.0.0.0",
+                    port=settings.port,
+                    threads=HTTP_THREADS,
+                    ident="connect-bitbucket",
+                    # Slack's payloads are small: anything larger is refused (413) unread.
+                    max_request_body_size=MAX_BODY,
+                )
+            except OSError as error:
+                raise ConfigError(
+                    f"PORT {settings.port}: cannot listen there ({error.strerror or error}); "
+                    "set PORT to a free port"
+                ) from None
+            runtime.start_jobs()
+            # Start-up leaves some 100k long-lived objects (SQLAlchemy, Bolt, pydantic) that
+            # every full collection would walk again: up to 46 ms with the GIL held, acks
+            # waiting behind it. Frozen, a full collection walks only what came later.
+            gc.freeze()
 
             def on_http_signal(signum: int, frame: FrameType | None) -> None:
                 on_signal(signum, frame)
@@ -106,25 +142,47 @@ def serve(settings: Settings) -> None:
         log.info("stopped")
 
 
+def _database_url() -> str:
+    """DATABASE_URL as migrate and audit read it (they need no other setting)."""
+    from bot.config import database_url_problem
+
+    url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    problem = database_url_problem(url)
+    if problem:
+        raise ConfigError(f"DATABASE_URL {problem}")
+    return url
+
+
+def migrate() -> int:
+    """Bring the database schema up to date."""
+    from bot import db
+
+    try:
+        db.migrate(_database_url())
+    except db.DatabaseProblem as problem:
+        raise ConfigError(str(problem)) from None
+    return 0
+
+
 def audit(since: str | None, organization: str | None, fmt: str) -> int:
     """Write the audit trail to standard output."""
     from bot import audit as trail
     from bot import db
     from bot.connections.queries import Queries
 
-    url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     try:
         start = trail.parse_since(since) if since else None
     except ValueError:
-        print(
-            f"connect-bitbucket: --since must be a date like 2026-11-01, got {since!r}",
-            file=sys.stderr,
-        )
-        return 2
-    engine = db.make_engine(url)
+        raise ConfigError(f"--since must be a date like 2026-11-01, got {since!r}") from None
+    try:
+        engine = db.open_existing(_database_url())
+    except db.DatabaseProblem as problem:
+        raise ConfigError(str(problem)) from None
     try:
         queries = Queries(db.make_sessionmaker(engine))
         trail.write(queries.events(since=start, organization=organization), sys.stdout, fmt)
+    except db.OPERATIONAL_ERRORS as error:
+        raise ConfigError(str(db.explain(error))) from None
     finally:
         engine.dispose()
     return 0
@@ -134,39 +192,76 @@ def check() -> int:
     """Try every setting against its service; one line per check; 0 only when all pass."""
     from bot import check as checks
 
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        print(f"✗ settings: {error}")
-        return 2
-    outcomes = checks.run(settings)
+    outcomes = checks.run_from_env()
     for outcome in outcomes:
         print(outcome.line())
     return 0 if all(o.passed for o in outcomes) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
-    parser.add_argument(
-        "command", choices=["serve", "migrate", "check", "audit"], help="what to do"
+def parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand each, with its own options and help."""
+    top = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="connect-bitbucket: a Slack bot that connects Bitbucket Cloud to Terraform.",
+        epilog="Settings come from the environment (and .env); see the README.",
     )
-    parser.add_argument("--since", help="audit: events from this date (ISO 8601, UTC)")
-    parser.add_argument("--organization", help="audit: only this organization's events")
-    parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="audit")
-    args = parser.parse_args(argv)
-    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
-    setup_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
-    if args.command == "migrate":
-        from bot import db
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "serve",
+        help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT)",
+        description="Run the bot, migrating the database first. Socket Mode when "
+        "SLACK_APP_TOKEN is set, else HTTP mode on PORT (POST /slack/events, GET /healthz).",
+    )
+    commands.add_parser(
+        "migrate",
+        help="bring the database schema up to date (a release step)",
+        description="Bring the schema of DATABASE_URL up to date, and nothing else. Safe to "
+        "run from several replicas at once.",
+    )
+    commands.add_parser(
+        "check",
+        help="try each setting against Slack, Terraform, Bitbucket and the database",
+        description="Try each setting against its service and print one line per check, "
+        "✓ or ✗ with the fix. Changes nothing; exits 0 only when every check passes.",
+    )
+    audit_parser = commands.add_parser(
+        "audit",
+        help="write the audit trail as JSON lines or CSV",
+        description="Write the audit trail of DATABASE_URL to standard output: time (UTC), "
+        "connection, organization, actor, from and to state, kind, detail. In CSV, a cell "
+        "that starts with =, +, -, @, a tab or a carriage return is written with a leading ' "
+        "so that a spreadsheet shows it as text instead of running it as a formula; JSON "
+        "lines keep every value exact.",
+    )
+    audit_parser.add_argument(
+        "--since", metavar="DATE", help="only events from this date on (ISO 8601; UTC)"
+    )
+    audit_parser.add_argument("--organization", help="only this organization's events")
+    audit_parser.add_argument(
+        "--format", choices=["jsonl", "csv"], default="jsonl", help="default: jsonl"
+    )
+    return top
 
-        url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
-        db.migrate(url)
-        return 0
-    if args.command == "check":
-        return check()
-    if args.command == "audit":
-        return audit(args.since, args.organization, args.format)
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+    level = os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LEVELS:
+        print(
+            f"connect-bitbucket: LOG_LEVEL must be one of {', '.join(LEVELS)}, got {level!r}",
+            file=sys.stderr,
+        )
+        return 2
+    # check prints its own lines; a library's retry warnings would only bury them.
+    setup_logging("CRITICAL" if args.command == "check" and level != "DEBUG" else level)
     try:
+        if args.command == "migrate":
+            return migrate()
+        if args.command == "check":
+            return check()
+        if args.command == "audit":
+            return audit(args.since, args.organization, args.format)
         serve(load_settings())
     except ConfigError as error:
         print(f"connect-bitbucket: {error}", file=sys.stderr)

@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 @contextmanager
 def _without_env(*names: str) -> Iterator[None]:
     # Bolt switches to multi-workspace OAuth when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are
-    # in the environment; this bot is single-workspace, so it must not see them.
+    # in the environment; this bot is single-workspace, so it must not see them. It would
+    # also warn that SLACK_BOT_TOKEN "will be unused" beside our client, which holds it.
     saved = {name: os.environ.pop(name) for name in names if name in os.environ}
     try:
         yield
@@ -203,7 +204,7 @@ def build_runtime(
     # logs request and response bodies; a modal submission's body holds the secret.
     bolt_logger = logging.getLogger("slack_bolt.connect-bitbucket")
     bolt_logger.setLevel(logging.WARNING)
-    with _without_env("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+    with _without_env("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_BOT_TOKEN"):
         app = SharedClientApp(
             client=client,
             logger=bolt_logger,

@@ -2,6 +2,10 @@
 
 One event a line or row: time (UTC, ISO 8601), connection, organization, actor, from state,
 to state, kind, detail. Secrets never enter the trail, so none can leave through it.
+
+A deny reason or a comment is typed by a person, and a spreadsheet opening the CSV would run
+a cell starting with `=` as a formula (OWASP, "CSV injection"): in CSV such a cell gets a
+leading `'`. JSON lines stay exact.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.connections.model import ConnectionEvent
+
+# Characters that make a spreadsheet read a cell as a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 FIELDS = ("time", "connection", "organization", "actor", "from_state", "to_state", "kind", "detail")
 
@@ -52,13 +59,20 @@ def write(events: Iterable[tuple[ConnectionEvent, str]], out: TextIO, fmt: str) 
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
         for row in rows(events):
-            writer.writerow(row)
+            writer.writerow({name: inert(value) for name, value in row.items()})
             count += 1
         return count
     for row in rows(events):
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def inert(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text, never evaluates."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def parse_since(text: str) -> datetime:

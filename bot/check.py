@@ -1,25 +1,39 @@
 """`python -m bot check`: each setting tried against the real service, one line per check.
 
-For whoever deploys the bot: a ✓ or ✗ per check, and with every ✗ the fix. Nothing is
-changed anywhere; the exit status is 0 only when every check passes.
+For whoever deploys the bot: a ✓ or ✗ per check, each naming the setting it tried, and
+with every ✗ the fix. Nothing is changed anywhere (not even a SQLite file created); the
+exit status is 0 only when every check passes. The four services are tried at once, each
+call once with a short timeout, so the whole check takes a few seconds even when nothing
+answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import ssl
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.error import URLError
 
+import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic import ValidationError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import db
 from bot.clients.bitbucket import BitbucketClient, BitbucketError
-from bot.clients.tfe import TFEClient, TFEError
-from bot.config import Settings
+from bot.clients.http import RetryPolicy
+from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
+from bot.config import Settings, settings_problems
 from bot.connections.validation import organization_allowed
 from bot.slack.scopes import BOT_SCOPES
+
+# Every outside call is made once and waits this long at most.
+WAIT = 2
+ONCE = RetryPolicy(attempts=1)
 
 
 @dataclass(frozen=True)
@@ -34,16 +48,78 @@ class Outcome:
         return f"{'✓' if self.passed else '✗'} {self.what}: {self.said}"
 
 
+def run_from_env(env: Mapping[str, str] | None = None) -> list[Outcome]:
+    """Read the settings and check them; every missing or malformed setting is its own ✗."""
+    try:
+        settings = (
+            Settings()  # type: ignore[call-arg]
+            if env is None
+            else Settings.model_validate(
+                {k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields}
+            )
+        )
+    except ValidationError as error:
+        return [_setting_outcome(line) for line in settings_problems(error, env)]
+    return run(settings)
+
+
+def _setting_outcome(line: str) -> Outcome:
+    name, _, rest = line.partition(" ")
+    if name.isupper():
+        return Outcome(name.rstrip(":"), False, rest.removeprefix(": ").removeprefix("is "))
+    return Outcome("settings", False, line)
+
+
 def run(settings: Settings) -> list[Outcome]:
-    """Every check, in order; a check that crashes is a failed check, not a crash."""
+    """Every check, at once, reported in a fixed order; a check that crashes is a failed
+    check, not a crash."""
     checks: list[Callable[[Settings], list[Outcome]]] = [_slack, _tfe, _bitbucket, _database]
-    outcomes: list[Outcome] = []
-    for check in checks:
+
+    def guarded(check: Callable[[Settings], list[Outcome]]) -> list[Outcome]:
         try:
-            outcomes += check(settings)
+            return check(settings)
         except Exception as error:  # an unexpected answer is a finding too
-            outcomes.append(Outcome(check.__name__.strip("_"), False, type(error).__name__))
-    return outcomes
+            return [Outcome(check.__name__.strip("_"), False, unreachable(error))]
+
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        results = list(pool.map(guarded, checks))
+    return [outcome for result in results for outcome in result]
+
+
+def unreachable(error: BaseException) -> str:
+    """Why a service did not answer, in words that point at the fix."""
+    seen: BaseException | None = error
+    while seen is not None:  # the useful reason is often a cause or a URLError's reason
+        reason = getattr(seen, "reason", None)
+        if isinstance(reason, BaseException):
+            seen = reason
+            continue
+        text = str(seen).lower()
+        if (
+            isinstance(seen, socket.gaierror)
+            or "name or service not known" in text
+            or ("name resolution" in text or "nodename nor servname" in text)
+        ):
+            return "unknown host: check the address for typos"
+        if isinstance(seen, ConnectionRefusedError) or "refused" in text:
+            return "connection refused: nothing listens at that address and port"
+        if isinstance(seen, (TimeoutError, socket.timeout, httpx.TimeoutException)) or (
+            "timed out" in text
+        ):
+            return f"no answer within {WAIT:g} s (timeout): a firewall, a proxy or a wrong port?"
+        if isinstance(seen, ssl.SSLError) or "certificate" in text:
+            return "TLS failed (certificate?)"
+        seen = seen.__cause__ or seen.__context__
+    return f"did not answer ({type(error).__name__})"
+
+
+def _probe(url: str) -> str | None:
+    """None when something answers HTTP at `url`; otherwise why not."""
+    try:
+        httpx.get(url, timeout=WAIT)
+    except httpx.HTTPError as error:
+        return unreachable(error)
+    return None
 
 
 def _slack(settings: Settings) -> list[Outcome]:
@@ -52,23 +128,29 @@ def _slack(settings: Settings) -> list[Outcome]:
         if settings.slack_api_url.endswith("/")
         else (settings.slack_api_url + "/")
     )
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base, timeout=10)
+    # No retry handlers: one attempt each, so an unreachable Slack costs WAIT seconds once.
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=base,
+        timeout=int(WAIT),
+        retry_handlers=[],
+    )
     try:
         answer = client.auth_test()
     except SlackApiError as error:
         return [
             Outcome(
-                "Slack bot token",
+                "SLACK_BOT_TOKEN",
                 False,
-                f"refused ({error.response.get('error')}); copy the Bot User OAuth Token "
-                "(xoxb-…) from the app's OAuth & Permissions page into SLACK_BOT_TOKEN",
+                f"refused by Slack ({error.response.get('error')}); copy the Bot User OAuth "
+                "Token (xoxb-…) from the app's OAuth & Permissions page",
             )
         ]
-    except (SlackClientError, OSError) as error:
-        return [Outcome("Slack", False, f"cannot reach {settings.slack_api_url} ({error})")]
+    except (SlackClientError, OSError, URLError) as error:
+        return [Outcome("SLACK_API_URL", False, f"{settings.slack_api_url}: {unreachable(error)}")]
     outcomes = [
         Outcome(
-            "Slack bot token",
+            "Slack bot token (SLACK_BOT_TOKEN)",
             True,
             f"works, as {answer.get('user')} in workspace {answer.get('team')}",
         )
@@ -91,17 +173,17 @@ def _slack(settings: Settings) -> list[Outcome]:
         outcomes.append(Outcome("Slack scopes", True, "all granted: " + ", ".join(BOT_SCOPES)))
     outcomes.append(_member_list(client))
     if settings.slack_app_token is not None:
-        app = WebClient(base_url=base, timeout=10)
+        app = WebClient(base_url=base, timeout=int(WAIT), retry_handlers=[])
         try:
             app.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
-            outcomes.append(Outcome("Slack app token (Socket Mode)", True, "works"))
+            outcomes.append(Outcome("Slack app token (SLACK_APP_TOKEN)", True, "works"))
         except SlackApiError as error:
             outcomes.append(
                 Outcome(
-                    "Slack app token (Socket Mode)",
+                    "SLACK_APP_TOKEN",
                     False,
-                    f"refused ({error.response.get('error')}); create an app-level token with "
-                    "connections:write and set SLACK_APP_TOKEN",
+                    f"refused by Slack ({error.response.get('error')}); create an app-level "
+                    "token with connections:write and set SLACK_APP_TOKEN",
                 )
             )
     return outcomes
@@ -123,17 +205,43 @@ def _member_list(client: WebClient) -> Outcome:
 
 
 def _tfe(settings: Settings) -> list[Outcome]:
-    tfe = TFEClient(settings.tfe_url, settings.tfe_token.get_secret_value())
+    problem = _probe(f"{settings.tfe_url}/api/v2/ping")
+    if problem:
+        return [Outcome("TFE_URL", False, f"{settings.tfe_url}: {problem}")]
+    tfe = TFEClient(
+        settings.tfe_url,
+        settings.tfe_token.get_secret_value(),
+        policy=ONCE,
+        timeout=httpx.Timeout(WAIT),
+    )
     try:
         organizations = tfe.list_organizations()
     except TFEError as error:
-        return [Outcome("Terraform token", False, error.user_message)]
+        if error.kind in (TFEErrorKind.UNAUTHORIZED, TFEErrorKind.FORBIDDEN):
+            return [
+                Outcome(
+                    "TFE_TOKEN",
+                    False,
+                    f"refused by Terraform at {settings.tfe_url} ({error.status}); create a team "
+                    "or organization token with “Manage VCS settings” and set TFE_TOKEN",
+                )
+            ]
+        if error.kind == TFEErrorKind.NOT_FOUND:
+            return [
+                Outcome(
+                    "TFE_URL",
+                    False,
+                    f"no Terraform API at {settings.tfe_url}/api/v2 (404): set TFE_URL to the "
+                    "address you open Terraform at, without a path",
+                )
+            ]
+        return [Outcome("TFE_URL", False, f"{settings.tfe_url}: {error.user_message}")]
     finally:
         tfe.close()
     seen = [o for o in organizations if organization_allowed(o.name, settings.organizations)]
     outcomes = [
         Outcome(
-            "Terraform token",
+            "Terraform token (TFE_TOKEN)",
             True,
             f"works at {settings.tfe_url}; sees {len(organizations)} organization"
             f"{'s' if len(organizations) != 1 else ''}"
@@ -168,38 +276,70 @@ def _tfe(settings: Settings) -> list[Outcome]:
 
 
 def _bitbucket(settings: Settings) -> list[Outcome]:
-    bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
+    url = settings.bitbucket_api_url
+    problem = _probe(f"{url}/user")
+    if problem:
+        return [Outcome("BITBUCKET_API_URL", False, f"{url}: {problem}")]
+    bitbucket = BitbucketClient(settings.bitbucket_url, url, policy=ONCE)
     try:
         status = bitbucket.answers()
     except BitbucketError as error:
-        return [Outcome("Bitbucket API", False, error.user_message)]
+        return [Outcome("BITBUCKET_API_URL", False, f"{url}: {unreachable(error)}")]
     finally:
         bitbucket.close()
+    # Asked without credentials, Bitbucket's API answers 401: that is the sign it is there.
+    if status in (401, 403):
+        return [Outcome("Bitbucket API (BITBUCKET_API_URL)", True, f"answers at {url}")]
     if status >= 500:
-        return [
-            Outcome("Bitbucket API", False, f"answered {status} at {settings.bitbucket_api_url}")
-        ]
-    return [Outcome("Bitbucket API", True, f"answers at {settings.bitbucket_api_url}")]
+        return [Outcome("BITBUCKET_API_URL", False, f"{url} answered {status}; try again later")]
+    return [
+        Outcome(
+            "BITBUCKET_API_URL",
+            False,
+            f"{url}/user answered {status}, not as Bitbucket Cloud's API does (401 without "
+            "credentials): leave BITBUCKET_API_URL unset for https://api.bitbucket.org/2.0",
+        )
+    ]
 
 
 def _database(settings: Settings) -> list[Outcome]:
-    engine = db.make_engine(settings.database_url)
+    try:
+        path = db.sqlite_path(settings.database_url)
+    except Exception:
+        return [Outcome("DATABASE_URL", False, "not a database URL")]
+    if path is not None and not path.is_file():
+        return [
+            Outcome(
+                "DATABASE_URL",
+                False,
+                f"no SQLite database at {path} yet; `python -m bot migrate` (or `serve`) "
+                "creates it",
+            )
+        ]
+    # PostgreSQL's driver would wait its own long timeout for a host that does not answer.
+    extra = {} if path is not None else {"connect_args": {"connect_timeout": 2}}
+    engine = db.make_engine(settings.database_url, **extra)
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
     except Exception as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        return [Outcome("Database", False, f"cannot use DATABASE_URL ({reason})")]
+        return [Outcome("DATABASE_URL", False, str(db.explain(error)).split(": ", 1)[1])]
     finally:
         engine.dispose()
     script = ScriptDirectory.from_config(db.alembic_config(settings.database_url))
     head = script.get_current_head()
     if current == head:
-        return [Outcome("Database", True, f"reachable, schema at the latest revision ({head})")]
+        return [
+            Outcome(
+                "Database (DATABASE_URL)",
+                True,
+                f"reachable, schema at the latest revision ({head})",
+            )
+        ]
     behind = sum(1 for _ in script.iterate_revisions(head, current))
     return [
         Outcome(
-            "Database",
+            "Database (DATABASE_URL)",
             False,
             f"reachable, schema {behind} revision{'s' if behind != 1 else ''} behind "
             f"({current or 'empty'} → {head}); run `python -m bot migrate`",

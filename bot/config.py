@@ -6,6 +6,7 @@ names the variable, which is what the operator reads when the bot refuses to sta
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -77,10 +78,57 @@ def _prefixed(prefix: str, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+SUPPORTED_DATABASES = (
+    "SQLite (sqlite:///connect_bitbucket.db) or PostgreSQL (postgresql://user:password@host/db)"
+)
+
+
+def database_url_problem(value: str) -> str | None:
+    """Why DATABASE_URL cannot be used (the words after the variable's name), or None.
+
+    Only SQLite and PostgreSQL are supported: say so up front rather than let SQLAlchemy
+    fail on a missing driver (mysql:// ends in "No module named 'MySQLdb'")."""
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    backend = scheme.split("+", 1)[0]
+    if not scheme:
+        return f"must be a database URL: {SUPPORTED_DATABASES}"
+    if backend not in ("sqlite", "postgres", "postgresql"):
+        return f"names {backend}, which the bot does not support: use {SUPPORTED_DATABASES}"
+    return None
+
+
 def _sqlalchemy_url(value: str) -> str:
-    if "://" not in value:
-        raise ValueError(f"must be an SQLAlchemy URL, got {value!r}")
+    problem = database_url_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
+
+
+# The values .env.example ships with: still there means the Slack app was not created yet.
+EXAMPLE_VALUES = frozenset(
+    {
+        "xoxb-your-bot-token",
+        "your-signing-secret",
+        "xapp-your-app-level-token",
+        "your-terraform-token",
+    }
+)
+
+
+EXAMPLE_VALUE = "still holds the example value from .env.example"
+EXAMPLE_HINT = (
+    'create the Slack app (README, "Create the Slack app") and a Terraform token, then put '
+    "their values in .env"
+)
+
+
+def _not_the_example(value: SecretStr) -> SecretStr:
+    if value.get_secret_value() in EXAMPLE_VALUES:
+        raise ValueError(EXAMPLE_VALUE)
+    return value
+
+
+NotExample = AfterValidator(_not_the_example)
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
@@ -95,7 +143,10 @@ _REQUIRED_HINTS = {
     "tfe_token": "a token allowed to manage VCS settings",
 }
 # Never echoed back in an error line.
-_SECRETS = frozenset({"slack_bot_token", "tfe_token", "slack_signing_secret", "slack_app_token"})
+_SECRETS = frozenset(
+    # A database URL may hold a password.
+    {"slack_bot_token", "tfe_token", "slack_signing_secret", "slack_app_token", "database_url"}
+)
 # Said instead of pydantic's own words for values of the wrong type.
 _TYPE_HINTS = {
     "port": "must be a TCP port number (1-65535)",
@@ -110,10 +161,12 @@ class Settings(BaseSettings):
         env_ignore_empty=True, extra="ignore", frozen=True, case_sensitive=False
     )
 
-    slack_bot_token: Annotated[SecretStr, _prefixed("xoxb-", "a bot token")]
-    tfe_token: SecretStr
-    slack_signing_secret: SecretStr | None = None
-    slack_app_token: Annotated[SecretStr, _prefixed("xapp-", "an app-level token")] | None = None
+    slack_bot_token: Annotated[SecretStr, _prefixed("xoxb-", "a bot token"), NotExample]
+    tfe_token: Annotated[SecretStr, NotExample]
+    slack_signing_secret: Annotated[SecretStr, NotExample] | None = None
+    slack_app_token: (
+        Annotated[SecretStr, _prefixed("xapp-", "an app-level token"), NotExample] | None
+    ) = None
     slack_api_url: HttpUrl = "https://slack.com/api/"
     port: Annotated[int, Field(gt=0, lt=65536)] = 3000
     database_url: Annotated[str, AfterValidator(_sqlalchemy_url)] = "sqlite:///connect_bitbucket.db"
@@ -156,19 +209,32 @@ DEFAULT_DATABASE_URL: str = Settings.model_fields["database_url"].default
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `env` (the process environment when None), or raise ConfigError
-    naming the first bad variable."""
+    naming every bad variable (one line, the problems separated by "; ")."""
     try:
         if env is None:
             return Settings()  # type: ignore[call-arg]  # pydantic-settings fills it from the env
         names = Settings.model_fields
         return Settings.model_validate({k.lower(): v for k, v in env.items() if k.lower() in names})
     except ValidationError as error:
-        raise ConfigError(_worded(error)) from None
+        raise ConfigError("; ".join(settings_problems(error, env))) from None
 
 
-def _worded(error: ValidationError) -> str:
-    """One line for the first problem pydantic found, starting with the variable's name."""
-    first = error.errors(include_url=False)[0]
+def settings_problems(error: ValidationError, env: Mapping[str, str] | None = None) -> list[str]:
+    """One line per problem pydantic found, each starting with the variable's name."""
+    lines = [_worded(problem) for problem in error.errors(include_url=False)]
+    if any(EXAMPLE_VALUE in line for line in lines):
+        lines.append(EXAMPLE_HINT)
+    # The signing secret's rule is checked only once every field is valid; say it now too.
+    given = {k.upper() for k, v in (os.environ if env is None else env).items() if v.strip()}
+    if not given & {"SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"} and not any(
+        line.startswith("SLACK_SIGNING_SECRET") for line in lines
+    ):
+        lines.append(_worded({"loc": (), "type": "", "msg": ""}))
+    return lines
+
+
+def _worded(first: Any) -> str:
+    """One line for one problem pydantic found, starting with the variable's name."""
     location = [str(part) for part in first["loc"]]
     if not location:  # the model-level check
         return (
@@ -181,7 +247,7 @@ def _worded(error: ValidationError) -> str:
     given = first.get("input")
     shown = "" if field in _SECRETS else f", got {given!r}"
     message = str(first["msg"]).removeprefix("Value error, ")
-    if message.startswith("must "):
+    if message.startswith(("must ", "names ", "still ")):
         return f"{name} {message}"
     if field in _TYPE_HINTS:
         return f"{name} {_TYPE_HINTS[field]}{shown}"

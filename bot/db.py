@@ -2,20 +2,89 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.redaction import REDACTOR
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+def _migrations() -> Path:
+    """The Alembic scripts: `migrations/` beside `bot/` in a checkout, `bot/_migrations`
+    once installed from a wheel (pyproject.toml ships them there)."""
+    checkout = Path(__file__).resolve().parent.parent / "migrations"
+    if (checkout / "env.py").is_file():
+        return checkout
+    spec = importlib.util.find_spec("bot._migrations")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return checkout
+
+
+MIGRATIONS = _migrations()
+
+# What a database that cannot be used raises, whatever the driver.
+OPERATIONAL_ERRORS = (OperationalError, ProgrammingError, DBAPIError)
+
+
+class DatabaseProblem(Exception):
+    """DATABASE_URL cannot be used; the message is one line naming it, with the fix."""
+
+
+def explain(error: BaseException) -> DatabaseProblem:
+    """One line for a driver's error: its first line, without the SQL or a traceback."""
+    original = getattr(error, "orig", None) or error
+    reason = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    if "no such table" in reason or ("does not exist" in reason and "relation" in reason):
+        return DatabaseProblem(
+            "DATABASE_URL: the database has no connect-bitbucket tables yet; run "
+            "`python -m bot migrate` first (or point DATABASE_URL at the bot's database)"
+        )
+    return DatabaseProblem(f"DATABASE_URL: cannot use the database ({reason})")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_existing(url: str, **kwargs: Any) -> Engine:
+    """An engine on a database the bot has migrated, or DatabaseProblem saying what to do;
+    never creates a SQLite file (reading must leave no empty database behind)."""
+    try:
+        path = sqlite_path(url)
+    except ArgumentError:
+        raise DatabaseProblem("DATABASE_URL is not a database URL") from None
+    if path is not None and not path.is_file():
+        raise DatabaseProblem(
+            f"DATABASE_URL: there is no SQLite database at {path}; run `python -m bot migrate` "
+            "(or `serve`) to create it, or point DATABASE_URL at the bot's database"
+        )
+    engine = make_engine(url, **kwargs)
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+    except OPERATIONAL_ERRORS as error:
+        engine.dispose()
+        raise explain(error) from None
+    if "connections" not in tables:
+        engine.dispose()
+        raise explain(Exception("no such table: connections"))
+    return engine
 
 
 def normalize_url(url: str) -> str:
@@ -82,6 +151,12 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema up to date (safe to run from several replicas at once)."""
-    command.upgrade(alembic_config(url), "head")
+    """Bring the schema up to date (safe to run from several replicas at once); a database
+    that cannot be used raises DatabaseProblem."""
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except ArgumentError:
+        raise DatabaseProblem("DATABASE_URL is not a database URL") from None
+    except OPERATIONAL_ERRORS as error:
+        raise explain(error) from None
     log.info("database schema is up to date")

@@ -13,6 +13,9 @@ from bot.redaction import RedactingFilter
 # Fields a record may carry through `extra=`; printed after the message as key=value.
 FIELDS = ("connection", "organization", "user", "state", "client", "status", "error", "worker")
 
+# What LOG_LEVEL may say.
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 # Libraries that would log request bodies (Bolt logs a whole raw body when a signature
 # check fails; slack_sdk logs bodies at DEBUG) never go below WARNING.
 QUIET = ("slack_bolt", "slack_sdk", "httpx", "httpcore", "apscheduler", "waitress", "alembic")
@@ -49,7 +52,7 @@ def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in QUIET:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     queue = logging.getLogger("waitress.queue")
     if not any(isinstance(f, OncePerBurst) for f in queue.filters):
         queue.addFilter(OncePerBurst())

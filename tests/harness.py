@@ -66,6 +66,11 @@ class RunningBot:
 
     def stop(self) -> None:
         self.server.close()
+        # A client's kept-alive connection would keep waitress's loop running until its
+        # own timeout; the bot is going away, so its connections go too.
+        for channel in list(self.server._map.values()):  # type: ignore[union-attr]
+            with contextlib.suppress(OSError):
+                channel.close()
         self.runtime.close()
         self.thread.join(timeout=5)
 

@@ -117,8 +117,10 @@ class SlackClient(WebClient):
         self._http.close()
 
 
+# Above DEBUG, slack_sdk never formats a body for a debug line; above ERROR it does not
+# repeat each failed attempt and each retry, which our own lines say once, in context.
 _QUIET = logging.getLogger("slack_sdk.web.quiet")
-_QUIET.setLevel(logging.INFO)
+_QUIET.setLevel(logging.CRITICAL)
 
 
 def slack_client(settings: Settings) -> SlackClient:

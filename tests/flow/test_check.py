@@ -34,6 +34,8 @@ def check(env: dict[str, str], tmp_path: Path) -> tuple[int, list[str]]:
         timeout=120,
     )
     assert "Traceback" not in result.stderr, result.stderr
+    # Quiet: the lines are the whole answer, with no library's retry warnings among them.
+    assert result.stderr == "", result.stderr
     return result.returncode, result.stdout.strip().splitlines()
 
 
@@ -80,7 +82,12 @@ def test_bad_settings_are_each_named_with_the_fix(
         code, lines = check(bad, tmp_path)
     assert code == 1
     failed = {line.split(":")[0].removeprefix("✗ ") for line in lines if line.startswith("✗")}
-    assert failed == {"Slack scopes", "Terraform VCS settings", "Bitbucket API", "Database"}
+    assert failed == {
+        "Slack scopes",
+        "Terraform VCS settings",
+        "BITBUCKET_API_URL",
+        "Database (DATABASE_URL)",
+    }
     said = "\n".join(lines)
     assert "missing im:write" in said and "reinstall" in said
     assert "locked-org" in said and "Manage VCS settings" in said
@@ -88,10 +95,10 @@ def test_bad_settings_are_each_named_with_the_fix(
 
     code, lines = check({**env, "TFE_TOKEN": "fake-wrong-token"}, tmp_path)
     assert code == 1
-    assert any(line.startswith("✗ Terraform token") and "TFE_TOKEN" in line for line in lines)
+    assert any(line.startswith("✗ TFE_TOKEN: refused") for line in lines), lines
     code, lines = check({**env, "SLACK_BOT_TOKEN": "xoxb-fake-wrong"}, tmp_path)
     assert code == 1 and any(
-        "✗ Slack bot token" in line and "invalid_auth" in line for line in lines
+        "✗ SLACK_BOT_TOKEN" in line and "invalid_auth" in line for line in lines
     )
 
 
@@ -125,3 +132,51 @@ def test_a_member_list_slack_refuses_is_named_with_what_it_means(
     failed = [line for line in lines if line.startswith("✗")]
     assert len(failed) == 1 and failed[0].startswith("✗ Slack member list")
     assert "missing_scope" in failed[0] and "users.info" in failed[0]
+
+
+def test_when_nothing_answers_each_line_names_its_setting_and_why(tmp_path: Path) -> None:
+    """Refused, unknown host and timeout told apart; one try each; no database file made."""
+    with socket.socket() as refused, socket.socket() as silent:
+        refused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(50)  # listening, never answering: requests time out
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-fake-token",
+            "SLACK_SIGNING_SECRET": "fake-signing-secret",
+            "TFE_TOKEN": "fake-tfe-token",
+            "SLACK_API_URL": f"http://127.0.0.1:{refused.getsockname()[1]}/api/",
+            "TFE_URL": "http://no-such-host.invalid",
+            "BITBUCKET_API_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/2.0",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'never-made.db'}",
+        }
+        code, lines = check(env, tmp_path)
+    assert code == 1
+    said = {line.split(":")[0].removeprefix("✗ "): line for line in lines}
+    assert set(said) == {"SLACK_API_URL", "TFE_URL", "BITBUCKET_API_URL", "DATABASE_URL"}, lines
+    assert "connection refused" in said["SLACK_API_URL"]
+    assert "unknown host" in said["TFE_URL"] and "no-such-host.invalid" in said["TFE_URL"]
+    assert "timeout" in said["BITBUCKET_API_URL"]
+    assert "migrate" in said["DATABASE_URL"]
+    assert not (tmp_path / "never-made.db").exists()
+
+
+def test_every_missing_setting_is_named_at_once(tmp_path: Path) -> None:
+    code, lines = check({}, tmp_path)
+    assert code == 1
+    named = [line.split(":")[0].removeprefix("✗ ") for line in lines]
+    assert named == ["SLACK_BOT_TOKEN", "TFE_TOKEN", "SLACK_SIGNING_SECRET"], lines
+
+
+def test_a_bitbucket_api_address_that_answers_404_is_not_passed(
+    env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+    tmp_path: Path,
+) -> None:
+    db.migrate(env["DATABASE_URL"])
+    code, lines = check({**env, "BITBUCKET_API_URL": fake_slack.url + "/2.0"}, tmp_path)
+    assert code == 1
+    failed = [line for line in lines if line.startswith("✗")]
+    assert len(failed) == 1 and failed[0].startswith("✗ BITBUCKET_API_URL"), lines
+    assert "404" in failed[0] and "consumer" not in failed[0]

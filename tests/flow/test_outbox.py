@@ -72,7 +72,7 @@ def test_a_slack_outage_during_completion_only_delays_the_notice(
     try:
         slack = SlackDriver(fake_slack, bot.url)
         client_id = to_authorize(slack, fake_slack, fake_tfe)
-        fake_slack.down_until = time.monotonic() + 30
+        fake_slack.down_until = time.monotonic() + 6
         fake_tfe.authorize(client_id)
         eventually(lambda: bot.runtime.service.get(1).state == "connected", timeout=25)
         assert not notices(fake_slack)
