@@ -19,6 +19,8 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
+from bot.shapes import envelope_ok, payload_ok
+
 log = logging.getLogger(__name__)
 
 # Slack's payloads are a few kilobytes; a megabyte is far beyond any of them.
@@ -85,14 +87,16 @@ class SlackGate:
 
 
 def _well_formed(text: str, content_type: str) -> bool:
-    """A command or interaction form (its payload a JSON object), or a JSON event."""
+    """A command or interaction form (its payload a JSON object of a shape Slack sends), or
+    a JSON event of such a shape."""
     try:
         if content_type.startswith("application/json"):
-            return isinstance(json.loads(text), dict)
+            envelope = json.loads(text)
+            return isinstance(envelope, dict) and envelope_ok(envelope)
         form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
         if "payload" in form:
             payload = json.loads(form["payload"][0])
-            return isinstance(payload, dict) and isinstance(payload.get("type"), str)
+            return isinstance(payload, dict) and payload_ok(payload)
         return "command" in form or "ssl_check" in form
     except ValueError:
         return False

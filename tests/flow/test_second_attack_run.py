@@ -10,6 +10,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.flow.steps import OWNER
@@ -55,3 +60,153 @@ def test_a_formula_typed_into_a_deny_reason_is_inert_in_csv_and_exact_in_json(
     assert any(line["detail"].startswith(reason) or reason in line["detail"] for line in lines)
     assert [r["connection"] for r in rows] == [str(line["connection"]) for line in lines]
     assert OWNER in {line["actor"] for line in lines}
+
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+def form(payload: object) -> bytes:
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (form({"type": "block_actions", "actions": "x", "user": 5}), FORM),
+        (form({"type": "block_actions", "actions": [], "user": {"id": "U1"}}), FORM),
+        (
+            form({"type": "block_actions", "actions": [{"action_id": 7}], "user": {"id": "U1"}}),
+            FORM,
+        ),
+        (form({"type": "block_actions", "actions": ["x"], "user": {"id": "U1"}}), FORM),
+        (form({"type": "block_actions", "actions": [{"action_id": "a"}], "user": {"id": 5}}), FORM),
+        (
+            form(
+                {
+                    "type": "block_actions",
+                    "actions": [{"action_id": "a"}],
+                    "user": {"id": "U1"},
+                    "team": "T1",
+                }
+            ),
+            FORM,
+        ),
+        (form({"type": "view_submission", "user": {"id": "U1"}, "view": "x"}), FORM),
+        (
+            form(
+                {"type": "view_submission", "user": {"id": "U1"}, "view": {"state": {"values": []}}}
+            ),
+            FORM,
+        ),
+        (
+            form(
+                {
+                    "type": "view_submission",
+                    "user": {"id": "U1"},
+                    "view": {"state": {"values": {"b": 1}}},
+                }
+            ),
+            FORM,
+        ),
+        (form({"type": "view_closed", "view": {}}), FORM),
+        (form({"type": 5}), FORM),
+        (json.dumps({"type": "event_callback", "event": "x"}).encode(), JSON),
+        (json.dumps({"type": "event_callback", "event": {"type": 1}}).encode(), JSON),
+        (
+            json.dumps(
+                {"type": "event_callback", "event": {"type": "team_join", "user": 5}}
+            ).encode(),
+            JSON,
+        ),
+        (
+            json.dumps(
+                {"type": "event_callback", "event": {"type": "team_join", "user": {"id": []}}}
+            ).encode(),
+            JSON,
+        ),
+        (
+            json.dumps(
+                {"type": "event_callback", "team_id": 5, "event": {"type": "app_home_opened"}}
+            ).encode(),
+            JSON,
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "event_callback",
+                    "authorizations": [1],
+                    "event": {"type": "app_home_opened"},
+                }
+            ).encode(),
+            JSON,
+        ),
+        (json.dumps({"type": "url_verification"}).encode(), JSON),
+        (json.dumps({"type": ["event_callback"]}).encode(), JSON),
+    ],
+)
+def test_signed_bodies_of_shapes_slack_never_sends_are_400(
+    slack: SlackDriver, body: bytes, content_type: str
+) -> None:
+    assert slack.post(body, content_type).status_code == 400
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["id", "type", "action_id", "values", "state", "user"]),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
+_PAYLOAD_KEYS = [
+    "type",
+    "user",
+    "team",
+    "channel",
+    "view",
+    "actions",
+    "container",
+    "message",
+    "trigger_id",
+    "enterprise",
+    "authorizations",
+    "state",
+]
+_EVENT_KEYS = ["type", "user", "channel", "team", "tab", "item", "message"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(
+        ["block_actions", "view_submission", "view_closed", "shortcut", "block_suggestion"]
+    ),
+    fields=st.dictionaries(st.sampled_from(_PAYLOAD_KEYS), _VALUES, max_size=6),
+)
+def test_no_signed_interaction_of_any_shape_gets_a_500(
+    slack: SlackDriver, kind: str, fields: dict[str, object]
+) -> None:
+    response = slack.post(form({**fields, "type": kind}), FORM)
+    assert response.status_code in (200, 400, 404), response.text
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["app_home_opened", "user_change", "team_join", "message"]),
+    event=st.dictionaries(st.sampled_from(_EVENT_KEYS), _VALUES, max_size=5),
+    team=_VALUES,
+)
+def test_no_signed_event_of_any_shape_gets_a_500(
+    slack: SlackDriver, kind: str, event: dict[str, object], team: object
+) -> None:
+    body = {"type": "event_callback", "team_id": team, "event": {**event, "type": kind}}
+    response = slack.post(json.dumps(body).encode(), JSON)
+    assert response.status_code in (200, 400, 404), response.text
