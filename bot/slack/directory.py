@@ -11,6 +11,7 @@ who joined while an event was lost) is asked about with users.info, then remembe
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,24 @@ MAX_PAGES = 10_000  # two million people; a cursor that never ends stops here
 # Changes are read again for this long: longer than any commit lag or clock skew between
 # replicas, so none is missed (one already applied is skipped by its id).
 CHANGE_WINDOW = timedelta(minutes=5)
+
+
+# Slack user ids: U or W and a few capitals and digits (11 today; room to grow).
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+
+
+def belongs_here(person: dict[str, Any], team_id: str | None, enterprise_id: str | None) -> bool:
+    """Whether a person an event describes is of the workspace the bot is installed in (or,
+    on Enterprise Grid, of its organization), with a user id of Slack's form."""
+    user = person.get("id")
+    if not isinstance(user, str) or not USER_ID.fullmatch(user):
+        return False
+    if team_id and person.get("team_id") == team_id:
+        return True
+    grid = person.get("enterprise_user")
+    return bool(
+        enterprise_id and isinstance(grid, dict) and grid.get("enterprise_id") == enterprise_id
+    )
 
 
 def is_member(person: dict[str, Any]) -> bool:

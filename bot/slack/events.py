@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot.slack.deps import SlackDeps
+from bot.slack.directory import belongs_here
+
+log = logging.getLogger(__name__)
 
 
 def on_app_home_opened(ack: Ack, event: dict[str, Any], deps: SlackDeps) -> None:
@@ -17,13 +21,19 @@ def on_app_home_opened(ack: Ack, event: dict[str, Any], deps: SlackDeps) -> None
     deps.work.submit("publishing App Home", lambda: deps.overview.publish_home(event["user"]))
 
 
-def on_member_news(ack: Ack, event: dict[str, Any], deps: SlackDeps) -> None:
+def on_member_news(ack: Ack, event: dict[str, Any], context: BoltContext, deps: SlackDeps) -> None:
     """user_change and team_join carry the person as users.info would; the directory notes
-    whether they are a full member (after the ack: it writes to the database)."""
+    whether they are a full member (after the ack: it writes to the database). Someone of
+    another team, or with an id Slack would not give, is not noted."""
     ack()
     person = event.get("user")
-    if isinstance(person, dict) and isinstance(person.get("id"), str):
-        deps.work.submit("noting a member change", lambda: deps.directory.heard(person))
+    installed = context.authorize_result
+    if not isinstance(person, dict) or installed is None:
+        return
+    if not belongs_here(person, installed.team_id, installed.enterprise_id):
+        log.info("ignored a member event about someone of another team or with a malformed id")
+        return
+    deps.work.submit("noting a member change", lambda: deps.directory.heard(person))
 
 
 def register(app: App) -> None:

@@ -303,6 +303,7 @@ class FakeSlack(FakeServer):
         return {
             "user": {
                 "id": user,
+                "team_id": TEAM,
                 "name": user.lower(),
                 "tz": zone,
                 "tz_offset": int(offset.total_seconds()),

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.flow.steps import OWNER
 from tests.flow.test_approvals import APPROVER, decision_view, requested
-from tests.harness import ROOT, RunningBot
+from tests.harness import ROOT, RunningBot, eventually
 
 
 def export(database_url: str, cwd: Path, *args: str) -> str:
@@ -210,3 +211,29 @@ def test_no_signed_event_of_any_shape_gets_a_500(
     body = {"type": "event_callback", "team_id": team, "event": {**event, "type": kind}}
     response = slack.post(json.dumps(body).encode(), JSON)
     assert response.status_code in (200, 400, 404), response.text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"team_id": "T999OTHER"},
+        {"id": "U" + "A" * 5000},
+        {"id": "u1lowercase"},
+        {"team_id": None},
+    ],
+)
+def test_a_member_event_about_someone_of_another_team_or_a_bad_id_is_not_noted(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, change: dict[str, object]
+) -> None:
+    fake_slack.members = [OWNER]
+    bot = make_bot()
+    eventually(lambda: bot.runtime.directory.loaded)
+    slack = SlackDriver(fake_slack, bot.url)
+    person = {**fake_slack.person("U7NEWCOMER"), **change}
+    assert slack.event({"type": "team_join", "user": person}).status_code in (200, 400)
+    # The same event about someone of this team is noted: the refusal above is the rule's.
+    slack.event({"type": "team_join", "user": fake_slack.person("U6GENUINE")})
+    eventually(lambda: bot.runtime.directory.known("U6GENUINE") is True)
+    assert bot.runtime.directory.known(str(person["id"])) is None
+    stored = bot.runtime.directory.changes.since(timedelta(hours=1))
+    assert [user for _change, user, _full in stored] == ["U6GENUINE"]
