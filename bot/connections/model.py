@@ -17,10 +17,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.connections.states import FINAL, SETTLED, State
 
@@ -82,7 +84,7 @@ class Connection(Base):
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
     owner_id: Mapped[str] = mapped_column(String(32), index=True)
-    organization: Mapped[str] = mapped_column(String(255), index=True)
+    organization: Mapped[str] = mapped_column(String(255))
     account_kind: Mapped[AccountKind] = mapped_column(_stored_as_text(AccountKind))
     bitbucket_username: Mapped[str | None] = mapped_column(String(255))
     bitbucket_workspace: Mapped[str | None] = mapped_column(String(255))
@@ -147,11 +149,13 @@ class Connection(Base):
 
     __table_args__ = (
         Index("ix_connections_next_due_at", "next_due_at"),
+        Index("ix_connections_organization", text("lower(organization)")),
         # At most one unfinished connection per organization, even when two people start
         # one at the same instant on two replicas.
+        # Terraform compares organization names without regard to case: so does this index.
         Index(
             "uq_connections_open_organization",
-            "organization",
+            text("lower(organization)"),
             unique=True,
             sqlite_where=text(OPEN_PREDICATE),
             postgresql_where=text(OPEN_PREDICATE),
@@ -279,3 +283,8 @@ class MemberChange(Base):
     user_id: Mapped[str] = mapped_column(String(32))
     full_member: Mapped[bool] = mapped_column(Boolean)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+def same_organization(name: str) -> ColumnElement[bool]:
+    """Rows of this organization, its name compared as Terraform compares names (any case)."""
+    return func.lower(Connection.organization) == name.lower()

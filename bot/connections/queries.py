@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.connections.model import Connection, ConnectionEvent
+from bot.connections.model import Connection, ConnectionEvent, same_organization
 from bot.connections.states import FINAL, SETTLED, State, is_open
 
 OPEN = [s for s in State if is_open(s)]
@@ -64,7 +64,7 @@ class Queries:
         with self._sessions.begin() as session:
             query = (
                 select(Connection.bitbucket_workspace)
-                .where(Connection.organization == organization)
+                .where(same_organization(organization))
                 .where(Connection.bitbucket_workspace.is_not(None))
                 .order_by(Connection.id.desc())
             )
@@ -75,7 +75,7 @@ class Queries:
         and Bitbucket workspace: a new connection there replaces them."""
         found = self._list(
             select(Connection).where(
-                Connection.organization == organization,
+                same_organization(organization),
                 Connection.bitbucket_workspace == workspace,
                 Connection.state == State.BROKEN,
                 Connection.oauth_client_id.is_not(None),
@@ -86,7 +86,7 @@ class Queries:
     def latest_for_organization(self, organization: str) -> Connection | None:
         found = self._list(
             select(Connection)
-            .where(Connection.organization == organization)
+            .where(same_organization(organization))
             .order_by(Connection.id.desc())
             .limit(1)
         )
@@ -105,5 +105,5 @@ class Queries:
             if since is not None:
                 query = query.where(ConnectionEvent.at >= since)
             if organization is not None:
-                query = query.where(Connection.organization == organization)
+                query = query.where(same_organization(organization))
             yield from session.execute(query).tuples()

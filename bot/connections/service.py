@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.connections.create_claims import CreateClaims
-from bot.connections.model import AccountKind, Connection, ConnectionEvent
+from bot.connections.model import AccountKind, Connection, ConnectionEvent, same_organization
 from bot.connections.outbox import Owed, owe
 from bot.connections.states import (
     SETTLED,
@@ -98,7 +98,7 @@ class ConnectionService(CreateClaims):
         with self._transaction() as session:
             query = (
                 select(Connection)
-                .where(Connection.organization == organization)
+                .where(same_organization(organization))
                 .where(Connection.state.in_([s for s in State if is_open(s)]))
                 .order_by(Connection.id.desc())
             )
@@ -108,7 +108,7 @@ class ConnectionService(CreateClaims):
         """Older broken connections of its organization and Bitbucket workspace."""
         with self._transaction() as session:
             query = select(Connection).where(
-                Connection.organization == connection.organization,
+                same_organization(connection.organization),
                 Connection.bitbucket_workspace == connection.bitbucket_workspace,
                 Connection.state == State.BROKEN,
                 Connection.id < connection.id,

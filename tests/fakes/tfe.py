@@ -167,7 +167,8 @@ class FakeTFE(FakeServer):
             return False
 
     def _org(self, name: str, *, manage: bool = False) -> FakeOrganization | None:
-        org = self.organizations.get(name)
+        # TFE finds an organization by its name in any case.
+        org = next((o for n, o in self.organizations.items() if n.lower() == name.lower()), None)
         if org is None or (manage and org.can_update_oauth is False):
             return None  # TFE hides what the token may not touch behind a 404
         return org

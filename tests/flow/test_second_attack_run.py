@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.connections.service import ConnectionNotFound
 from tests.fakes.slack import FakeSlack, SlackDriver
-from tests.flow.steps import OWNER
+from tests.flow.steps import OWNER, STRANGER, request, started, view_text
 from tests.flow.test_approvals import APPROVER, decision_view, requested
 from tests.harness import ROOT, RunningBot, eventually
 
@@ -237,3 +238,16 @@ def test_a_member_event_about_someone_of_another_team_or_a_bad_id_is_not_noted(
     assert bot.runtime.directory.known(str(person["id"])) is None
     stored = bot.runtime.directory.changes.since(timedelta(hours=1))
     assert [user for _change, user, _full in stored] == ["U6GENUINE"]
+
+
+def test_one_open_connection_per_organization_whatever_the_case_of_its_name(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    started(slack, fake_slack)
+    request(slack, "ACME-Infra", user=STRANGER)
+    said = view_text(slack.wait_for_view_text(STRANGER, "already under way"))
+    assert "Connection #1" in said
+    assert bot.runtime.service.open_for_organization("Acme-INFRA").id == 1
+    with pytest.raises(ConnectionNotFound):
+        bot.runtime.service.get(2)
+    assert bot.runtime.flow.service.get(1).organization == "acme-infra"
