@@ -59,6 +59,16 @@ class Access:
             return ONLY_APPROVER  # whatever they asked for could never be approved
         return None
 
+    def may_see_others(self, user: str) -> bool:
+        """Whether `user` may see other people's connections: approvers, and people who may
+        start connections. Guests, deactivated users and people outside ALLOWED_USERS may
+        not (they are told "not found", as for a connection that does not exist)."""
+        return self.is_approver(user) or self.refusal_to_start(user) is None
+
+    def may_see(self, user: str, owner: str) -> bool:
+        """Whether `user` may see a connection owned by `owner`."""
+        return user == owner or self.may_see_others(user)
+
     def organization_refusal(self, organization: str) -> str | None:
         """Why the bot will not touch this organization (ORGANIZATIONS), or None."""
         if validation.organization_allowed(organization, self.organizations):

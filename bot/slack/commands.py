@@ -73,7 +73,7 @@ def on_command(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
 def show_status(deps: SlackDeps, user: str, channel: str, which: str) -> None:
     """`status`: the caller's overview; `status 12` or `status acme`: one connection."""
     if which:
-        found = deps.overview.detail(which.lstrip("#"))
+        found = deps.overview.detail(which.lstrip("#"), user)
         if found is None:
             deps.notifier.tell_user(
                 channel, user, f"No connection is numbered or named {which[:100]}."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.connections.model import Connection
+from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
 from bot.problems import Problem
 from bot.slack.deps import SlackDeps
@@ -17,6 +18,8 @@ def may_cancel(deps: SlackDeps, connection: Connection, user: str) -> bool:
 
 def cancel(deps: SlackDeps, connection: Connection, user: str, user_name: str) -> str:
     """Cancel with clean-up, update the progress message, and say what happened."""
+    if not deps.access.may_see(user, connection.owner_id):
+        return ConnectionNotFound(connection.id).message  # as if there were none
     if not may_cancel(deps, connection, user):
         return (
             f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, or an "

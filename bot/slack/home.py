@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import threading
+from collections import deque
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -20,6 +22,37 @@ from bot.slack.access import Access
 from bot.slack.blocks import status as view
 
 log = logging.getLogger(__name__)
+
+# How often one person's `status N` may ask Terraform live: each look is a Terraform call on
+# the bot's token, and a loop of status commands must not spend the organizations' rate.
+LIVE_LOOKS = 3
+LIVE_WINDOW = timedelta(minutes=1)
+
+
+class PerPerson:
+    """At most `limit` goes per person in any `window`, on this replica."""
+
+    def __init__(self, limit: int, window: timedelta, clock: Clock) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._goes: dict[str, deque[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, person: str) -> bool:
+        now = self.clock.now()
+        with self._lock:
+            goes = self._goes.setdefault(person, deque())
+            while goes and now - goes[0] >= self.window:
+                goes.popleft()
+            if len(goes) >= self.limit:
+                return False
+            goes.append(now)
+            if len(self._goes) > 10_000:  # people who looked long ago are forgotten
+                self._goes = {
+                    p: g for p, g in self._goes.items() if g and now - g[-1] < self.window
+                }
+            return True
 
 
 class Overview:
@@ -43,6 +76,7 @@ class Overview:
         self.tfe = tfe
         self.policy = policy
         self.clock = clock
+        self._live_looks = PerPerson(LIVE_LOOKS, LIVE_WINDOW, clock)
 
     def next_reminder(self, connection: Connection) -> datetime | None:
         if connection.state not in schedule.PEOPLE_MUST_ACT:
@@ -50,19 +84,23 @@ class Overview:
         return schedule.next_slot(connection.progressed_at, self.clock.now(), self.policy)
 
     def status(self, user: str, channel: str) -> tuple[str, list[dict[str, Any]]]:
+        """`status`: the caller's own connections; the channel's, the finished ones and what
+        waits for them only for those who may see other people's connections."""
         approver = self.access.is_approver(user)
+        others = self.access.may_see_others(user)
         return view.status_blocks(
             user,
             mine=self.queries.open_owned_by(user),
-            channel=self.queries.open_in_channel(channel) if channel else [],
+            channel=self.queries.open_in_channel(channel) if channel and others else [],
             waiting=self.queries.awaiting_approval() if approver else [],
-            finished=self.queries.finished(5),
+            finished=self.queries.finished(5) if others else [],
             approver=approver,
             next_reminder=self.next_reminder,
         )
 
-    def detail(self, which: str) -> tuple[str, list[dict[str, Any]]] | None:
-        """`status 12` or `status acme`: one connection in full, or None if none matches."""
+    def detail(self, which: str, viewer: str) -> tuple[str, list[dict[str, Any]]] | None:
+        """`status 12` or `status acme`: one connection in full, or None if none matches or
+        `viewer` may not see it (the two look the same from outside)."""
         try:
             connection: Connection | None = (
                 self.service.get(int(which)) if which.isdigit() and len(which) < 10 else None
@@ -71,19 +109,28 @@ class Overview:
             connection = None
         if connection is None:
             connection = self.queries.latest_for_organization(which)
-        if connection is None:
+        if connection is None or not self.access.may_see(viewer, connection.owner_id):
             return None
         return view.detail_blocks(
             connection,
             self.service.events(connection.id),
-            live=self._live(connection),
+            live=self._live(connection, viewer),
             next_reminder=self.next_reminder(connection),
         )
 
-    def _live(self, connection: Connection) -> str | None:
-        """For a connected one: does TFE still hold the client and a token, right now?"""
+    def _live(self, connection: Connection, viewer: str) -> str | None:
+        """For a connected one: does TFE still hold the client and a token, right now? At
+        most LIVE_LOOKS live looks per person a minute; past that, the last health check."""
         if connection.state != State.CONNECTED or not connection.oauth_client_id:
             return None
+        if not self._live_looks.allow(viewer):
+            checked = connection.health_checked_at
+            return (
+                f"Checked {checked:%Y-%m-%d %H:%M} UTC by the health watch"
+                + (f": {connection.health_note}" if connection.health_note else ": all well.")
+                if checked
+                else None
+            )
         try:
             tokens = self.tfe.list_oauth_tokens(connection.oauth_client_id)
         except TFEError as error:
@@ -98,13 +145,15 @@ class Overview:
         )
 
     def publish_home(self, user: str) -> None:
-        """Publish (or replace) the user's App Home tab."""
+        """Publish (or replace) the user's App Home tab; other people's connections only for
+        those who may see them."""
         approver = self.access.is_approver(user)
+        others = self.access.may_see_others(user)
         home = view.home_view(
             user,
             mine=self.queries.open_owned_by(user, limit=30),
             waiting=self.queries.awaiting_approval(limit=30) if approver else [],
-            recent=self.queries.finished(10, connected_only=True),
+            recent=self.queries.finished(10, connected_only=True) if others else [],
             approver=approver,
             next_reminder=self.next_reminder,
         )

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 
 from bot.connections.service import ConnectionNotFound
 from tests.fakes.slack import FakeSlack, SlackDriver
-from tests.flow.steps import OWNER, STRANGER, request, started, view_text
+from tests.fakes.tfe import FakeTFE
+from tests.flow.steps import CHANNEL, OWNER, STRANGER, request, started, view_text
 from tests.flow.test_approvals import APPROVER, decision_view, requested
+from tests.flow.test_health import connected
 from tests.harness import ROOT, RunningBot, eventually
 
 
@@ -251,3 +253,95 @@ def test_one_open_connection_per_organization_whatever_the_case_of_its_name(
     with pytest.raises(ConnectionNotFound):
         bot.runtime.service.get(2)
     assert bot.runtime.flow.service.get(1).organization == "acme-infra"
+
+
+OUTSIDERS = {
+    "guest": {"is_restricted": True},
+    "single-channel guest": {"is_ultra_restricted": True},
+    "deactivated": {"deleted": True},
+}
+
+
+@pytest.mark.parametrize("who", [*OUTSIDERS, "outside ALLOWED_USERS"])
+def test_outsiders_see_nothing_of_other_peoples_connections(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE, who: str
+) -> None:
+    bot = make_bot(ALLOWED_USERS=f"{OWNER} {STRANGER}")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    outsider = "U5OUTSIDER" if who == "outside ALLOWED_USERS" else STRANGER
+    fake_slack.user_flags[outsider] = OUTSIDERS.get(who, {})
+    tokens = rf".*/oauth-clients/{client_id}/oauth-tokens.*"
+    slack.command("status 1", user=OWNER, channel=CHANNEL)  # the owner's look is live
+    eventually(
+        lambda: [m for m in fake_slack.ephemeral if m.user == OWNER and "Connection #1" in m.text]
+    )
+    live_before = len(fake_tfe.requests_to("GET", tokens))
+    for asked in ("1", "#1", "acme-infra", "ACME-INFRA"):
+        slack.command(f"status {asked}", user=outsider, channel=CHANNEL)
+        said = eventually(
+            lambda asked=asked: [
+                m
+                for m in fake_slack.ephemeral
+                if m.user == outsider and asked.lstrip("#") in m.text
+            ]
+        )[-1]
+        assert said.text.startswith("No connection is numbered or named"), said.text
+    slack.command("status", user=outsider, channel=CHANNEL)
+    overview = eventually(
+        lambda: [m for m in fake_slack.ephemeral if m.user == outsider and "connections" in m.text]
+    )[-1]
+    slack.command("cancel 1", user=outsider, channel=CHANNEL)
+    # As for a connection that does not exist: no owner named, nothing cancelled.
+    eventually(
+        lambda: [
+            m
+            for m in fake_slack.ephemeral
+            if m.user == outsider and m.text == "There is no connection #1."
+        ]
+    )
+    slack.open_home(outsider)
+    home = eventually(lambda: fake_slack.homes.get(outsider))
+    seen = (
+        json.dumps([m.blocks for m in fake_slack.ephemeral if m.user == outsider])
+        + json.dumps(home)
+        + overview.text
+    )
+    for secret in ("acme-infra", "svc-terraform", "acme-team", client_id, OWNER):
+        assert secret not in seen, secret
+    assert (
+        len(fake_tfe.requests_to("GET", rf".*/oauth-clients/{client_id}/oauth-tokens.*"))
+        == live_before
+    )
+    assert bot.runtime.service.get(1).state == "connected"
+
+
+def test_the_owner_and_a_colleague_still_see_it_and_live_looks_are_limited(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot()
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    slack.command("status 1", user=STRANGER, channel=CHANNEL)  # a colleague may see it
+    eventually(
+        lambda: [
+            m for m in fake_slack.ephemeral if m.user == STRANGER and "Connection #1" in m.text
+        ]
+    )
+    tokens = rf".*/oauth-clients/{client_id}/oauth-tokens.*"
+    before = len(fake_tfe.requests_to("GET", tokens))
+    for _ in range(6):
+        slack.command("status 1", user=OWNER, channel=CHANNEL)
+    eventually(
+        lambda: (
+            len([m for m in fake_slack.ephemeral if m.user == OWNER and "Connection #1" in m.text])
+            == 6
+        )
+    )
+    assert len(fake_tfe.requests_to("GET", tokens)) - before == 3  # then the last check is shown
+    texts = [
+        json.dumps(m.blocks)
+        for m in fake_slack.ephemeral
+        if m.user == OWNER and "Connection #1" in m.text
+    ]
+    assert sum("Checked just now" in t for t in texts) == 3
