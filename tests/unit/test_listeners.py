@@ -128,6 +128,15 @@ def test_waitress_queue_warnings_are_one_line_per_burst() -> None:
 
 def test_member_news_acks_before_writing_it_down() -> None:
     ack, work = Recorder(), StubWork()
-    event = {"type": "user_change", "user": {"id": "U1", "is_restricted": True}}
-    events.on_member_news(ack, event, deps(work=work))  # type: ignore[arg-type]
+    from slack_bolt import BoltContext
+    from slack_bolt.authorization import AuthorizeResult
+
+    event = {
+        "type": "user_change",
+        "user": {"id": "U1MEMBER", "team_id": "T1", "is_restricted": True},
+    }
+    context = BoltContext(
+        authorize_result=AuthorizeResult(enterprise_id=None, team_id="T1", bot_token="xoxb-fake")
+    )
+    events.on_member_news(ack, event, context, deps(work=work))  # type: ignore[arg-type]
     assert ack.calls == [{}] and work.submitted == ["noting a member change"]
