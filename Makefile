@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run migrate test unit lint bench clean
+.PHONY: install run demo migrate test unit lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,16 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/python -m bot serve
 
+# The whole flow against simulated Slack, Terraform and Bitbucket: no Slack app, no network.
+demo: install
+	$(BIN)/python scripts/demo.py
+
 migrate: install
 	$(BIN)/python -m bot migrate
 
 lint: install
-	$(BIN)/ruff check bot tests benchmarks migrations
-	$(BIN)/ruff format --check bot tests benchmarks migrations
+	$(BIN)/ruff check bot tests benchmarks migrations scripts
+	$(BIN)/ruff format --check bot tests benchmarks migrations scripts
 	$(BIN)/mypy
 
 # The whole suite: lint, then every test on SQLite and on a throwaway PostgreSQL.
