@@ -27,10 +27,10 @@ lint: install
 	$(BIN)/ruff format --check bot tests benchmarks migrations scripts
 	$(BIN)/mypy
 
-# The whole suite: lint, then every test on SQLite and on a throwaway PostgreSQL.
+# The whole suite: lint, then every test on SQLite and on a throwaway PostgreSQL (left out,
+# with one line saying so, where PostgreSQL's server binaries are missing; CI requires them).
 test: install lint
-	./scripts/ensure-postgres
-	REQUIRE_POSTGRES=1 $(BIN)/pytest -q -n 4
+	$(BIN)/pytest -q -n 4
 
 bench: install
 	./scripts/ensure-postgres

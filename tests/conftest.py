@@ -14,9 +14,34 @@ from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.harness import RunningBot, bot_env
-from tests.postgres import Cluster
+from tests.postgres import Cluster, find_bin
 
 BACKENDS = ["sqlite", "postgresql"]
+# Without PostgreSQL's server binaries (and unless CI requires them) the PostgreSQL half is
+# left out with one line saying so, not a skip line per test.
+NO_POSTGRES = (
+    None
+    if os.environ.get("REQUIRE_POSTGRES") or (find_bin("initdb") and find_bin("pg_ctl"))
+    else "PostgreSQL tests left out: initdb and pg_ctl were not found "
+    "(install PostgreSQL's server package to run them too)"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "starts_early: long; runs first so it ends in time")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The longest tests go first, so that a worker is not left with one at the end.
+    items.sort(key=lambda item: item.get_closest_marker("starts_early") is None)
+    if NO_POSTGRES:
+        kept = [i for i in items if "[postgresql" not in i.nodeid]
+        config.hook.pytest_deselected(items=[i for i in items if "[postgresql" in i.nodeid])
+        items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return NO_POSTGRES
 
 
 @pytest.fixture(scope="session")
