@@ -1,4 +1,5 @@
-"""The settings table of product.md, read from the environment and validated at start.
+"""The settings (the README's Configuration table), read from the environment and validated
+at start.
 
 Declared as a pydantic-settings model; a bad value becomes one ConfigError line that
 names the variable, which is what the operator reads when the bot refuses to start.

@@ -1,4 +1,4 @@
-"""The connection state graph of product.md; every transition not listed is refused."""
+"""The connection state graph; every transition not listed is refused."""
 
 from __future__ import annotations
 
