@@ -1,4 +1,4 @@
-"""Who may do what, checked on the server at every door (the README, "Approvals and who may do what").
+"""Who may do what, checked on the server at every door (README: "Approvals and who may do what").
 
 Starting a connection needs a person: never a Slack guest, a bot or a deactivated account,
 and someone in ALLOWED_USERS when it is set. Deciding needs an approver who is not the
