@@ -29,6 +29,18 @@ NO_POSTGRES = (
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "starts_early: long; runs first so it ends in time")
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only: what it checks happens before or apart from the database (the door, "
+        "form checks, the outside services), so one backend is enough",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that use the database run on SQLite and PostgreSQL, unless marked sqlite_only."""
+    if "database_url" in metafunc.fixturenames:
+        one = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("database_url", ["sqlite"] if one else BACKENDS, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -58,7 +70,7 @@ def pg_cluster() -> Iterator[Cluster | None]:
     cluster.stop()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'bot.db'}"

@@ -13,6 +13,9 @@ from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL, OWNER, at_callback
 from tests.harness import RunningBot, eventually
 
+# The door, the forms and the outside services: one database is enough.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def bot(env: dict[str, str], log_lines: list[str]) -> Iterator[RunningBot]:

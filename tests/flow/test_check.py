@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 
 from bot import db
+from tests.cli import run_cli
 from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
-from tests.harness import ROOT
 
 
 def check(env: dict[str, str], tmp_path: Path) -> tuple[int, list[str]]:
-    full = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        **env,
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "check"],
-        cwd=tmp_path,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
+    result = run_cli(tmp_path, "check", env=env)
     # Quiet: the lines are the whole answer, with no library's retry warnings among them.
     assert result.stderr == "", result.stderr
     return result.returncode, result.stdout.strip().splitlines()
@@ -102,6 +86,7 @@ def test_bad_settings_are_each_named_with_the_fix(
     )
 
 
+@pytest.mark.sqlite_only
 def test_organizations_narrow_what_is_checked(
     env: dict[str, str],
     fake_slack: FakeSlack,
@@ -116,6 +101,7 @@ def test_organizations_narrow_what_is_checked(
     assert "locked-org" not in "\n".join(lines)
 
 
+@pytest.mark.sqlite_only
 def test_a_member_list_slack_refuses_is_named_with_what_it_means(
     env: dict[str, str],
     fake_slack: FakeSlack,
@@ -167,6 +153,7 @@ def test_every_missing_setting_is_named_at_once(tmp_path: Path) -> None:
     assert named == ["SLACK_BOT_TOKEN", "TFE_TOKEN", "SLACK_SIGNING_SECRET"], lines
 
 
+@pytest.mark.sqlite_only
 def test_a_bitbucket_api_address_that_answers_404_is_not_passed(
     env: dict[str, str],
     fake_slack: FakeSlack,

@@ -3,39 +3,22 @@ line (never a traceback) for every usual mistake."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli import Ran, run_cli
 from tests.fakes import slack as fake_slack_module
 from tests.fakes.slack import FakeSlack
 from tests.harness import ROOT, bot_env
 
 
-def run(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        **(env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Ran:
+    return run_cli(tmp_path, *args, env=env)
 
 
-def one_line(result: subprocess.CompletedProcess[str]) -> str:
+def one_line(result: Ran) -> str:
     """The single line a failure prints: no traceback, no error or warning lines before it
     (serve's INFO lines and its access warning may come first)."""
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)

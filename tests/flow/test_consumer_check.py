@@ -24,6 +24,9 @@ from tests.harness import RunningBot, eventually
 
 CREATE = r"/api/v2/organizations/acme-infra/oauth-clients"
 
+# The door, the forms and the outside services: one database is enough.
+pytestmark = pytest.mark.sqlite_only
+
 
 def submit_credentials(slack: SlackDriver, key: str = KEY, secret: str = SECRET) -> None:
     slack.submit(credentials_form(slack), {"Key": key, "Secret": secret})

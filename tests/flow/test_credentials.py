@@ -23,6 +23,7 @@ from tests.harness import RunningBot, eventually
 CREATE = r"/api/v2/organizations/acme-infra/oauth-clients"
 
 
+@pytest.mark.sqlite_only
 def test_blank_and_malformed_values_are_refused_on_their_fields(
     slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
@@ -35,6 +36,7 @@ def test_blank_and_malformed_values_are_refused_on_their_fields(
     assert not fake_tfe.requests_to("POST", CREATE)
 
 
+@pytest.mark.sqlite_only
 def test_the_secret_input_has_no_initial_value_and_the_view_no_buttons(
     slack: SlackDriver, fake_slack: FakeSlack
 ) -> None:
@@ -46,6 +48,7 @@ def test_the_secret_input_has_no_initial_value_and_the_view_no_buttons(
     assert not [b for b in form.view["blocks"] if b["type"] == "actions"]
 
 
+@pytest.mark.sqlite_only
 def test_tfe_422_is_shown_on_the_field_and_the_user_can_retry(
     slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot
 ) -> None:
@@ -69,6 +72,7 @@ def test_tfe_422_is_shown_on_the_field_and_the_user_can_retry(
     assert len(fake_tfe.bitbucket_clients("acme-infra")) == 1
 
 
+@pytest.mark.sqlite_only
 def test_tfe_404_on_create_explains_access(
     slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
@@ -159,6 +163,7 @@ def test_replayed_credentials_submission_creates_one_client(
     assert len(fake_tfe.bitbucket_clients("acme-infra")) == 1
 
 
+@pytest.mark.sqlite_only
 def test_a_stranger_cannot_press_the_owners_buttons(
     slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot
 ) -> None:
@@ -170,6 +175,7 @@ def test_a_stranger_cannot_press_the_owners_buttons(
     assert not fake_slack.channel_messages("D" + OWNER)  # no authorize link went out
 
 
+@pytest.mark.sqlite_only
 def test_a_stranger_cannot_open_the_key_and_secret_form(
     slack: SlackDriver, fake_slack: FakeSlack
 ) -> None:

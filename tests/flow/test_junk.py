@@ -16,6 +16,9 @@ from tests.harness import RunningBot, eventually
 
 FORM = "application/x-www-form-urlencoded"
 
+# The door, the forms and the outside services: one database is enough.
+pytestmark = pytest.mark.sqlite_only
+
 
 def test_large_unsigned_bodies_are_refused_unread(slack: SlackDriver, bot: RunningBot) -> None:
     for size in (1, 10, 100):

@@ -17,6 +17,7 @@ from tests.flow.steps import CHANNEL, OWNER, SERVICE, open_form, request, view_t
 from tests.harness import RunningBot, eventually
 
 
+@pytest.mark.sqlite_only
 def test_command_prefills_the_organization(slack: SlackDriver) -> None:
     form = open_form(slack, "acme-infra")
     element = next(b for b in form.view["blocks"] if b.get("block_id") == "organization")["element"]
@@ -45,6 +46,7 @@ def test_the_organizations_last_workspace_is_suggested(slack: SlackDriver, bot: 
         second.stop()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("org", ["acme infra", "acme/infra", "<!channel>", "x" * 256, "ação"])
 def test_malformed_organization_is_refused_on_its_field(
     slack: SlackDriver, fake_tfe: FakeTFE, org: str
@@ -60,6 +62,7 @@ def test_malformed_organization_is_refused_on_its_field(
     assert not fake_tfe.requests  # nothing was asked of TFE
 
 
+@pytest.mark.sqlite_only
 def test_service_account_needs_a_username_and_own_account_needs_the_acknowledgement(
     slack: SlackDriver,
 ) -> None:
@@ -105,6 +108,7 @@ def test_own_account_with_acknowledgement_starts(
     assert "/acme-team/workspace/settings/oauth-consumers/new" in json.dumps(progress.blocks)
 
 
+@pytest.mark.sqlite_only
 def test_unknown_organization_says_not_found_or_no_access(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
@@ -125,6 +129,7 @@ def test_unknown_organization_says_not_found_or_no_access(
         assert db.exec_driver_sql("select count(*) from connections").scalar() == 0
 
 
+@pytest.mark.sqlite_only
 def test_token_without_vcs_permission_is_explained(slack: SlackDriver, fake_tfe: FakeTFE) -> None:
     fake_tfe.add_organization("locked-org", can_update_oauth=False)
     request(slack, "locked-org")
@@ -132,12 +137,14 @@ def test_token_without_vcs_permission_is_explained(slack: SlackDriver, fake_tfe:
     assert "Manage VCS settings" in view_text(view)
 
 
+@pytest.mark.sqlite_only
 def test_missing_permission_key_is_not_taken_as_no(slack: SlackDriver, fake_tfe: FakeTFE) -> None:
     fake_tfe.add_organization("old-install", can_update_oauth=None)
     request(slack, "old-install")
     slack.wait_for_view_text(OWNER, "is under way")
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("status", "words"),
     [
@@ -191,11 +198,13 @@ def test_replayed_submission_starts_one_connection(
     assert len(fake_slack.channel_messages(CHANNEL)) == 1
 
 
+@pytest.mark.sqlite_only
 def test_help(slack: SlackDriver) -> None:
     response = slack.command("help")
     assert "/connect-bitbucket [organization]" in response.text
 
 
+@pytest.mark.sqlite_only
 def test_channel_the_bot_cannot_post_in_falls_back_to_a_dm(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
@@ -226,6 +235,7 @@ def test_slack_refusing_the_progress_message_is_retried_by_the_sweep(
     assert len(progress) == 1 and "Enter Key and Secret" in json.dumps(progress[0].blocks)
 
 
+@pytest.mark.sqlite_only
 def test_slack_rate_limits_are_waited_out(slack: SlackDriver, fake_slack: FakeSlack) -> None:
     fake_slack.fail("POST", r"/api/chat.postMessage", status=429, headers={"Retry-After": "1"})
     request(slack)
@@ -248,6 +258,7 @@ def group_bot(env: dict[str, str], fake_slack: FakeSlack, log_lines: list[str]):
     running.stop()
 
 
+@pytest.mark.sqlite_only
 def test_allowed_users_by_group_and_by_id(group_bot: SlackDriver, fake_slack: FakeSlack) -> None:
     open_form(group_bot, user=OWNER)  # a member of the group
     open_form(group_bot, user="U7LISTED")  # listed by id
@@ -258,6 +269,7 @@ def test_allowed_users_by_group_and_by_id(group_bot: SlackDriver, fake_slack: Fa
     assert len(fake_slack.calls_to("usergroups.users.list")) == 1  # cached
 
 
+@pytest.mark.sqlite_only
 def test_calls_to_slack_reuse_their_connections(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
@@ -270,6 +282,7 @@ def test_calls_to_slack_reuse_their_connections(
     assert calls == 10 and opened <= 1, (calls, opened)
 
 
+@pytest.mark.sqlite_only
 def test_commands_use_the_bots_one_client(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -292,6 +305,7 @@ def test_commands_use_the_bots_one_client(
     assert fake_slack.connections - before <= 1
 
 
+@pytest.mark.sqlite_only
 def test_a_dropped_connection_is_retried_as_slack_sdk_would(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
@@ -303,6 +317,7 @@ def test_a_dropped_connection_is_retried_as_slack_sdk_would(
     assert len(fake_slack.requests_to("POST", r"/api/chat.postEphemeral")) == 3
 
 
+@pytest.mark.sqlite_only
 def test_slack_rate_limits_keep_slack_sdks_retry_behaviour(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
@@ -314,6 +329,7 @@ def test_slack_rate_limits_keep_slack_sdks_retry_behaviour(
     assert len(fake_slack.requests_to("POST", r"/api/chat.postEphemeral")) == 2  # no extra try
 
 
+@pytest.mark.sqlite_only
 def test_slack_unreachable_for_every_try_is_tried_three_times(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
@@ -325,6 +341,7 @@ def test_slack_unreachable_for_every_try_is_tried_three_times(
     assert len(fake_slack.requests_to("POST", r"/api/chat.postEphemeral")) == 1 + 3
 
 
+@pytest.mark.sqlite_only
 def test_a_trigger_that_expired_while_slack_was_slow_tells_the_user_to_try_again(
     slack: SlackDriver, fake_slack: FakeSlack
 ) -> None:
@@ -344,6 +361,7 @@ def test_a_trigger_that_expired_while_slack_was_slow_tells_the_user_to_try_again
     open_form(slack)  # and trying again works
 
 
+@pytest.mark.sqlite_only
 def test_a_trigger_opens_one_modal_only(slack: SlackDriver, fake_slack: FakeSlack) -> None:
     trigger = fake_slack.issue_trigger(OWNER)
     view = {"type": "modal", "title": {"type": "plain_text", "text": "x"}, "blocks": []}

@@ -5,9 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,23 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.connections.service import ConnectionNotFound
+from tests.cli import run_cli
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL, OWNER, STRANGER, request, started, view_text
 from tests.flow.test_approvals import APPROVER, decision_view, requested
 from tests.flow.test_health import connected
-from tests.harness import ROOT, RunningBot, eventually
+from tests.harness import RunningBot, eventually
 
 
 def export(database_url: str, cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "audit", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli(cwd, "audit", *args, env={"DATABASE_URL": database_url})
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -74,6 +65,7 @@ def form(payload: object) -> bytes:
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
@@ -193,6 +185,7 @@ _EVENT_KEYS = ["type", "user", "channel", "team", "tab", "item", "message"]
     ),
     fields=st.dictionaries(st.sampled_from(_PAYLOAD_KEYS), _VALUES, max_size=6),
 )
+@pytest.mark.sqlite_only
 def test_no_signed_interaction_of_any_shape_gets_a_500(
     slack: SlackDriver, kind: str, fields: dict[str, object]
 ) -> None:
@@ -208,6 +201,7 @@ def test_no_signed_interaction_of_any_shape_gets_a_500(
     event=st.dictionaries(st.sampled_from(_EVENT_KEYS), _VALUES, max_size=5),
     team=_VALUES,
 )
+@pytest.mark.sqlite_only
 def test_no_signed_event_of_any_shape_gets_a_500(
     slack: SlackDriver, kind: str, event: dict[str, object], team: object
 ) -> None:
@@ -216,6 +210,7 @@ def test_no_signed_event_of_any_shape_gets_a_500(
     assert response.status_code in (200, 400, 404), response.text
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     "change",
     [
@@ -262,6 +257,7 @@ OUTSIDERS = {
 }
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("who", [*OUTSIDERS, "outside ALLOWED_USERS"])
 def test_outsiders_see_nothing_of_other_peoples_connections(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE, who: str
@@ -316,6 +312,7 @@ def test_outsiders_see_nothing_of_other_peoples_connections(
     assert bot.runtime.service.get(1).state == "connected"
 
 
+@pytest.mark.sqlite_only
 def test_the_owner_and_a_colleague_still_see_it_and_live_looks_are_limited(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from bot.db import normalize_url
@@ -15,6 +16,7 @@ from tests.flow.steps import KEY, OWNER, SECRET, credentials_form, started
 from tests.harness import RunningBot
 
 
+@pytest.mark.sqlite_only
 def test_bad_signature_is_refused(slack: SlackDriver, fake_slack: FakeSlack) -> None:
     form = {
         "command": "/connect-bitbucket",
@@ -29,6 +31,7 @@ def test_bad_signature_is_refused(slack: SlackDriver, fake_slack: FakeSlack) -> 
     assert not fake_slack.calls_to("views.open")
 
 
+@pytest.mark.sqlite_only
 def test_stale_signature_is_refused(slack: SlackDriver, fake_slack: FakeSlack) -> None:
     form = {
         "command": "/connect-bitbucket",
@@ -104,6 +107,7 @@ def test_the_secret_reaches_tfe_and_nothing_else(
     assert not [token for token in tokens if token in everything]
 
 
+@pytest.mark.sqlite_only
 def test_owner_only_modal_submission(
     slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:

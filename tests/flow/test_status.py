@@ -5,9 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +12,7 @@ from typing import Any
 
 from bot.connections.model import AccountKind
 from bot.connections.service import NewConnection
+from tests.cli import run_cli
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import (
@@ -28,7 +26,7 @@ from tests.flow.steps import (
     request,
     started,
 )
-from tests.harness import ROOT, RunningBot, eventually
+from tests.harness import RunningBot, eventually
 
 APPROVER = "U9APPROVER"
 
@@ -208,14 +206,7 @@ def test_the_audit_export_reads_back_as_the_database_has_it(
     events = bot.runtime.service.events(1)
 
     def export(*args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "audit", *args],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": env["DATABASE_URL"]},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_cli(tmp_path, "audit", *args, env={"DATABASE_URL": env["DATABASE_URL"]})
         assert result.returncode == 0, result.stderr
         return result.stdout
 
