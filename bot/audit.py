@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.connections.model import ConnectionEvent
+from bot.connections.queries import TrailRow
 
 # Characters that make a spreadsheet read a cell as a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -24,7 +24,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FIELDS = ("time", "connection", "organization", "actor", "from_state", "to_state", "kind", "detail")
 
 
-def kind_of(event: ConnectionEvent) -> str:
+def kind_of(event: TrailRow) -> str:
     """What sort of event: a state change, or a note on an unchanged state."""
     if event.from_state is None:
         return "created"
@@ -38,12 +38,12 @@ def kind_of(event: ConnectionEvent) -> str:
     return "note"
 
 
-def rows(events: Iterable[tuple[ConnectionEvent, str]]) -> Iterable[dict[str, object]]:
-    for event, organization in events:
+def rows(events: Iterable[TrailRow]) -> Iterable[dict[str, object]]:
+    for event in events:
         yield {
             "time": event.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "connection": event.connection_id,
-            "organization": organization,
+            "organization": event.organization,
             "actor": event.actor,
             "from_state": event.from_state.value if event.from_state else "",
             "to_state": event.to_state.value,
@@ -52,7 +52,7 @@ def rows(events: Iterable[tuple[ConnectionEvent, str]]) -> Iterable[dict[str, ob
         }
 
 
-def write(events: Iterable[tuple[ConnectionEvent, str]], out: TextIO, fmt: str) -> int:
+def write(events: Iterable[TrailRow], out: TextIO, fmt: str) -> int:
     """Write the events in `fmt` (jsonl or csv); returns how many."""
     count = 0
     if fmt == "csv":

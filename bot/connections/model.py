@@ -149,6 +149,7 @@ class Connection(Base):
 
     __table_args__ = (
         Index("ix_connections_next_due_at", "next_due_at"),
+        Index("ix_connections_updated_at", "updated_at"),  # the recently finished
         Index("ix_connections_organization", text("lower(organization)")),
         # At most one unfinished connection per organization, even when two people start
         # one at the same instant on two replicas.
@@ -205,6 +206,9 @@ class ConnectionEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     connection: Mapped[Connection] = relationship(back_populates="events")
+
+    # The audit export reads the trail in this order, streamed.
+    __table_args__ = (Index("ix_connection_events_at_id", "at", "id"),)
 
 
 class ConnectionNotice(Base):

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # How often one person's `status N` may ask Terraform live: each look is a Terraform call on
 # the bot's token, and a loop of status commands must not spend the organizations' rate.
 LIVE_LOOKS = 3
+# "Recently finished" looks this far back (bounded, so status never reads all history).
+RECENTLY = timedelta(days=90)
 LIVE_WINDOW = timedelta(minutes=1)
 
 
@@ -78,6 +80,9 @@ class Overview:
         self.clock = clock
         self._live_looks = PerPerson(LIVE_LOOKS, LIVE_WINDOW, clock)
 
+    def _recently(self) -> datetime:
+        return self.clock.now() - RECENTLY
+
     def next_reminder(self, connection: Connection) -> datetime | None:
         if connection.state not in schedule.PEOPLE_MUST_ACT:
             return None
@@ -91,9 +96,13 @@ class Overview:
         return view.status_blocks(
             user,
             mine=self.queries.open_owned_by(user),
-            channel=self.queries.open_in_channel(channel) if channel and others else [],
-            waiting=self.queries.awaiting_approval() if approver else [],
-            finished=self.queries.finished(5) if others else [],
+            channel=(
+                self.queries.open_in_channel(channel, besides=user, approver=approver)
+                if channel and others
+                else []
+            ),
+            waiting=self.queries.awaiting_approval(besides=user) if approver else [],
+            finished=self.queries.finished(5, since=self._recently()) if others else [],
             approver=approver,
             next_reminder=self.next_reminder,
         )
@@ -152,8 +161,12 @@ class Overview:
         home = view.home_view(
             user,
             mine=self.queries.open_owned_by(user, limit=30),
-            waiting=self.queries.awaiting_approval(limit=30) if approver else [],
-            recent=self.queries.finished(10, connected_only=True) if others else [],
+            waiting=self.queries.awaiting_approval(limit=30, besides=user) if approver else [],
+            recent=(
+                self.queries.finished(10, since=self._recently(), connected_only=True)
+                if others
+                else []
+            ),
             approver=approver,
             next_reminder=self.next_reminder,
         )

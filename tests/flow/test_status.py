@@ -221,3 +221,44 @@ def test_the_audit_export_reads_back_as_the_database_has_it(
     assert export("--organization", "someone-else") == ""
     assert export("--since", "2999-01-01") == ""
     assert SECRET not in export()
+
+
+def test_and_n_more_is_exact_past_a_page(
+    slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
+) -> None:
+    """150 open connections: status and App Home say how many more there are, exactly,
+    though they read only the first page."""
+    import re
+
+    for i in range(150):
+        bot.runtime.service.start(
+            NewConnection(
+                request_ref=f"many:{i}",
+                team_id="T",
+                channel_id=CHANNEL,
+                owner_id=OWNER,
+                organization=f"many-{i:03d}",
+                account_kind=AccountKind.SERVICE_ACCOUNT,
+                bitbucket_username="svc",
+                bitbucket_workspace="acme-team",
+            )
+        )
+
+    def shown_and_more(blocks: list[dict[str, Any]], title: str) -> tuple[int, int]:
+        text = json.dumps(blocks)
+        start = text.index(title)
+        listing = text[start:]
+        more = re.search(r"and (\d+) more", listing)
+        assert more, listing[:500]
+        shown = len(re.findall(r"#\d+ many-", listing[: more.start()]))
+        return shown, int(more.group(1))
+
+    slack.command("status", user=OWNER, channel=CHANNEL)
+    status = ephemeral_for(fake_slack, OWNER, "Bitbucket connections")
+    assert status.text.startswith("Bitbucket connections: 150 of yours open")
+    shown, more = shown_and_more(status.blocks, "Your connections")
+    assert shown + more == 150 and shown > 0
+    slack.open_home(OWNER)
+    home = eventually(lambda: fake_slack.homes.get(OWNER))
+    shown, more = shown_and_more(home["blocks"], "Your connections")
+    assert shown + more == 150 and shown > 0

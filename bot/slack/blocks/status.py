@@ -112,10 +112,11 @@ def _listing(
         if actions:
             blocks.append(ActionsBlock(block_id=f"{title[:20]}-{connection.id}", elements=actions))
         shown += 1
-    if shown < len(connections):
+    total = getattr(connections, "total", len(connections))  # exact, past the rows read
+    if shown < total:
         blocks.append(
             context_block(
-                f"…and {len(connections) - shown} more. `/connect-bitbucket status <number>` "
+                f"…and {total - shown} more. `/connect-bitbucket status <number>` "
                 "shows any one of them."
             )
         )
@@ -134,14 +135,13 @@ def status_blocks(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The caller's status: their connections, the channel's, what waits on them, and the
     last finished ones; within a message's 50 blocks."""
-    # Each connection once: a listing's buttons must stay unique in the message.
-    shown = {c.id for c in mine} | {c.id for c in waiting}
-    others = [c for c in channel if c.id not in shown]
+    # Each connection once (a listing's buttons must stay unique in the message): the
+    # channel's list comes without the viewer's own and, for approvers, what waits for them.
     parts = [
-        ("Your connections", list(mine), 16),
-        ("This channel's connections", others, 12),
-        ("Waiting for your approval", list(waiting), 12 if approver else 0),
-        ("Recently finished", list(finished), 9),
+        ("Your connections", mine, 16),
+        ("This channel's connections", channel, 12),
+        ("Waiting for your approval", waiting, 12 if approver else 0),
+        ("Recently finished", finished, 9),
     ]
     blocks: list[Block] = []
     for title, items, room in parts:
@@ -149,7 +149,13 @@ def status_blocks(
             blocks += _listing(
                 title, items, viewer, approver=approver, next_reminder=next_reminder, room=room
             )
-    text = f"Bitbucket connections: {len(mine)} of yours open, {len(waiting)} waiting for approval"
+
+    def count(items: Sequence[Connection]) -> int:
+        return int(getattr(items, "total", len(items)))
+
+    text = (
+        f"Bitbucket connections: {count(mine)} of yours open, {count(waiting)} waiting for approval"
+    )
     return text, [b.to_dict() for b in blocks[:MESSAGE_BLOCKS]]
 
 
@@ -218,7 +224,7 @@ def home_view(
     if approver:
         blocks += _listing(
             "Waiting for your approval",
-            [c for c in waiting if c.owner_id != viewer],
+            waiting,  # without the viewer's own requests
             viewer,
             approver=True,
             next_reminder=next_reminder,
