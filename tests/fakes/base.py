@@ -7,7 +7,6 @@ import json
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +75,7 @@ class FakeServer:
         self.connections = 0
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
+        self._wake = threading.Event()  # set: delayed replies stop waiting
 
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(pattern + r"$"), handler))
@@ -106,6 +106,14 @@ class FakeServer:
                     mode,
                 )
             )
+
+    def clear_faults(self) -> None:
+        """Behave again, and let replies held back by a delay go at once (a test that
+        hangs a call ends without waiting out the bot's read timeout)."""
+        with self.lock:
+            self.faults.clear()
+            self._wake.set()
+            self._wake = threading.Event()
 
     def requests_to(self, method: str, pattern: str) -> list[Request]:
         regex = re.compile(pattern + r"$")
@@ -177,7 +185,9 @@ class FakeServer:
             self.requests.append(request)
         fault = self._take_fault(request)
         if fault and fault.delay:
-            time.sleep(fault.delay)
+            with self.lock:
+                wake = self._wake
+            wake.wait(fault.delay)
         if fault and fault.mode == "respond":
             self._send(handler, Reply(fault.status, fault.body, fault.headers))
             return

@@ -105,7 +105,7 @@ def test_bitbucket_down_blocks_with_a_retry_and_rate_limits_are_waited_out(
     submit_credentials(slack)
     view = slack.wait_for_view_text(OWNER, "Try again in a minute", timeout=20)
     assert not fake_tfe.requests_to("POST", CREATE)
-    fake_bitbucket.faults.clear()
+    fake_bitbucket.clear_faults()
     fake_bitbucket.fail(
         "POST", r"/site/oauth2/access_token", status=429, headers={"Retry-After": "0.2"}
     )

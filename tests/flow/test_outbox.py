@@ -54,7 +54,7 @@ def test_a_bot_killed_before_telling_the_channel_tells_it_after_the_restart(
     eventually(lambda: len(fake_slack.requests_to("POST", POST)) > posts, timeout=20)
     first.kill()
     assert not notices(fake_slack)
-    fake_slack.faults.clear()
+    fake_slack.clear_faults()
 
     second = BotProcess(env, log).wait_ready()
     try:
@@ -208,4 +208,4 @@ def test_one_hung_terraform_call_delays_only_its_own_connection(
         message="the other connection waited behind the hung call",
     )
     assert time.monotonic() - started_at < 9
-    fake_tfe.faults.clear()
+    fake_tfe.clear_faults()

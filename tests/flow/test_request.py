@@ -168,7 +168,7 @@ def test_tfe_failures_on_the_check_are_explained_and_retryable(
     view = slack.wait_for_view_text(OWNER, words, timeout=30)
     assert view.view["callback_id"] == "connect_request"
     # When TFE recovers, pressing Continue again starts the connection.
-    fake_tfe.faults.clear()
+    fake_tfe.clear_faults()
     slack.submit(view, {})
     slack.wait_for_view_text(OWNER, "is under way")
     assert len(fake_slack.channel_messages(CHANNEL)) == 1
