@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from bot import db
 from bot.clients.bitbucket import BitbucketClient
+from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -86,9 +87,10 @@ class Runtime:
     scheduler: BackgroundScheduler | None = field(default=None)
 
     def start_jobs(self) -> None:
-        """Start the scheduler (token watch and housekeeping)."""
+        """Start the lanes of due work and the scheduler (member list, housekeeping)."""
         if self.scheduler is None:
             self.due.release_dead_claims()
+            self.due.start()
             self.scheduler = start_scheduler(
                 self.due,
                 self.deliveries,
@@ -165,7 +167,11 @@ def build_runtime(
     service = ConnectionService(sessions, clock)
     notices = Notices(sessions, clock)
     deliveries = Deliveries(sessions, clock)
-    tfe = TFEClient(settings.tfe_url, settings.tfe_token.get_secret_value())
+    tfe = TFEClient(
+        settings.tfe_url,
+        settings.tfe_token.get_secret_value(),
+        limiter=RateLimiter(settings.tfe_rate),
+    )
     bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
     pages = Pages(tfe_url=settings.tfe_url, bitbucket_url=settings.bitbucket_url)
     flow = ConnectFlow(
@@ -249,6 +255,8 @@ def build_runtime(
         worker=worker,
         health=HealthWatch(service, tfe),
         health_every=settings.health_every,
+        tfe_rate=settings.tfe_rate,
+        idle=sweep_interval(settings.token_poll_every),
     )
     deps = SlackDeps(
         settings=settings,

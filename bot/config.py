@@ -183,6 +183,7 @@ class Settings(BaseSettings):
     expire_after: Seconds = 1209600
     token_poll_every: Seconds = 5
     health_every: Seconds = 21600
+    tfe_rate: PositiveFloat = 25
 
     @model_validator(mode="before")
     @classmethod

@@ -7,7 +7,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -53,6 +54,28 @@ class RateLimiter:
         """The service said to slow down: hold every caller back for a while."""
         with self._lock:
             self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+
+_share = threading.local()
+
+
+@contextmanager
+def paced_by(limiter: RateLimiter) -> Iterator[None]:
+    """Calls made in this thread meanwhile also wait their turn on `limiter`: a lane's share
+    of a service's rate (bulk work takes its share; people's work the rest)."""
+    previous = getattr(_share, "limiter", None)
+    _share.limiter = limiter
+    try:
+        yield
+    finally:
+        _share.limiter = previous
+
+
+def _acquire(limiter: RateLimiter) -> None:
+    share: RateLimiter | None = getattr(_share, "limiter", None)
+    if share is not None:
+        share.acquire()
+    limiter.acquire()
 
 
 @dataclass(frozen=True)
@@ -112,7 +135,7 @@ def send_with_retries(
     last_response: httpx.Response | None = None
     last_error: httpx.HTTPError | None = None
     for attempt in range(policy.attempts):
-        limiter.acquire()
+        _acquire(limiter)
         try:
             response = send()
         except httpx.TransportError as error:

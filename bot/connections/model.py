@@ -29,6 +29,8 @@ from bot.connections.states import FINAL, SETTLED, State
 OPEN_PREDICATE = "state NOT IN ({})".format(
     ", ".join(f"'{s.value}'" for s in sorted(FINAL | SETTLED))
 )
+# The bulk lane of due work (health checks); everything else due is people's.
+SETTLED_PREDICATE = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(SETTLED)))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -149,6 +151,19 @@ class Connection(Base):
 
     __table_args__ = (
         Index("ix_connections_next_due_at", "next_due_at"),
+        # One index per lane of due work, so neither is read past the other's backlog.
+        Index(
+            "ix_connections_due_people",
+            "next_due_at",
+            sqlite_where=text(f"NOT ({SETTLED_PREDICATE})"),
+            postgresql_where=text(f"NOT ({SETTLED_PREDICATE})"),
+        ),
+        Index(
+            "ix_connections_due_bulk",
+            "next_due_at",
+            sqlite_where=text(SETTLED_PREDICATE),
+            postgresql_where=text(SETTLED_PREDICATE),
+        ),
         Index("ix_connections_updated_at", "updated_at"),  # the recently finished
         Index("ix_connections_organization", text("lower(organization)")),
         # At most one unfinished connection per organization, even when two people start

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
 from bot.connections.notices import ESCALATION, OWNER_LEFT, REMINDER, Notices
-from bot.connections.outbox import Owed
+from bot.connections.outbox import Debt, Owed
 from bot.connections.schedule import PEOPLE_MUST_ACT
 from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
 from bot.flows.connect import ConnectFlow
 from bot.flows.health import HealthWatch
 from bot.flows.stalled import StallFlow
-from bot.jobs.queue import DueQueue, gone_on_this_host, worker_name
+from bot.jobs.lanes import Lane
+from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
 from bot.problems import Problem
 from bot.slack.audience import Audience
 from bot.slack.courier import Courier
@@ -31,12 +33,21 @@ log = logging.getLogger(__name__)
 # connection's claim is renewed as its turn comes, so a slow batch keeps what it works on.
 LEASE_SECONDS = 30.0
 RETRY_AFTER_FAILURE = 30.0
+# The share of the Terraform rate bulk work may take; the rest is kept for people's work.
+BULK_SHARE = 0.85
+# Threads per lane. People's work is a handful at a time; bulk work is paced by its share
+# of the rate, and enough threads keep that share busy while each call waits on Terraform.
+PEOPLE_THREADS = 8
+BULK_THREADS = 16
+OUTBOX_THREADS = 4
 # A reminder waits for the approvers' cards; look again this soon.
 CARDS_FIRST_RETRY = 1.0
 
 
 class DueWork:
-    """One sweep claims up to `batch` due connections and handles each."""
+    """Due work in three lanes, each claiming as its threads free up: people's (token
+    checks, reminders, approvals, expiries), bulk (health checks, paced to its share of the
+    Terraform rate) and the outbox (messages owed to Slack)."""
 
     def __init__(
         self,
@@ -55,6 +66,8 @@ class DueWork:
         parallel: int = 8,
         health: HealthWatch | None = None,
         health_every: float = 21600,
+        tfe_rate: float = 25.0,
+        idle: float = 1.0,
     ) -> None:
         self.service = service
         self.queue = queue
@@ -70,9 +83,38 @@ class DueWork:
         self.parallel = parallel
         self.health = health
         self.health_every = health_every
-        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="due")
-        self._in_flight = 0
-        self._lock = threading.Lock()
+        self.lanes: dict[str, Lane[Any]] = {
+            PEOPLE: Lane(
+                PEOPLE, self._claimer(PEOPLE), self._handle_claimed, threads=parallel, idle=idle
+            ),
+            BULK: Lane(
+                BULK,
+                self._claimer(BULK),
+                self._handle_claimed,
+                threads=BULK_THREADS,
+                idle=idle,
+                pace=RateLimiter(tfe_rate * BULK_SHARE),
+            ),
+            "outbox": Lane(
+                "outbox", self._claim_owed, courier.send_group, threads=OUTBOX_THREADS, idle=idle
+            ),
+        }
+
+    def _claimer(self, lane: str) -> Callable[[int], list[tuple[int, datetime]]]:
+        def claim(free: int) -> list[tuple[int, datetime]]:
+            claimed_at = self.clock.now()
+            ids = self.queue.claim_due(
+                self.worker, limit=min(self.batch, free), lease_seconds=LEASE_SECONDS, lane=lane
+            )
+            return [(connection_id, claimed_at) for connection_id in ids]
+
+        return claim
+
+    def _handle_claimed(self, item: tuple[int, datetime]) -> None:
+        self.handle(*item)
+
+    def _claim_owed(self, free: int) -> list[list[Debt]]:
+        return self.courier.claim_due_groups(limit=free * 5)
 
     def release_dead_claims(self) -> None:
         """At start: free what crashed runs of the bot on this host still hold, so a
@@ -107,40 +149,31 @@ class DueWork:
         except Exception:
             log.warning("could not tell the owner", extra={"connection": connection.id})
 
-    def sweep(self) -> int:
-        """Start what is due now, side by side on a bounded pool, so one hung outside call
-        holds up only its own connection; returns how many connections were started."""
-        claimed_at = self.clock.now()
-        with self._lock:
-            free = self.parallel - self._in_flight
-        claimed: list[int] = []
-        if free > 0:
-            try:
-                claimed = self.queue.claim_due(
-                    self.worker, limit=min(self.batch, free), lease_seconds=LEASE_SECONDS
-                )
-            except Exception:
-                log.exception("claiming due work failed", extra={"worker": self.worker})
-        for connection_id in claimed:
-            with self._lock:
-                self._in_flight += 1
-            self._pool.submit(self._handle_and_count, connection_id, claimed_at)
-        try:
-            self.courier.deliver_due()  # messages still owed, by this process or a dead one
-        except Exception:
-            log.exception("sending owed messages failed", extra={"worker": self.worker})
-        return len(claimed)
+    def start(self) -> None:
+        """Start the lanes."""
+        for lane in self.lanes.values():
+            lane.start()
 
-    def _handle_and_count(self, connection_id: int, claimed_at: datetime) -> None:
-        try:
-            self.handle(connection_id, claimed_at)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
+    def sweep(self) -> int:
+        """Claim what is due now in every lane and start it (tests and benchmarks that move a
+        clock call this instead of starting the lanes); returns how many were started."""
+        return sum(lane.run_once() for lane in self.lanes.values())
+
+    def nudge(self) -> None:
+        """Work may have become due (a click, a commit): every lane looks now."""
+        for lane in self.lanes.values():
+            lane.nudge()
 
     def shutdown(self) -> None:
-        """Let the work in hand finish."""
-        self._pool.shutdown(wait=True)
+        """Take nothing more, let the work in hand finish, and free what this process still
+        holds so another replica (or the next run) takes it at once."""
+        for lane in self.lanes.values():
+            lane.stop()
+        try:
+            self.queue.release_leases([self.worker])
+            self.courier.outbox.release_leases([self.worker])
+        except Exception:
+            log.warning("could not free claims at shutdown", extra={"worker": self.worker})
 
     def handle(self, connection_id: int, claimed_at: datetime) -> None:
         """Do what is due for one claimed connection, then say when it is next due."""

@@ -1,4 +1,6 @@
-"""APScheduler wiring: what runs when. What is due lives in the database, not here."""
+"""APScheduler wiring: the periodic housekeeping. Due work (token checks, reminders, health
+checks, owed messages) runs in the lanes of bot/jobs/lanes.py; what is due lives in the
+database, not here."""
 
 from __future__ import annotations
 
@@ -43,7 +45,6 @@ def start_scheduler(
             **({"next_run_time": datetime.now(UTC)} if now else {}),
         )
 
-    every(due.sweep, "sweep", seconds=tick, now=True)
     # Who is a full member: Slack's list now and hourly, other replicas' news every tick.
     every(directory.load_if_due, "member-list", minutes=1, now=True)
     every(directory.catch_up, "member-changes", seconds=tick)

@@ -56,15 +56,25 @@ class Courier:
         except Exception:
             log.exception("sending owed messages failed", extra={"connection": connection_id})
 
-    def deliver_due(self, limit: int = 50) -> int:
-        """The sweep's part: what is still owed and due, by any process. Returns how many."""
+    def claim_due_groups(self, limit: int = 50) -> list[list[Debt]]:
+        """What is still owed and due, by any process, claimed and grouped by connection
+        (one group is sent in order by one thread)."""
         debts = self.outbox.claim_due(self.worker, limit=limit, lease_seconds=LEASE_SECONDS)
         by_connection: defaultdict[int, list[Debt]] = defaultdict(list)
         for debt in debts:
             by_connection[debt.connection_id].append(debt)
-        for group in by_connection.values():
+        return list(by_connection.values())
+
+    def send_group(self, debts: Sequence[Debt]) -> None:
+        """Send one connection's claimed debts in order; what fails stays owed."""
+        self._send(debts)
+
+    def deliver_due(self, limit: int = 50) -> int:
+        """Send what is owed and due now, here (tests); returns how many were claimed."""
+        groups = self.claim_due_groups(limit)
+        for group in groups:
             self._send(group)
-        return len(debts)
+        return sum(len(group) for group in groups)
 
     def _send(self, debts: Sequence[Debt]) -> None:
         sent: set[Owed] = set()

@@ -1,0 +1,129 @@
+"""Lanes of due work: each kind has its own threads and its own claims, so what a person is
+waiting on (a token check after Authorize, a reminder, an owed message) never queues behind
+bulk work (a round of health checks, a move of workspaces).
+
+A lane claims as soon as one of its threads is free, not once a tick: its pace is set by how
+fast its work goes and, for bulk work, by its share of the Terraform rate, not by the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+from bot.clients.http import RateLimiter, paced_by
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+
+
+class Lane(Generic[Item]):
+    """Claims items with `claim(free)` and runs `handle(item)` on up to `threads` threads.
+
+    With `pace`, every outside call its threads make also waits its turn there (the bulk
+    lane's share of the Terraform rate, so people's work always finds room).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        claim: Callable[[int], Sequence[Item]],
+        handle: Callable[[Item], object],
+        *,
+        threads: int,
+        idle: float,
+        pace: RateLimiter | None = None,
+    ) -> None:
+        self.name = name
+        self._claim = claim
+        self._handle = handle
+        self.threads = threads
+        self.idle = idle  # how long to wait before looking again when nothing was due
+        self.pace = pace
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"lane-{name}")
+        self._in_flight = 0
+        self._changed = threading.Condition()
+        self._stopping = threading.Event()
+        self._nudged = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def in_flight(self) -> int:
+        with self._changed:
+            return self._in_flight
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"lane-{self.name}", daemon=True)
+            self._thread.start()
+
+    def nudge(self) -> None:
+        """Something may have become due: look now instead of at the next idle tick."""
+        with self._changed:
+            self._nudged = True
+            self._changed.notify_all()
+
+    def run_once(self) -> int:
+        """Claim what is due now and start it (for tests and benchmarks that drive a clock);
+        returns how many items were started."""
+        return self._dispatch()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            started = self._dispatch()
+            with self._changed:
+                if self._stopping.is_set():
+                    break
+                if started and self._in_flight < self.threads:
+                    continue  # there may be more due: claim again while threads are free
+                if not self._nudged:
+                    self._changed.wait(self.idle)
+                self._nudged = False
+
+    def _dispatch(self) -> int:
+        with self._changed:
+            free = self.threads - self._in_flight
+        if free <= 0:
+            return 0
+        try:
+            items = list(self._claim(free))
+        except Exception:
+            log.exception("claiming due work failed", extra={"state": self.name})
+            return 0
+        for item in items:
+            with self._changed:
+                self._in_flight += 1
+            try:
+                self._pool.submit(self._one, item)
+            except RuntimeError:  # shutting down: the claim's lease frees it for later
+                with self._changed:
+                    self._in_flight -= 1
+        return len(items)
+
+    def _one(self, item: Item) -> None:
+        try:
+            if self.pace is None:
+                self._handle(item)
+            else:
+                with paced_by(self.pace):
+                    self._handle(item)
+        except Exception:
+            log.exception("due work failed", extra={"state": self.name})
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def stop(self) -> None:
+        """Claim nothing more; let the work in hand finish (what was claimed but not begun
+        is left to its lease, which a restart frees at once)."""
+        self._stopping.set()
+        with self._changed:
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
