@@ -132,9 +132,17 @@ class Outbox:
             with self._sessions.begin() as session:
                 session.execute(delete(OwedMessage).where(OwedMessage.id.in_(list(ids))))
 
-    def failed(self, ids: Sequence[int], error: str, *, counted: int | None) -> int:
+    def failed(
+        self,
+        ids: Sequence[int],
+        error: str,
+        *,
+        counted: int | None,
+        not_before: float | None = None,
+    ) -> int:
         """Give these back for a later try; `counted` is the one whose attempt failed (its
-        attempts go up). Returns that row's attempts so far."""
+        attempts go up), and none is tried again sooner than `not_before` seconds (Slack's
+        Retry-After). Returns that row's attempts so far."""
         now = self._clock.now()
         attempts = 0
         with self._sessions.begin() as session:
@@ -144,7 +152,7 @@ class Outbox:
                     row.attempts += 1
                     row.last_error = error[:255]
                     attempts = row.attempts
-            retry_at = now + timedelta(seconds=backoff(attempts))
+            retry_at = now + timedelta(seconds=max(backoff(attempts), not_before or 0.0))
             session.execute(
                 update(OwedMessage)
                 .where(OwedMessage.id.in_(list(ids)))

@@ -24,6 +24,7 @@ from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
 from bot.problems import Problem
 from bot.slack.audience import Audience
+from bot.slack.client import in_background
 from bot.slack.courier import Courier
 from bot.slack.notify import Notifier
 
@@ -85,7 +86,12 @@ class DueWork:
         self.health_every = health_every
         self.lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
-                PEOPLE, self._claimer(PEOPLE), self._handle_claimed, threads=parallel, idle=idle
+                PEOPLE,
+                self._claimer(PEOPLE),
+                self._handle_claimed,
+                threads=parallel,
+                idle=idle,
+                around=in_background,
             ),
             BULK: Lane(
                 BULK,
@@ -94,9 +100,15 @@ class DueWork:
                 threads=BULK_THREADS,
                 idle=idle,
                 pace=RateLimiter(tfe_rate * BULK_SHARE),
+                around=in_background,
             ),
             "outbox": Lane(
-                "outbox", self._claim_owed, courier.send_group, threads=OUTBOX_THREADS, idle=idle
+                "outbox",
+                self._claim_owed,
+                courier.send_group,
+                threads=OUTBOX_THREADS,
+                idle=idle,
+                around=in_background,
             ),
         }
 

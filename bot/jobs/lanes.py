@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import Generic, TypeVar
 
 from bot.clients.http import RateLimiter, paced_by
@@ -37,6 +38,7 @@ class Lane(Generic[Item]):
         threads: int,
         idle: float,
         pace: RateLimiter | None = None,
+        around: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self.name = name
         self._claim = claim
@@ -44,6 +46,7 @@ class Lane(Generic[Item]):
         self.threads = threads
         self.idle = idle  # how long to wait before looking again when nothing was due
         self.pace = pace
+        self.around = around  # what every item runs inside (no waiting out Slack's 429s)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"lane-{name}")
         self._in_flight = 0
         self._changed = threading.Condition()
@@ -106,11 +109,8 @@ class Lane(Generic[Item]):
 
     def _one(self, item: Item) -> None:
         try:
-            if self.pace is None:
+            with self.around(), paced_by(self.pace) if self.pace else nullcontext():
                 self._handle(item)
-            else:
-                with paced_by(self.pace):
-                    self._handle(item)
         except Exception:
             log.exception("due work failed", extra={"state": self.name})
         finally:

@@ -18,6 +18,8 @@ import io
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
@@ -28,6 +30,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.config import Settings
 from bot.redaction import REDACTOR
@@ -37,8 +42,41 @@ from bot.slack.kept_alive import KeptAlive
 # pools and the sweep).
 POOL_SIZE = 32
 
+_background = threading.local()
+
+
+@contextmanager
+def in_background() -> Iterator[None]:
+    """Slack calls made in this thread meanwhile never wait out a 429: the error is raised at
+    once, and the caller (the outbox, due work) reschedules just that message for when
+    Retry-After says. A thread shared by all due work must never sleep for one refusal."""
+    previous = getattr(_background, "on", False)
+    _background.on = True
+    try:
+        yield
+    finally:
+        _background.on = previous
+
+
+class RateLimitRetryForPeople(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (wait Retry-After, try again) where a person is waiting on the
+    answer; in the background the 429 is the answer."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if getattr(_background, "on", False):
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
 # The handlers that look only at error statuses and failed connections, never at an answer.
-_ANSWERS_FINAL = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler)
+_ANSWERS_FINAL = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RateLimitRetryForPeople)
 
 
 class SlackClient(WebClient):
@@ -135,6 +173,6 @@ def slack_client(settings: Settings) -> SlackClient:
         timeout=15,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            RateLimitRetryForPeople(max_retry_count=3),
         ],
     )

@@ -123,7 +123,9 @@ class Courier:
 
     def _failed(self, left: Sequence[Debt], failed: Debt, error: Exception) -> None:
         said = _describe(error)
-        attempts = self.outbox.failed([d.id for d in left], said, counted=failed.id)
+        attempts = self.outbox.failed(
+            [d.id for d in left], said, counted=failed.id, not_before=_retry_after(error)
+        )
         extra = {"connection": failed.connection_id, "error": said, "state": failed.kind.value}
         if attempts == TELL_AFTER:
             log.warning("Slack keeps refusing an owed message; still trying", extra=extra)
@@ -135,6 +137,21 @@ class Courier:
             )
         else:
             log.info("an owed message will be tried again", extra=extra)
+
+
+def _retry_after(error: Exception) -> float | None:
+    """Seconds Slack asked us to wait (a 429's Retry-After), if it said."""
+    if not isinstance(error, SlackApiError):
+        return None
+    headers = getattr(error.response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            text = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(text))
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def _describe(error: Exception) -> str:

@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +77,7 @@ class FakeServer:
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._wake = threading.Event()  # set: delayed replies stop waiting
+        self.latency = 0.0  # seconds every request takes, as a real service's round trip
 
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(pattern + r"$"), handler))
@@ -183,6 +185,8 @@ class FakeServer:
     def _dispatch(self, request: Request, handler: BaseHTTPRequestHandler) -> None:
         with self.lock:
             self.requests.append(request)
+        if self.latency:
+            time.sleep(self.latency)
         fault = self._take_fault(request)
         if fault and fault.delay:
             with self.lock:
