@@ -23,7 +23,7 @@ def connected_backlog(bot: RunningBot, fake_tfe: FakeTFE, count: int) -> None:
     """`count` connected connections, each with a healthy client in Terraform, all due for a
     health check long before anything else."""
     clients = [fake_tfe.add_client_by_hand("acme-infra") for _ in range(count)]
-    now = bot.runtime.service._clock.now()  # noqa: SLF001 - the bot's own clock
+    now = bot.runtime.service._clock.now()
     long_ago = now - timedelta(days=2)
     rows = [
         {
@@ -94,7 +94,6 @@ def test_a_429_storm_on_slack_leaves_token_checks_on_time(
         headers={"Retry-After": "30"},
         times=10_000,
     )
-    bot.runtime.courier.outbox  # noqa: B018 - owed messages now pile up here
     before = len(fake_tfe.requests_to("GET", tokens))
     time.sleep(3)
     checks = len(fake_tfe.requests_to("GET", tokens)) - before
@@ -105,6 +104,6 @@ def test_a_429_storm_on_slack_leaves_token_checks_on_time(
     # What Slack refused is owed, with its attempts counted and Retry-After honoured.
     owed = eventually(lambda: [m for m in bot.runtime.courier.outbox.owed() if m.attempts >= 1])
     assert all(m.last_error == "ratelimited" for m in owed), [m.last_error for m in owed]
-    now = bot.runtime.service._clock.now()  # noqa: SLF001
+    now = bot.runtime.service._clock.now()
     assert all(m.due_at >= now + timedelta(seconds=20) for m in owed), [m.due_at for m in owed]
     assert not [m for m in fake_slack.channel_messages(CHANNEL) if "is connected" in m.text]
