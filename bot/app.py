@@ -16,7 +16,6 @@ from sqlalchemy import Engine, text
 
 from bot import db
 from bot.clients.bitbucket import BitbucketClient
-from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -37,6 +36,7 @@ from bot.gate import SlackGate
 from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
+from bot.shared_rate import SharedRateLimiter
 from bot.slack import actions, commands, events, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
@@ -170,7 +170,8 @@ def build_runtime(
     tfe = TFEClient(
         settings.tfe_url,
         settings.tfe_token.get_secret_value(),
-        limiter=RateLimiter(settings.tfe_rate),
+        # Every replica uses one token, so they share its rate through the database.
+        limiter=SharedRateLimiter(sessions, "tfe", settings.tfe_rate),
     )
     bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
     pages = Pages(tfe_url=settings.tfe_url, bitbucket_url=settings.bitbucket_url)

@@ -307,3 +307,14 @@ class MemberChange(Base):
 def same_organization(name: str) -> ColumnElement[bool]:
     """Rows of this organization, its name compared as Terraform compares names (any case)."""
     return func.lower(Connection.organization) == name.lower()
+
+
+class RateWindow(Base):
+    """How many calls to one service all replicas took in one second (one shared token's
+    rate limit is shared by every replica that uses it)."""
+
+    __tablename__ = "rate_windows"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    second: Mapped[int] = mapped_column(Integer, primary_key=True)  # Unix time, whole seconds
+    used: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,107 @@
+"""One rate for all replicas: TFE_RATE is what Terraform allows one token, and every replica
+uses the same token, so each second's calls are counted in the database they share.
+
+A replica takes a few calls at a time from the current second's row (one short transaction
+per block, not per call) and spends them through its own token bucket, so its calls stay
+spread over the second. When the second's budget is gone it waits for the next second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clients.http import RateLimiter
+from bot.connections.model import RateWindow
+
+log = logging.getLogger(__name__)
+
+# Seconds' rows older than this are deleted now and then.
+KEEP_SECONDS = 120
+
+
+class SharedRateLimiter(RateLimiter):
+    """A RateLimiter whose per-second budget is shared through the database."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        name: str,
+        per_second: float,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(per_second)
+        self._sessions = sessions
+        self._name = name
+        self._limit = max(1, int(per_second))
+        # Calls taken per transaction: a few, so that two replicas share a second fairly and
+        # a replica that stops using its block wastes little.
+        self._block = max(1, self._limit // 5)
+        self._now = now
+        self._second = -1
+        self._left = 0
+        self._shared = threading.Lock()
+        self._cleaned_at = 0
+
+    def acquire(self) -> None:
+        """Wait for this replica's own bucket (which spreads its calls over the second),
+        then until it holds one of the current second's shared calls: the call is made in
+        the second it was counted in."""
+        super().acquire()
+        while True:
+            with self._shared:
+                second = int(self._now())
+                if second != self._second:
+                    self._second, self._left = second, 0
+                if self._left == 0:
+                    self._left = self._take(second)
+                if self._left > 0:
+                    self._left -= 1
+                    break
+                wait = second + 1 - self._now()
+            time.sleep(max(0.0, min(wait, 1.0)))
+
+    def _take(self, second: int) -> int:
+        """Reserve up to a block of this second's calls; returns how many were had."""
+        try:
+            with self._sessions.begin() as session:
+                dialect = session.get_bind().dialect.name
+                module = postgresql if dialect == "postgresql" else sqlite
+                session.execute(
+                    module.insert(RateWindow)
+                    .values(name=self._name, second=second, used=0)
+                    .on_conflict_do_nothing()
+                )
+                for want in (self._block, 1):
+                    taken = session.execute(
+                        update(RateWindow)
+                        .where(RateWindow.name == self._name, RateWindow.second == second)
+                        .where(RateWindow.used + want <= self._limit)
+                        .values(used=RateWindow.used + want)
+                        .returning(RateWindow.used)
+                    ).first()
+                    if taken is not None:
+                        self._clean(session, second)
+                        return want
+                return 0
+        except Exception:
+            # The database is the bot's lifeline anyway; without it, pace as one replica.
+            log.warning("could not read the shared Terraform rate; pacing alone")
+            return 1
+
+    def _clean(self, session: Session, second: int) -> None:
+        if second - self._cleaned_at < KEEP_SECONDS:
+            return
+        self._cleaned_at = second
+        session.execute(
+            delete(RateWindow).where(
+                RateWindow.name == self._name, RateWindow.second < second - KEEP_SECONDS
+            )
+        )

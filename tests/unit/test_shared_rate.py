@@ -1,0 +1,42 @@
+"""TFE_RATE is one budget for every replica: two limiters on one database together stay
+under it each second, and use most of it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from bot import db
+from bot.shared_rate import SharedRateLimiter
+
+
+def test_two_replicas_share_one_rate(database_url: str) -> None:
+    db.migrate(database_url)
+    engines = [db.make_engine(database_url) for _ in range(2)]
+    limiters = [SharedRateLimiter(db.make_sessionmaker(e), "tfe", 10) for e in engines]
+    taken: list[float] = []
+    lock = threading.Lock()
+    start = time.time()
+    stop_at = int(start) + 3  # two whole seconds after the one we start in
+
+    def call(limiter: SharedRateLimiter) -> None:
+        while True:
+            limiter.acquire()
+            now = time.time()
+            if now >= stop_at:
+                return
+            with lock:
+                taken.append(now)
+
+    threads = [threading.Thread(target=call, args=(lim,)) for lim in limiters for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for engine in engines:
+        engine.dispose()
+    per_second = Counter(int(t) for t in taken)
+    whole = [per_second[s] for s in range(int(start) + 1, stop_at)]
+    assert all(n <= 10 for n in per_second.values()), per_second
+    assert sum(whole) >= 0.8 * 10 * len(whole), whole  # the budget is used, not wasted
