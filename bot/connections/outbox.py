@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.connections.model import OwedMessage
 
-# How long the sweep leaves a fresh row to the process that committed it.
-GRACE_SECONDS = 10.0
+# How long the sweep leaves a fresh row to the process that committed it (which claims it
+# at once): past this, a process that died before it could is stood in for, by its own
+# restart or another replica, within a couple of seconds.
+GRACE_SECONDS = 1.0
 # Retry delays after failures: 2, 3, 4.5, 6.75 … seconds (so a half-minute outage is over
 # within a few tries of its end), never more than 5 minutes.
 BACKOFF_MAX_SECONDS = 300.0
@@ -167,6 +169,16 @@ class Outbox:
             if connection_id is not None:
                 query = query.where(OwedMessage.connection_id == connection_id)
             return list(session.scalars(query))
+
+    def renew_all(self, worker: str, seconds: float) -> None:
+        """Keep every claim this worker holds alive for `seconds` more (its heartbeat)."""
+        until = self._clock.now() + timedelta(seconds=seconds)
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OwedMessage)
+                .where(OwedMessage.lease_owner == worker)
+                .values(lease_until=until)
+            )
 
     def release_leases(self, owners: list[str]) -> int:
         """Free what workers known to be gone held."""

@@ -30,9 +30,10 @@ from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
 
-# How long a claim holds; a replica that dies mid-claim loses it after this long. Each
-# connection's claim is renewed as its turn comes, so a slow batch keeps what it works on.
-LEASE_SECONDS = 30.0
+# How long a claim holds without a heartbeat: a replica that dies loses what it held this
+# soon, and another takes it. A live one renews all its claims every HEARTBEAT seconds.
+LEASE_SECONDS = 5.0
+HEARTBEAT_SECONDS = 1.0
 RETRY_AFTER_FAILURE = 30.0
 # The share of the Terraform rate bulk work may take; the rest is kept for people's work.
 BULK_SHARE = 0.85
@@ -160,6 +161,15 @@ class DueWork:
             )
         except Exception:
             log.warning("could not tell the owner", extra={"connection": connection.id})
+
+    def renew_leases(self) -> None:
+        """The heartbeat: every claim this process holds (connections, owed messages) lives
+        LEASE_SECONDS more."""
+        try:
+            self.queue.renew_all(self.worker, LEASE_SECONDS)
+            self.courier.outbox.renew_all(self.worker, LEASE_SECONDS)
+        except Exception:
+            log.warning("could not renew claims", extra={"worker": self.worker})
 
     def start(self) -> None:
         """Start the lanes."""

@@ -108,6 +108,14 @@ class DueQueue:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def renew_all(self, worker: str, seconds: float) -> None:
+        """Keep every claim this worker holds alive for `seconds` more (its heartbeat)."""
+        until = self._clock.now() + timedelta(seconds=seconds)
+        with self._sessions.begin() as session:
+            session.execute(
+                update(Connection).where(Connection.lease_owner == worker).values(lease_until=until)
+            )
+
     def release_leases(self, owners: list[str]) -> int:
         """Free the claims of workers known to be gone; returns how many rows were freed."""
         if not owners:

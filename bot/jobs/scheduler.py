@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.jobs.due import DueWork
+from bot.jobs.due import HEARTBEAT_SECONDS, DueWork
 from bot.slack.deliveries import Deliveries
 from bot.slack.directory import MemberDirectory
 
@@ -45,6 +45,7 @@ def start_scheduler(
             **({"next_run_time": datetime.now(UTC)} if now else {}),
         )
 
+    every(due.renew_leases, "heartbeat", seconds=HEARTBEAT_SECONDS)
     # Who is a full member: Slack's list now and hourly, other replicas' news every tick.
     every(directory.load_if_due, "member-list", minutes=1, now=True)
     every(directory.catch_up, "member-changes", seconds=tick)

@@ -18,12 +18,14 @@ from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import State
 from bot.redaction import REDACTOR
+from bot.slack.client import in_background
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 30.0
+# As due work's claims (bot/jobs/due.py): kept alive by the heartbeat, lost soon after a crash.
+LEASE_SECONDS = 5.0
 # After this many failed tries of one message, say so in the log and the audit trail.
 TELL_AFTER = 5
 # Updates that say the same thing however often they are sent.
@@ -77,6 +79,12 @@ class Courier:
         return sum(len(group) for group in groups)
 
     def _send(self, debts: Sequence[Debt]) -> None:
+        # Owed messages are nobody's answer: whichever thread sends them (a listener's right
+        # after its commit, a lane's), a 429 reschedules them instead of holding the thread.
+        with in_background():
+            self._send_in_order(debts)
+
+    def _send_in_order(self, debts: Sequence[Debt]) -> None:
         sent: set[Owed] = set()
         for index, debt in enumerate(debts):
             if debt.kind in _ONCE_PER_ROUND and debt.kind in sent:
