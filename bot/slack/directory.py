@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clients.http import RateLimiter
 from bot.clock import Clock
 from bot.connections.member_changes import MemberChanges
 
@@ -28,6 +29,8 @@ RELOAD_EVERY = timedelta(hours=1)
 # users.list pages: Slack advises no more than 200 people a page.
 PAGE_SIZE = 200
 MAX_PAGES = 10_000  # two million people; a cursor that never ends stops here
+# users.list is Tier 2: about 20 calls a minute. The list paces itself to stay under it.
+PAGES_PER_SECOND = 20 / 60
 # Changes are read again for this long: longer than any commit lag or clock skew between
 # replicas, so none is missed (one already applied is skipped by its id).
 CHANGE_WINDOW = timedelta(minutes=5)
@@ -71,6 +74,11 @@ class MemberDirectory:
         self._loaded_at: datetime | None = None
         self._lock = threading.Lock()
         self._loading = threading.Lock()
+        # A read that failed part way: what it had and where to go on (Slack's cursor).
+        self._partial: dict[str, bool] = {}
+        self._cursor = ""
+        self._read_from: tuple[datetime, int] = (clock.now(), 0)  # its start, and changes then
+        self._pages = RateLimiter(PAGES_PER_SECOND)
 
     @property
     def loaded(self) -> bool:
@@ -131,10 +139,12 @@ class MemberDirectory:
         if not self._loading.acquire(blocking=False):
             return
         try:
-            started = self.clock.now()
-            if self._loaded_at is not None and started - self._loaded_at < RELOAD_EVERY:
+            now = self.clock.now()
+            if self._loaded_at is not None and now - self._loaded_at < RELOAD_EVERY:
                 return
-            floor = self.changes.last_id()
+            if not self._cursor:  # a fresh read; a resumed one keeps when its first page came
+                self._read_from = (now, self.changes.last_id())
+            started, floor = self._read_from
             try:
                 listed = self._list()
             except Exception as error:  # Slack refused or is unreachable: try next time
@@ -156,14 +166,23 @@ class MemberDirectory:
             self._loading.release()
 
     def _list(self) -> dict[str, bool]:
-        listed: dict[str, bool] = {}
-        cursor = ""
+        """Every page of users.list, paced under Tier 2. A failure keeps the pages read and
+        the cursor, so the next try goes on from there instead of page one."""
+        listed, cursor = self._partial, self._cursor
         for _ in range(MAX_PAGES):
-            page = self.client.users_list(limit=PAGE_SIZE, cursor=cursor or None)
+            self._pages.acquire()
+            try:
+                page = self.client.users_list(limit=PAGE_SIZE, cursor=cursor or None)
+            except SlackApiError as error:
+                if error.response.get("error") == "invalid_cursor":  # too old: start over
+                    self._partial, self._cursor = {}, ""
+                raise
             for person in page.get("members") or []:
                 if isinstance(person, dict) and person.get("id"):
                     listed[str(person["id"])] = is_member(person)
             cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            self._partial, self._cursor = listed, cursor
             if not cursor:
                 break
+        self._partial, self._cursor = {}, ""
         return listed

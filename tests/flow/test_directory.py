@@ -3,9 +3,12 @@ at every command; anyone it does not know is still asked, and a change reaches e
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
 
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.flow.steps import CHANNEL, OWNER, open_form
@@ -198,3 +201,30 @@ def test_someone_slack_will_not_describe_is_told_to_try_again_and_nothing_is_rem
     )
     assert bot.runtime.directory.known(JOINER) is None
     open_form(slack, user=JOINER)  # trying again works
+
+
+@pytest.mark.sqlite_only
+def test_a_failed_member_list_read_resumes_from_its_cursor_and_paces_itself(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    """users.list is Tier 2 (about 20 calls a minute): pages come ≥ 3 s apart, and a read
+    that fails on page two goes on from page two, not page one."""
+    fake_slack.members = [f"U{i:05d}PAGE" for i in range(450)]  # three pages of 200
+    bot = make_bot()
+    lists = r"/api/users\.list"
+    eventually(lambda: fake_slack.requests_to("POST", lists))  # page one is read
+    fake_slack.fail("POST", lists, status=200, body={"ok": False, "error": "internal_error"})
+    eventually(lambda: len(fake_slack.requests_to("POST", lists)) >= 2, timeout=8)
+    directory = bot.runtime.directory
+    eventually(lambda: not directory._loading.locked())
+    assert not directory.loaded
+    directory.load_if_due()  # the next try (the job's next minute), here at once
+    assert directory.loaded
+    assert all(directory.known(u) for u in fake_slack.members)
+    read = fake_slack.requests_to("POST", lists)
+    cursors = [r.form().get("cursor") for r in read]
+    # Page one; page two failed; page two again (not page one); page three.
+    assert len(cursors) == 4 and not cursors[0], cursors
+    assert cursors[1] == cursors[2] and cursors[1] and cursors[3] not in (None, cursors[1])
+    gaps = [b.at - a.at for a, b in itertools.pairwise(read)]
+    assert all(gap >= 2.5 for gap in gaps), gaps
