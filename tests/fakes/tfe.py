@@ -71,6 +71,7 @@ class FakeTFE(FakeServer):
         self.organizations: dict[str, FakeOrganization] = {}
         self.clients: dict[str, FakeOAuthClient] = {}
         self.rate_limit: int | None = None  # requests per second, then 429
+        self.refused_for_rate = 0  # how many got that 429
         # The UI's `uuid` attribute: "honour" it (the callback URL is built from it, as TFE's
         # UI relies on), "ignore" it (a TFE that picks its own), or "refuse" it with a 422.
         self.uuid_mode = "honour"
@@ -143,6 +144,7 @@ class FakeTFE(FakeServer):
         if self._over_rate_limit():
             with self.lock:
                 self.requests.append(request)
+                self.refused_for_rate += 1
             self._send(
                 handler,
                 Reply(
