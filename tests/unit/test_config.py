@@ -198,3 +198,10 @@ def _serve(tmp_path: Path, slack_api_url: str) -> subprocess.CompletedProcess[st
         text=True,
         timeout=90,
     )
+
+
+def test_tfe_rate_is_read_and_checked() -> None:
+    assert load_settings({**BASE, "TFE_RATE": "12.5"}).tfe_rate == 12.5
+    assert load_settings(BASE).tfe_rate == 25
+    with pytest.raises(ConfigError, match=r"^TFE_RATE must be greater than 0, got '0'"):
+        load_settings({**BASE, "TFE_RATE": "0"})
