@@ -51,8 +51,10 @@ class RunningBot:
     def __init__(self, settings: Settings, *, jobs: bool = True) -> None:
         self.settings = settings
         self.runtime: Runtime = build_runtime(settings)
+        # waitress reads asyncore_loop_timeout as a whole number of seconds: anything under
+        # 1 becomes 0, a select() that never waits, and a core burnt per bot.
         self.server = create_server(
-            self.runtime.wsgi(), host="127.0.0.1", port=0, threads=8, asyncore_loop_timeout=0.05
+            self.runtime.wsgi(), host="127.0.0.1", port=0, threads=8, asyncore_loop_timeout=1
         )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -72,7 +74,9 @@ class RunningBot:
             with contextlib.suppress(OSError):
                 channel.close()
         self.runtime.close()
-        self.thread.join(timeout=5)
+        # The loop notices its empty map at its next wake (within a second) and ends by
+        # itself; nothing waits on that.
+        self.thread.join(timeout=0.2)
 
     @classmethod
     def from_env(cls, env: dict[str, str], **kwargs: Any) -> RunningBot:

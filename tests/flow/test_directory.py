@@ -46,6 +46,7 @@ def test_people_on_slacks_list_are_not_asked_about_at_each_command(
     assert not [v for v in fake_slack.views.values() if v.user == GUEST]
 
 
+@pytest.mark.sqlite_only
 def test_the_list_is_read_page_by_page(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
 ) -> None:

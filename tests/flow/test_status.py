@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.connections.model import AccountKind
 from bot.connections.service import NewConnection
 from tests.cli import run_cli
@@ -223,6 +225,7 @@ def test_the_audit_export_reads_back_as_the_database_has_it(
     assert SECRET not in export()
 
 
+@pytest.mark.sqlite_only  # a count is a count on either database
 def test_and_n_more_is_exact_past_a_page(
     slack: SlackDriver, fake_slack: FakeSlack, bot: RunningBot
 ) -> None:
