@@ -20,6 +20,7 @@ from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.connections.cards import ApprovalCards
+from bot.connections.dependents import Dependents
 from bot.connections.member_changes import MemberChanges
 from bot.connections.notices import Notices
 from bot.connections.outbox import Outbox
@@ -254,7 +255,7 @@ def build_runtime(
         clock,
         approvers=approvers,
         worker=worker,
-        health=HealthWatch(service, tfe),
+        health=HealthWatch(service, tfe, Dependents(sessions, clock)),
         health_every=settings.health_every,
         tfe_rate=settings.tfe_rate,
         idle=sweep_interval(settings.token_poll_every),

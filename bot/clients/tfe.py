@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -18,6 +17,8 @@ from bot.clients.http import (
     RetryPolicy,
     send_with_retries,
 )
+from bot.clients.tfe_dependents import DependentLists
+from bot.clients.tfe_errors import TFEError, TFEErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -25,41 +26,6 @@ BITBUCKET_CLOUD = "bitbucket_hosted"
 JSONAPI = "application/vnd.api+json"
 # TFE documents about 30 requests per second per token; stay a little under it.
 RATE_PER_SECOND = 25.0
-
-
-class TFEErrorKind(StrEnum):
-    UNAUTHORIZED = "unauthorized"
-    FORBIDDEN = "forbidden"
-    NOT_FOUND = "not_found"
-    INVALID = "invalid"
-    RATE_LIMITED = "rate_limited"
-    UNAVAILABLE = "unavailable"
-    UNEXPECTED = "unexpected"
-
-
-class TFEError(Exception):
-    """TFE refused or failed a call; `user_message` says what happened and what to do."""
-
-    def __init__(
-        self,
-        kind: TFEErrorKind,
-        user_message: str,
-        *,
-        status: int | None = None,
-        details: tuple[str, ...] = (),
-        fields: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(f"TFE {kind.value} (HTTP {status}): {user_message}")
-        self.kind = kind
-        self.user_message = user_message
-        self.status = status
-        self.details = details
-        self.fields = fields or {}
-
-    @property
-    def outcome_unknown(self) -> bool:
-        """True when a write may or may not have happened (timeouts, 5xx)."""
-        return self.kind == TFEErrorKind.UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -86,7 +52,7 @@ class OAuthToken:
     created_at: str | None
 
 
-class TFEClient:
+class TFEClient(DependentLists):
     """A small client for the calls the bot makes; every method raises TFEError on failure."""
 
     def __init__(

@@ -138,6 +138,12 @@ class Connection(Base):
 
     # The health watch after "connected": when TFE was last asked, and what was wrong.
     health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What uses the connection's token in Terraform, counted with the health check (the
+    # list itself is in `dependents`); None until first counted.
+    uses_workspaces: Mapped[int | None] = mapped_column(Integer)
+    uses_policy_sets: Mapped[int | None] = mapped_column(Integer)
+    uses_modules: Mapped[int | None] = mapped_column(Integer)
+    dependents_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     health_note: Mapped[str | None] = mapped_column(Text)
 
     # What is due lives here: the sweep reads only rows whose time has come.
@@ -318,3 +324,22 @@ class RateWindow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     second: Mapped[int] = mapped_column(Integer, primary_key=True)  # Unix time, whole seconds
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Dependent(Base):
+    """A workspace, policy set or registry module that used a connection's OAuth token when
+    last counted. Kept when the client is deleted (Terraform then unlinks them all): this
+    list is then the only record of what to relink."""
+
+    __tablename__ = "dependents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    tfe_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    identifier: Mapped[str | None] = mapped_column(String(255))
+    branch: Mapped[str | None] = mapped_column(String(255))
+    oauth_token_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "tfe_id"),)

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
+from bot.connections.dependents import Dependents
 from bot.connections.model import Connection
 from bot.connections.outbox import Owed
 from bot.connections.service import ConnectionService
@@ -19,9 +20,15 @@ log = logging.getLogger(__name__)
 
 
 class HealthWatch:
-    def __init__(self, service: ConnectionService, tfe: TFEClient) -> None:
+    def __init__(
+        self,
+        service: ConnectionService,
+        tfe: TFEClient,
+        dependents: Dependents | None = None,
+    ) -> None:
         self.service = service
         self.tfe = tfe
+        self.dependents = dependents
 
     def check(self, connection_id: int) -> tuple[Connection, bool]:
         """After "connected": does TFE still hold the client and a token? Moves the
@@ -55,6 +62,8 @@ class HealthWatch:
                 "reach Bitbucket."
             )
             token_id = tokens[0] if tokens else None
+            if tokens:
+                self._count_dependents(connection, {*tokens, connection.oauth_token_id or ""})
         self.service.record_health(connection_id, problem)
         if problem and connection.state == State.CONNECTED:
             log.warning("connection broken", extra={"connection": connection_id})
@@ -82,6 +91,21 @@ class HealthWatch:
             extra={"connection": connection_id},
         )
         return self.service.get(connection_id), False
+
+    def _count_dependents(self, connection: Connection, tokens: set[str]) -> None:
+        """What uses the client's tokens, counted while the client exists (a client gone
+        leaves the last list standing: it is what must be relinked)."""
+        if self.dependents is None:
+            return
+        try:
+            found = self.tfe.list_dependents(connection.organization, tokens - {""})
+        except TFEError as error:
+            log.warning(
+                "could not count what uses the connection; the last count stands",
+                extra={"connection": connection.id, "status": error.status},
+            )
+            return
+        self.dependents.record(connection.id, found)
 
     def _move(
         self, connection_id: int, target: State, *, expect: State, note: str, **changes: Any

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clients.tfe import TFEClient, TFEError
 from bot.clock import Clock
 from bot.connections import schedule
+from bot.connections.dependents import Dependents
 from bot.connections.model import Connection
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionNotFound, ConnectionService
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 LIVE_LOOKS = 3
 # "Recently finished" looks this far back (bounded, so status never reads all history).
 RECENTLY = timedelta(days=90)
+# What uses a connection, listed in `status N` (the rest counted).
+DEPENDENTS_SHOWN = 30
 LIVE_WINDOW = timedelta(minutes=1)
 
 
@@ -79,6 +82,7 @@ class Overview:
         self.policy = policy
         self.clock = clock
         self._live_looks = PerPerson(LIVE_LOOKS, LIVE_WINDOW, clock)
+        self.dependents = Dependents(queries.sessions, clock)
 
     def _recently(self) -> datetime:
         return self.clock.now() - RECENTLY
@@ -125,6 +129,7 @@ class Overview:
             self.service.events(connection.id),
             live=self._live(connection, viewer),
             next_reminder=self.next_reminder(connection),
+            dependents=self.dependents.of(connection.id, limit=DEPENDENTS_SHOWN),
         )
 
     def _live(self, connection: Connection, viewer: str) -> str | None:

@@ -85,6 +85,14 @@ class FakeTFE(FakeServer):
         self.route("GET", base + r"/oauth-clients/(?P<id>[^/]+)", self._get_client)
         self.route("DELETE", base + r"/oauth-clients/(?P<id>[^/]+)", self._delete_client)
         self.route("GET", base + r"/oauth-clients/(?P<id>[^/]+)/oauth-tokens", self._tokens)
+        # What links to repositories through a token: per organization, per list.
+        self.linked: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for path in ("workspaces", "policy-sets", "registry-modules"):
+            self.route(
+                "GET",
+                base + rf"/organizations/(?P<org>[^/]+)/(?P<what>{path})",
+                self._linked_list,
+            )
 
     # Test helpers.
 
@@ -110,6 +118,38 @@ class FakeTFE(FakeServer):
                 }
             )
             return token_id
+
+    def link(
+        self,
+        organization: str,
+        what: str,
+        name: str,
+        token_id: str | None,
+        identifier: str = "acme-team/infra",
+        branch: str = "main",
+    ) -> str:
+        """A workspace, policy set or registry module (`what`: the list's path) linked to a
+        repository through `token_id` (None: not linked to VCS)."""
+        prefix = {"workspaces": "ws-", "policy-sets": "polset-", "registry-modules": "mod-"}
+        item_id = prefix[what] + secrets.token_hex(6)
+        repo = (
+            {"identifier": identifier, "branch": branch, "oauth-token-id": token_id}
+            if token_id
+            else None
+        )
+        with self.lock:
+            self.linked.setdefault(organization, {}).setdefault(what, []).append(
+                {"id": item_id, "type": what, "attributes": {"name": name, "vcs-repo": repo}}
+            )
+        return item_id
+
+    def _linked_list(self, request: Request, match: re.Match[str]) -> Reply:
+        org = self._org(match["org"])
+        if org is None:
+            return _error(404, "not found")
+        with self.lock:
+            items = list(self.linked.get(org.name, {}).get(match["what"], []))
+        return Reply(200, self._page(items, request), content_type=JSONAPI)
 
     def add_client_by_hand(self, organization: str) -> str:
         """A Bitbucket client someone made in the TFE UI, with a token."""
@@ -327,10 +367,25 @@ class FakeTFE(FakeServer):
         return Reply(200, {"data": self._client_json(client)}, content_type=JSONAPI)
 
     def _delete_client(self, request: Request, match: re.Match[str]) -> Reply:
-        with self.lock:
-            if self.clients.pop(match["id"], None) is None:
-                return _error(404, "not found")
+        if not self.delete_client(match["id"]):
+            return _error(404, "not found")
         return Reply(204)
+
+    def delete_client(self, client_id: str) -> bool:
+        """Delete a client (as the API or the web UI does); False if there was none."""
+        with self.lock:
+            client = self.clients.pop(client_id, None)
+            if client is None:
+                return False
+            # As TFE does: whatever used the client's tokens is unlinked.
+            tokens = {t["id"] for t in client.tokens}
+            for lists in self.linked.values():
+                for items in lists.values():
+                    for item in items:
+                        repo = item["attributes"].get("vcs-repo") or {}
+                        if repo.get("oauth-token-id") in tokens:
+                            item["attributes"]["vcs-repo"] = None
+        return True
 
     def _tokens(self, request: Request, match: re.Match[str]) -> Reply:
         client = self.clients.get(match["id"])

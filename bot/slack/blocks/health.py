@@ -9,18 +9,20 @@ from slack_sdk.models.blocks import ActionsBlock
 from bot.connections.model import Connection
 from bot.slack import ids
 from bot.slack.blocks.kit import button, section
-from bot.slack.blocks.status import ownership
+from bot.slack.blocks.status import ownership, uses
 from bot.slack.text import code, escape, fit_escaped
 
 
 def broken_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
     """For the channel, the owner and the approvers: what broke, and Reconnect."""
     org = escape(connection.organization)
+    used = uses(connection)
     text = (
         f":rotating_light: *The Bitbucket connection of {org} is broken* (#{connection.id}, "
         f"owner <@{connection.owner_id}>, {ownership(connection)}).\n"
         f"{fit_escaped(connection.health_note or 'Terraform no longer holds its token.', 1500)}\n"
-        "Terraform runs that need Bitbucket will fail until it is fixed. Press *Reconnect* to "
+        + (f"*{used}* use it. " if used else "")
+        + "Terraform runs that need Bitbucket will fail until it is fixed. Press *Reconnect* to "
         "set up a new connection with the same settings, or authorize again from the VCS "
         "provider in Terraform's settings (I'll notice)."
     )
@@ -48,8 +50,9 @@ def owner_left_message(connection: Connection) -> tuple[str, list[dict[str, Any]
     text = (
         f":warning: The Bitbucket connection of *{org}* (#{connection.id}) depends on "
         f"<@{connection.owner_id}>'s own Bitbucket account, and they are no longer a member of "
-        "this Slack workspace. It stops working when their Bitbucket access goes. Reconnect it "
-        "with a shared service account now."
+        "this Slack workspace. It stops working when their Bitbucket access goes"
+        + (f", and with it {uses(connection)}" if uses(connection) else "")
+        + ". Reconnect it with a shared service account now."
     )
     return f"The Bitbucket connection of {org} depends on someone who left", [
         section(text).to_dict(),

@@ -48,6 +48,52 @@ def _step(connection: Connection) -> str:
     return f"step {index + 1} of {len(shown)}: {shown[index][1]}"
 
 
+def _counted(number: int, one: str) -> str:
+    return f"{number} {one}{'' if number == 1 else 's'}"
+
+
+def uses(connection: Connection) -> str | None:
+    """ "14 workspaces, 2 policy sets and 1 registry module": what uses the connection's
+    token, as last counted; None before the first count."""
+    counts = [
+        (connection.uses_workspaces, "workspace"),
+        (connection.uses_policy_sets, "policy set"),
+        (connection.uses_modules, "registry module"),
+    ]
+    if all(number is None for number, _ in counts):
+        return None
+    parts = [_counted(number or 0, one) for number, one in counts if number is not None]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def dependents_blocks(rows: Sequence[Any], total: int) -> list[Block]:
+    """The list of what uses the token: kind, name, repository and branch."""
+    if not rows:
+        return []
+    lines = [
+        f"• {row.kind} {code(row.name)}"
+        + (f" · {code(row.identifier)}" if row.identifier else "")
+        + (f" @ {code(row.branch)}" if row.branch else "")
+        for row in rows
+    ]
+    more = f"\n…and {total - len(rows)} more." if total > len(rows) else ""
+    return [section(fit_escaped_lines("*What uses it*", lines, more))]
+
+
+def fit_escaped_lines(title: str, lines: list[str], tail: str) -> str:
+    """A title and as many lines as fit in one section (3,000 characters)."""
+    text = title
+    shown = 0
+    for line in lines:
+        if len(text) + len(line) + len(tail) + 40 > 2900:
+            break
+        text += "\n" + line
+        shown += 1
+    if shown < len(lines) and not tail:
+        tail = f"\n…and {len(lines) - shown} more."
+    return text + tail
+
+
 def connection_line(connection: Connection, next_reminder: datetime | None) -> str:
     """One connection in a line or two: number, organization, state, step, owner, age."""
     line = (
@@ -165,6 +211,7 @@ def detail_blocks(
     *,
     live: str | None,
     next_reminder: datetime | None,
+    dependents: tuple[Sequence[Any], int] = ((), 0),
 ) -> tuple[str, list[dict[str, Any]]]:
     """One connection in full: where it stands, its OAuth client, a live check, the timeline."""
     blocks: list[Block] = [
@@ -179,6 +226,17 @@ def detail_blocks(
     blocks.append(context_block(" · ".join(facts)))
     if live:
         blocks.append(section(live))
+    used = uses(connection)
+    if used is not None:
+        counted = connection.dependents_checked_at
+        blocks.append(
+            context_block(
+                f"Used by {used}"
+                + (f" (counted {when(counted)})" if counted else "")
+                + ". They all stop working if this connection breaks."
+            )
+        )
+        blocks += dependents_blocks(*dependents)
     blocks.append(DividerBlock())
     lines = []
     for event in list(events)[-TIMELINE_EVENTS:]:
