@@ -86,7 +86,7 @@ def test_stalled_owner_is_reminded_escalated_and_the_connection_expires(
 def test_expiry_deletes_exactly_the_orphaned_client(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
-    bot = make_bot(STALL_AFTER="100", EXPIRE_AFTER="2")
+    bot = make_bot(STALL_AFTER="100", EXPIRE_AFTER="4")  # room to reach the callback step first
     slack = SlackDriver(fake_slack, bot.url)
     at_callback(slack, fake_slack, fake_tfe)
     other = fake_tfe.add_client_by_hand("acme-infra")  # not the bot's: must survive
@@ -100,7 +100,7 @@ def test_expiry_deletes_exactly_the_orphaned_client(
 def test_expiry_keeps_a_client_that_has_a_token(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
-    bot = make_bot(STALL_AFTER="100", EXPIRE_AFTER="2")
+    bot = make_bot(STALL_AFTER="100", EXPIRE_AFTER="4")  # room to reach the callback step first
     slack = SlackDriver(fake_slack, bot.url)
     at_callback(slack, fake_slack, fake_tfe)
     client_id = bot.runtime.service.get(1).oauth_client_id
