@@ -255,7 +255,14 @@ def build_runtime(
         clock,
         approvers=approvers,
         worker=worker,
-        health=HealthWatch(service, tfe, Dependents(sessions, clock)),
+        health=HealthWatch(
+            service,
+            tfe,
+            Dependents(sessions, clock),
+            # What uses a connection changes slowly: counted every fourth check, at most daily.
+            count_every=min(86400.0, 4 * settings.health_every),
+            clock=clock,
+        ),
         health_every=settings.health_every,
         tfe_rate=settings.tfe_rate,
         idle=sweep_interval(settings.token_poll_every),

@@ -84,7 +84,7 @@ class Connection(Base):
     # The Slack request that started it; unique so a replayed submission cannot make two.
     request_ref: Mapped[str] = mapped_column(String(255), unique=True)
     team_id: Mapped[str] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
     owner_id: Mapped[str] = mapped_column(String(32), index=True)
     organization: Mapped[str] = mapped_column(String(255))
     account_kind: Mapped[AccountKind] = mapped_column(_stored_as_text(AccountKind))

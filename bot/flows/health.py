@@ -7,9 +7,11 @@ whose token is back (someone authorized again in TFE) is connected again.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
+from bot.clock import Clock, SystemClock
 from bot.connections.dependents import Dependents
 from bot.connections.model import Connection
 from bot.connections.outbox import Owed
@@ -25,10 +27,17 @@ class HealthWatch:
         service: ConnectionService,
         tfe: TFEClient,
         dependents: Dependents | None = None,
+        *,
+        count_every: float = 86400.0,
+        clock: Clock | None = None,
     ) -> None:
         self.service = service
         self.tfe = tfe
         self.dependents = dependents
+        # Counting reads every page of three lists of the organization: more calls than the
+        # check itself, so it is done every few checks, not each one.
+        self.count_every = timedelta(seconds=count_every)
+        self.clock = clock or SystemClock()
 
     def check(self, connection_id: int) -> tuple[Connection, bool]:
         """After "connected": does TFE still hold the client and a token? Moves the
@@ -96,6 +105,9 @@ class HealthWatch:
         """What uses the client's tokens, counted while the client exists (a client gone
         leaves the last list standing: it is what must be relinked)."""
         if self.dependents is None:
+            return
+        counted = connection.dependents_checked_at
+        if counted is not None and self.clock.now() - counted < self.count_every:
             return
         try:
             found = self.tfe.list_dependents(connection.organization, tokens - {""})
