@@ -6,10 +6,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import Boolean, ColumnElement, func, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.connections.model import Connection, ConnectionEvent, same_organization
+from bot.connections.model import (
+    FINISHED_PREDICATE,
+    Connection,
+    ConnectionEvent,
+    same_organization,
+)
 from bot.connections.states import FINAL, SETTLED, State, is_open
 
 OPEN = [s for s in State if is_open(s)]
@@ -101,10 +106,15 @@ class Queries:
         """The most recently ended (or, with connected_only, completed) connections that
         changed after `since`: read backwards along the updated_at index, never the whole
         history."""
-        states = [State.CONNECTED] if connected_only else ENDED
+        # Written as the partial index says it, so the database walks that index backwards.
+        finished = (
+            Connection.state == State.CONNECTED
+            if connected_only
+            else literal_column(FINISHED_PREDICATE, Boolean)
+        )
         return self._list(
             select(Connection)
-            .where(Connection.updated_at >= since, Connection.state.in_(states))
+            .where(Connection.updated_at >= since, finished)
             .order_by(Connection.updated_at.desc(), Connection.id.desc())
             .limit(limit)
         )
