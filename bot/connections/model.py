@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -333,7 +334,8 @@ class RateWindow(Base):
     __tablename__ = "rate_windows"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    second: Mapped[int] = mapped_column(Integer, primary_key=True)  # Unix time, whole seconds
+    # Which window: Unix time times the windows a second (bot/shared_rate.py), whole.
+    second: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
 
 

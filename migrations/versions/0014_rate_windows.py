@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table(
         "rate_windows",
         sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("second", sa.Integer(), nullable=False),
+        sa.Column("second", sa.BigInteger(), nullable=False),
         sa.Column("used", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("name", "second"),
     )
