@@ -39,6 +39,8 @@ def test_what_uses_the_token_is_counted_listed_and_kept_after_the_client_is_dele
     assert "30 workspaces, 2 policy sets and 1 registry module" in said
     assert "network-00" in said and "acme-team/net0" in said and "main" in said
     assert "someone-elses" not in said and "cli-driven" not in said
+    slack.open_home(OWNER)  # the Home tab's list says it too
+    eventually(lambda: "used by 30 workspaces" in json.dumps(fake_slack.homes.get(OWNER, {})))
 
     # Someone deletes the client in Terraform's UI: everything it served is unlinked there.
     fake_tfe.delete_client(client_id)

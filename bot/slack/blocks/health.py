@@ -37,9 +37,11 @@ def broken_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
 
 def healed_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
     org = escape(connection.organization)
+    used = uses(connection)
     text = (
         f":white_check_mark: The Bitbucket connection of *{org}* works again (#{connection.id}): "
         f"Terraform holds an OAuth token for client {code(connection.oauth_client_id or '')}."
+        + (f" {used[0].upper()}{used[1:]} can reach Bitbucket again." if used else "")
     )
     return f"The Bitbucket connection of {org} works again", [section(text).to_dict()]
 

@@ -106,6 +106,9 @@ def connection_line(connection: Connection, next_reminder: datetime | None) -> s
     if connection.health_checked_at is not None:
         result = "broken" if connection.health_note else "healthy"
         line += f" · last health check {when(connection.health_checked_at)}: {result}"
+    used = uses(connection)
+    if used is not None:
+        line += f" · used by {used}"
     return line
 
 
