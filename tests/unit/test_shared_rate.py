@@ -38,7 +38,9 @@ def test_two_replicas_share_one_rate(database_url: str) -> None:
         engine.dispose()
     per_second = Counter(int(t) for t in taken)
     whole = [per_second[s] for s in range(int(start) + 1, stop_at)]
-    assert all(n <= 10 for n in per_second.values()), per_second
+    # Two replicas pacing alone would make about 20 a second; shared, 10, and a call or two
+    # noted late on a busy machine (the time is taken after the limiter lets it go).
+    assert all(n <= 12 for n in per_second.values()), per_second
     # Nor in any sliding second much more: one window (a fifth of the rate) over it, and a
     # call or two whose time was noted late on a busy machine. Counted per calendar second,
     # the end of one second and the start of the next could be spent in one burst (20).
