@@ -20,6 +20,8 @@ from bot.gate import MAX_BODY
 from bot.logs import LEVELS, setup_logging
 
 if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
     from bot.app import Runtime
 
 log = logging.getLogger("bot")
@@ -58,7 +60,7 @@ def _start(settings: Settings) -> Runtime:
 SLACK_DEFAULT = "https://slack.com/api/"
 
 
-def _connect_socket_mode(runtime: Runtime, app_token: str) -> object:
+def _connect_socket_mode(runtime: Runtime, app_token: str) -> SocketModeHandler:
     """Open the Socket Mode connection, or raise ConfigError naming SLACK_APP_TOKEN."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError, SlackClientError
@@ -100,7 +102,7 @@ def serve(settings: Settings) -> None:
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
             stop.wait()
-            handler.close()  # type: ignore[attr-defined]
+            handler.close()
         else:
             from waitress import create_server
 

@@ -242,7 +242,8 @@ def build_runtime(
         clock,
     )
     queries = Queries(sessions)
-    overview = Overview(client, queries, service, access, tfe, stall.policy, clock)
+    dependents = Dependents(sessions, clock)
+    overview = Overview(client, queries, service, access, tfe, stall.policy, clock, dependents)
     courier = Courier(Outbox(sessions, clock), notifier, service, worker, overview)
     due = DueWork(
         service,
@@ -258,7 +259,7 @@ def build_runtime(
         health=HealthWatch(
             service,
             tfe,
-            Dependents(sessions, clock),
+            dependents,
             # What uses a connection changes slowly: counted every fourth check, at most daily.
             count_every=min(86400.0, 4 * settings.health_every),
             clock=clock,

@@ -27,7 +27,7 @@ from bot import db
 from bot.clients.bitbucket import BitbucketClient, BitbucketError
 from bot.clients.http import RetryPolicy
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
-from bot.config import Settings, settings_problems
+from bot.config import Settings, read_settings, settings_problems
 from bot.connections.validation import organization_allowed
 from bot.slack.scopes import BOT_SCOPES
 
@@ -51,13 +51,7 @@ class Outcome:
 def run_from_env(env: Mapping[str, str] | None = None) -> list[Outcome]:
     """Read the settings and check them; every missing or malformed setting is its own ✗."""
     try:
-        settings = (
-            Settings()  # type: ignore[call-arg]
-            if env is None
-            else Settings.model_validate(
-                {k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields}
-            )
-        )
+        settings = read_settings(env)
     except ValidationError as error:
         return [_setting_outcome(line) for line in settings_problems(error, env)]
     return run(settings)

@@ -213,12 +213,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `env` (the process environment when None), or raise ConfigError
     naming every bad variable (one line, the problems separated by "; ")."""
     try:
-        if env is None:
-            return Settings()  # type: ignore[call-arg]  # pydantic-settings fills it from the env
-        names = Settings.model_fields
-        return Settings.model_validate({k.lower(): v for k, v in env.items() if k.lower() in names})
+        return read_settings(env)
     except ValidationError as error:
         raise ConfigError("; ".join(settings_problems(error, env))) from None
+
+
+def read_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings from `env` (the process environment when None); pydantic's
+    ValidationError, with every problem, when they will not do."""
+    if env is None:
+        return Settings()  # type: ignore[call-arg]  # pydantic-settings fills it from the env
+    names = Settings.model_fields
+    return Settings.model_validate({k.lower(): v for k, v in env.items() if k.lower() in names})
 
 
 def settings_problems(error: ValidationError, env: Mapping[str, str] | None = None) -> list[str]:

@@ -51,10 +51,6 @@ class Queries:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    @property
-    def sessions(self) -> sessionmaker[Session]:
-        return self._sessions
-
     def _list(self, query: object) -> list[Connection]:
         with self._sessions.begin() as session:
             return list(session.scalars(query))  # type: ignore[call-overload]

@@ -1,4 +1,4 @@
-"""The sweep: claims connections whose next_due_at has come and does what each needs."""
+"""Due work: connections whose next_due_at has come, claimed in lanes, and what each needs."""
 
 from __future__ import annotations
 
@@ -175,16 +175,6 @@ class DueWork:
         """Start the lanes."""
         for lane in self.lanes.values():
             lane.start()
-
-    def sweep(self) -> int:
-        """Claim what is due now in every lane and start it (tests and benchmarks that move a
-        clock call this instead of starting the lanes); returns how many were started."""
-        return sum(lane.run_once() for lane in self.lanes.values())
-
-    def nudge(self) -> None:
-        """Work may have become due (a click, a commit): every lane looks now."""
-        for lane in self.lanes.values():
-            lane.nudge()
 
     def shutdown(self) -> None:
         """Take nothing more, let the work in hand finish, and free what this process still

@@ -51,7 +51,6 @@ class Lane(Generic[Item]):
         self._in_flight = 0
         self._changed = threading.Condition()
         self._stopping = threading.Event()
-        self._nudged = False
         self._thread: threading.Thread | None = None
 
     @property
@@ -64,17 +63,6 @@ class Lane(Generic[Item]):
             self._thread = threading.Thread(target=self._run, name=f"lane-{self.name}", daemon=True)
             self._thread.start()
 
-    def nudge(self) -> None:
-        """Something may have become due: look now instead of at the next idle tick."""
-        with self._changed:
-            self._nudged = True
-            self._changed.notify_all()
-
-    def run_once(self) -> int:
-        """Claim what is due now and start it (for tests and benchmarks that drive a clock);
-        returns how many items were started."""
-        return self._dispatch()
-
     def _run(self) -> None:
         while not self._stopping.is_set():
             started = self._dispatch()
@@ -83,9 +71,7 @@ class Lane(Generic[Item]):
                     break
                 if started and self._in_flight < self.threads:
                     continue  # there may be more due: claim again while threads are free
-                if not self._nudged:
-                    self._changed.wait(self.idle)
-                self._nudged = False
+                self._changed.wait(self.idle)
 
     def _dispatch(self) -> int:
         with self._changed:

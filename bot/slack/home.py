@@ -73,6 +73,7 @@ class Overview:
         tfe: TFEClient,
         policy: schedule.StallPolicy,
         clock: Clock,
+        dependents: Dependents,
     ) -> None:
         self.client = client
         self.queries = queries
@@ -82,7 +83,7 @@ class Overview:
         self.policy = policy
         self.clock = clock
         self._live_looks = PerPerson(LIVE_LOOKS, LIVE_WINDOW, clock)
-        self.dependents = Dependents(queries.sessions, clock)
+        self.dependents = dependents
 
     def _recently(self) -> datetime:
         return self.clock.now() - RECENTLY
