@@ -55,6 +55,7 @@ class SharedRateLimiter(RateLimiter):
         self._left = 0
         self._shared = threading.Lock()
         self._cleaned_at = 0
+        self._warned_at = -60.0
 
     def acquire(self) -> None:
         """Wait for this replica's own bucket (which spreads its calls over the second),
@@ -99,8 +100,11 @@ class SharedRateLimiter(RateLimiter):
                         return want
                 return 0
         except Exception:
-            # The database is the bot's lifeline anyway; without it, pace as one replica.
-            log.warning("could not read the shared Terraform rate; pacing alone")
+            # The database is the bot's lifeline anyway; without it, pace as one replica. Said
+            # once a minute, not at every call.
+            if time.monotonic() - self._warned_at > 60:
+                self._warned_at = time.monotonic()
+                log.warning("could not read the shared Terraform rate; pacing alone")
             return 1
 
     def _clean(self, session: Session, window: int) -> None:
