@@ -31,6 +31,7 @@ from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.health import HealthWatch
+from bot.flows.repair import RepairWatch
 from bot.flows.stalled import StallFlow
 from bot.flows.token_watch import FlowSettings
 from bot.gate import SlackGate
@@ -38,7 +39,7 @@ from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.shared_rate import SharedRateLimiter
-from bot.slack import actions, commands, events, views
+from bot.slack import actions, commands, events, repair, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.bolt_app import SharedClientApp
@@ -264,6 +265,13 @@ def build_runtime(
             count_every=min(86400.0, 4 * settings.health_every),
             clock=clock,
         ),
+        repair=RepairWatch(
+            service,
+            tfe,
+            clock,
+            poll_every=settings.token_poll_every,
+            give_up_after=settings.expire_after,
+        ),
         health_every=settings.health_every,
         tfe_rate=settings.tfe_rate,
         idle=sweep_interval(settings.token_poll_every),
@@ -289,6 +297,7 @@ def build_runtime(
     events.register(app)
     views.register(app)
     actions.register(app)
+    repair.register(app)
     return Runtime(
         settings=settings,
         engine=engine,

@@ -4,29 +4,17 @@ bot's claim is freed (part of ConnectionService)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import Clock
 from bot.connections.model import Connection
 from bot.connections.states import State
+from bot.connections.store import Store
 
 
-class CreateClaims:
+class CreateClaims(Store):
     """The create claim's columns on connections; each method one transaction."""
-
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
-        self._sessions = sessions
-        self._clock = clock
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
 
     def claim_client_creation(
         self, connection_id: int, worker: str = "", *, stale_after: float = 300

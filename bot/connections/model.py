@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -34,8 +35,11 @@ OPEN_PREDICATE = "state NOT IN ({})".format(
 FINISHED_PREDICATE = "state IN ({})".format(
     ", ".join(f"'{s.value}'" for s in sorted(FINAL | SETTLED))
 )
-# The bulk lane of due work (health checks); everything else due is people's.
 SETTLED_PREDICATE = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(SETTLED)))
+# The lanes of due work: bulk is the health checks of settled connections; people's is the
+# rest, and a settled connection being re-authorized (someone waits for the new token).
+BULK_PREDICATE = f"{SETTLED_PREDICATE} AND repair_started_at IS NULL"
+PEOPLE_PREDICATE = f"NOT ({SETTLED_PREDICATE}) OR repair_started_at IS NOT NULL"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -150,6 +154,23 @@ class Connection(Base):
     uses_modules: Mapped[int | None] = mapped_column(Integer)
     dependents_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     health_note: Mapped[str | None] = mapped_column(Text)
+    # The health watch found the OAuth client itself gone (not only its token): nothing can
+    # be re-authorized, only replaced.
+    client_gone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When TFE made the current token (its `created-at`, as TFE wrote it): a re-authorization
+    # that keeps the token id shows as a newer one.
+    oauth_token_created: Mapped[str | None] = mapped_column(String(64))
+    # Re-authorization in place (day two): who was asked, as which Bitbucket account, why,
+    # since when, and the token that was there then (a new id or a newer one ends it).
+    repair_by: Mapped[str | None] = mapped_column(String(32))
+    repair_username: Mapped[str | None] = mapped_column(String(255))
+    repair_reason: Mapped[str | None] = mapped_column(String(32))
+    repair_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    repair_from_token: Mapped[str | None] = mapped_column(String(64))
+    repair_from_created: Mapped[str | None] = mapped_column(String(64))
+    # When the consumer's key and secret were last set in Terraform (ROTATE_EVERY counts
+    # from here; the first connection counts as a setting).
+    credentials_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # What is due lives here: the sweep reads only rows whose time has come.
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -166,14 +187,14 @@ class Connection(Base):
         Index(
             "ix_connections_due_people",
             "next_due_at",
-            sqlite_where=text(f"NOT ({SETTLED_PREDICATE})"),
-            postgresql_where=text(f"NOT ({SETTLED_PREDICATE})"),
+            sqlite_where=text(PEOPLE_PREDICATE),
+            postgresql_where=text(PEOPLE_PREDICATE),
         ),
         Index(
             "ix_connections_due_bulk",
             "next_due_at",
-            sqlite_where=text(SETTLED_PREDICATE),
-            postgresql_where=text(SETTLED_PREDICATE),
+            sqlite_where=text(BULK_PREDICATE),
+            postgresql_where=text(BULK_PREDICATE),
         ),
         Index("ix_connections_updated_at", "updated_at"),
         # The recently finished, newest first, without sorting every finished one.
@@ -206,6 +227,11 @@ class Connection(Base):
             and self.authorized_as
             and self.authorized_as.lower() != self.bitbucket_username.lower()
         )
+
+    @property
+    def repairing(self) -> bool:
+        """Someone was asked to re-authorize it and the bot watches for the new token."""
+        return self.repair_started_at is not None
 
     @property
     def announce_channel(self) -> str:

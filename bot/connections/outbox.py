@@ -43,6 +43,9 @@ class Owed(StrEnum):
     BROKEN = "broken"  # the channel, owner and approvers hear it broke, with Reconnect
     HEALED = "healed"  # the channel hears it works again
     WRONG_ACCOUNT = "wrong_account"  # the owner: authorized as another account; how to fix
+    REPAIR_STEPS = "repair_steps"  # whoever re-authorizes: the steps and the buttons
+    REPAIRED = "repaired"  # the channel hears it was re-authorized in place
+    REPAIR_STOPPED = "repair_stopped"  # whoever re-authorizes: the bot stopped (detail: why)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ authorize link, and the name the OAuth client gets. Addresses only; no Slack, no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from bot.connections.model import AccountKind, Connection
 
@@ -54,6 +54,11 @@ class Pages:
         """The TFE address as people see it in the address bar: app.terraform.io, or the
         company's own Terraform Enterprise host."""
         return urlsplit(self.tfe_url).netloc or self.tfe_url
+
+    def vcs_providers(self, organization: str) -> str:
+        """The organization's VCS providers settings page in Terraform, where a client is
+        re-authorized."""
+        return f"{self.tfe_url}/app/{quote(organization, safe='')}/settings/version-control"
 
     def callback_url(self, connection: Connection) -> str:
         """The consumer's callback URL as shown in step 1: TFE's real one, known from the

@@ -6,7 +6,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,13 +16,13 @@ from bot.clock import Clock
 from bot.connections.create_claims import CreateClaims
 from bot.connections.model import AccountKind, Connection, ConnectionEvent, same_organization
 from bot.connections.outbox import Owed, owe
+from bot.connections.repairs import Repairs
 from bot.connections.states import (
-    SETTLED,
     InvalidTransition,
     State,
-    check_transition,
     is_open,
 )
+from bot.connections.store import ConnectionNotFound
 from bot.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -43,14 +42,6 @@ class NewConnection:
     bitbucket_workspace: str | None = None
     duplicates_acknowledged: bool = False
     reason: str | None = None
-
-
-class ConnectionNotFound(Problem):
-    """No connection has this id (a stale button, a typo, a tampered value)."""
-
-    def __init__(self, connection_id: int) -> None:
-        super().__init__(f"There is no connection #{connection_id}.", retryable=False)
-        self.connection_id = connection_id
 
 
 class DuplicateRequest(Exception):
@@ -73,7 +64,7 @@ class OrganizationBusy(Problem):
         self.existing = existing
 
 
-class ConnectionService(CreateClaims):
+class ConnectionService(CreateClaims, Repairs):
     """Starts, advances and looks up connections; keeps the audit trail as it goes."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
@@ -222,14 +213,18 @@ class ConnectionService(CreateClaims):
                 session, connection, connection.state, connection.state, actor, now, note=note
             )
 
-    def record_health(self, connection_id: int, note: str | None) -> None:
+    def record_health(
+        self, connection_id: int, note: str | None, *, client_gone: bool = False
+    ) -> None:
         """Keep the health check's result. Leaves updated_at alone: a check is not a change
         that should make the sweep look at the connection again at once."""
         with self._transaction() as session:
             session.execute(
                 update(Connection)
                 .where(Connection.id == connection_id)
-                .values(health_checked_at=self._clock.now(), health_note=note)
+                .values(
+                    health_checked_at=self._clock.now(), health_note=note, client_gone=client_gone
+                )
             )
 
     def update(self, connection_id: int, **changes: Any) -> Connection:
@@ -279,59 +274,3 @@ class ConnectionService(CreateClaims):
                 .values(authorize_hint_sent_at=now)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    # Internals.
-
-    def _locked(self, session: Session, connection_id: int) -> Connection:
-        query = select(Connection).where(Connection.id == connection_id)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        connection = session.scalars(query).first()
-        if connection is None:
-            raise ConnectionNotFound(connection_id)
-        return connection
-
-    def _move(
-        self,
-        session: Session,
-        connection: Connection,
-        target: State,
-        actor: str,
-        now: datetime,
-        *,
-        note: str | None = None,
-    ) -> None:
-        current = connection.state
-        check_transition(current, target)
-        if (is_open(current) and not is_open(target)) or target == State.FAILED:
-            connection.last_open_state = current
-        connection.state = target
-        connection.updated_at = now
-        connection.progressed_at = now
-        # Any move changes what is due; the sweep looks at an open connection at once and
-        # works out when it is next due.
-        connection.next_due_at = now if is_open(target) or target in SETTLED else None
-        self._record(session, connection, current, target, actor, now, note=note)
-        owe(session, connection.id, [Owed.PROGRESS, Owed.HOME], now)
-
-    def _record(
-        self,
-        session: Session,
-        connection: Connection,
-        from_state: State | None,
-        to_state: State,
-        actor: str,
-        now: datetime,
-        *,
-        note: str | None = None,
-    ) -> None:
-        session.add(
-            ConnectionEvent(
-                connection_id=connection.id,
-                at=now,
-                actor=actor,
-                from_state=from_state,
-                to_state=to_state,
-                note=note,
-            )
-        )

@@ -47,16 +47,25 @@ class HealthWatch:
         if (
             connection.state not in (State.CONNECTED, State.BROKEN)
             or not connection.oauth_client_id
+            or connection.repairing  # the repair watch looks at it closely meanwhile
         ):
             return connection, False
         client_id = connection.oauth_client_id
         token_id: str | None = None
+        token_created: str | None = None
+        gone = False
         try:
             client = self.tfe.get_oauth_client(client_id)
-            tokens = list(client.token_ids) or [t.id for t in self.tfe.list_oauth_tokens(client_id)]
+            tokens = list(client.token_ids)
+            if not tokens or connection.state == State.BROKEN:
+                # The list says when each was made and by whom: what a heal records.
+                listed = self.tfe.list_oauth_tokens(client_id)
+                tokens = [t.id for t in listed]
+                token_created = listed[0].created_at if listed else None
         except TFEError as error:
             if error.kind != TFEErrorKind.NOT_FOUND:
                 raise
+            gone = True
             problem: str | None = (
                 f"The OAuth client {client_id} is gone from Terraform: someone deleted it, or "
                 "the bot's token lost access to it. Workspaces using it can no longer reach "
@@ -73,7 +82,7 @@ class HealthWatch:
             token_id = tokens[0] if tokens else None
             if tokens:
                 self._count_dependents(connection, {*tokens, connection.oauth_token_id or ""})
-        self.service.record_health(connection_id, problem)
+        self.service.record_health(connection_id, problem, client_gone=gone)
         if problem and connection.state == State.CONNECTED:
             log.warning("connection broken", extra={"connection": connection_id})
             return self._move(
@@ -92,6 +101,7 @@ class HealthWatch:
                 expect=State.BROKEN,
                 note=f"TFE holds OAuth token {token_id} again",
                 oauth_token_id=token_id,
+                oauth_token_created=token_created,
                 status_note=None,
                 owes=[Owed.HEALED],
             )

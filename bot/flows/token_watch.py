@@ -71,7 +71,9 @@ class TokenWatch:
             State.CONNECTED,
             note=f"TFE holds OAuth token {token.id}",
             oauth_token_id=token.id,
+            oauth_token_created=token.created_at,
             authorized_as=token.service_provider_user,
+            credentials_set_at=self.clock.now(),
             owes=[Owed.CONNECTED, Owed.WRONG_ACCOUNT],
         )
         if changed:

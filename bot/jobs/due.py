@@ -19,6 +19,7 @@ from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
 from bot.flows.connect import ConnectFlow
 from bot.flows.health import HealthWatch
+from bot.flows.repair import RepairWatch
 from bot.flows.stalled import StallFlow
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
@@ -67,6 +68,7 @@ class DueWork:
         batch: int = 50,
         parallel: int = 8,
         health: HealthWatch | None = None,
+        repair: RepairWatch | None = None,
         health_every: float = 21600,
         tfe_rate: float = 25.0,
         idle: float = 1.0,
@@ -84,6 +86,7 @@ class DueWork:
         self.batch = batch
         self.parallel = parallel
         self.health = health
+        self.repair = repair
         self.health_every = health_every
         self.lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
@@ -208,6 +211,8 @@ class DueWork:
 
     def _handle(self, connection_id: int) -> datetime | None:
         connection = self.service.get(connection_id)
+        if connection.repairing and self.repair is not None:
+            return self._watch_repair(connection)
         if connection.state in SETTLED:
             return self._watch_health(connection)
         if not is_open(connection.state):
@@ -244,6 +249,16 @@ class DueWork:
         ):
             self.notifier.send_authorize_hint(connection)
         return connection
+
+    def _watch_repair(self, connection: Connection) -> datetime | None:
+        """Someone was asked to re-authorize: look for the new token closely."""
+        assert self.repair is not None
+        connection, changed = self.repair.check(connection.id)
+        if changed:
+            self.courier.deliver(connection.id)
+        if connection.repairing:
+            return self.repair.next_check(connection)
+        return self._next_health_check(connection)
 
     def _next_health_check(self, connection: Connection) -> datetime:
         return self.clock.now() + timedelta(seconds=self.health_every)

@@ -15,16 +15,16 @@ from sqlalchemy import Boolean, ColumnElement, case, literal_column, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.model import SETTLED_PREDICATE, Connection
+from bot.connections.model import BULK_PREDICATE, PEOPLE_PREDICATE, Connection
 
 # The two lanes of due connections. Written out as the partial indexes say them (migration
 # 0013), so that the database uses the lane's own index: a round of health checks due for
 # 10,000 connections is never read past to find one token check.
-PEOPLE = "people"  # open connections: token checks, reminders, approvals, expiries
+PEOPLE = "people"  # open connections (token checks, reminders, expiries), re-authorizations
 BULK = "bulk"  # settled ones (connected, broken): health checks
 _LANE_WHERE: dict[str, ColumnElement[bool]] = {
-    PEOPLE: literal_column(f"NOT ({SETTLED_PREDICATE})", Boolean),
-    BULK: literal_column(SETTLED_PREDICATE, Boolean),
+    PEOPLE: literal_column(f"({PEOPLE_PREDICATE})", Boolean),
+    BULK: literal_column(f"({BULK_PREDICATE})", Boolean),
 }
 
 

@@ -123,6 +123,12 @@ class Courier:
         elif debt.kind == Owed.WRONG_ACCOUNT:
             if connection.wrong_account:
                 notifier.tell_wrong_account(connection)
+        elif debt.kind == Owed.REPAIR_STEPS:
+            notifier.send_repair_steps(connection)
+        elif debt.kind == Owed.REPAIRED:
+            notifier.announce_repaired(connection, debt.detail or "")
+        elif debt.kind == Owed.REPAIR_STOPPED:
+            notifier.tell_repair_stopped(connection, debt.detail or "")
         elif debt.kind == Owed.HEALED:
             notifier.announce_healed(connection)
         elif debt.kind == Owed.HOME and self.overview is not None:

@@ -39,3 +39,11 @@ DENY = "deny"
 HOME_CONNECT = "home_connect"
 RECONNECT = "reconnect"
 RECONNECT_SERVICE = "reconnect_service"
+REAUTHORIZE = "reauthorize"
+OPEN_VCS_PROVIDERS = "open_vcs_providers"
+REPAIR_AUTHORIZE = "repair_authorize"
+
+# The "who re-authorizes" modal (an approver names someone).
+REPAIR_VIEW = "name_repairer"
+REPAIRER = "repairer"
+REPAIR_USERNAME = "repair_username"

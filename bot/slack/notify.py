@@ -20,6 +20,7 @@ from bot.connections.service import ConnectionService
 from bot.slack import blocks
 from bot.slack.audience import Audience
 from bot.slack.blocks import health as health_blocks
+from bot.slack.blocks import repair as repair_blocks
 from bot.slack.directory import is_member
 from bot.slack.text import fit
 
@@ -204,8 +205,32 @@ class Notifier:
 
     def tell_wrong_account(self, connection: Connection) -> None:
         """The owner: authorized as another account than the service account; a fresh link."""
-        text, body = blocks.wrong_account_message(connection, self.pages.authorize_link(connection))
+        text, body = blocks.wrong_account_message(connection)
         self.client.chat_postMessage(channel=self.owner_dm(connection), text=text, blocks=body)
+
+    def send_repair_steps(self, connection: Connection) -> None:
+        """Whoever was asked to re-authorize gets the steps and the buttons in a DM."""
+        if not connection.repairing:
+            return  # repaired or stopped before this went out
+        text, body = repair_blocks.repair_steps(
+            connection,
+            providers=self.pages.vcs_providers(connection.organization),
+            authorize=self.pages.authorize_link(connection),
+        )
+        self.client.chat_postMessage(
+            channel=self._dm(connection.repair_by or connection.owner_id), text=text, blocks=body
+        )
+
+    def announce_repaired(self, connection: Connection, old_token: str) -> None:
+        text, body = repair_blocks.repaired_message(connection, old_token)
+        self.client.chat_postMessage(channel=connection.announce_channel, text=text, blocks=body)
+
+    def tell_repair_stopped(self, connection: Connection, detail: str) -> None:
+        asked, _, why = detail.partition("\n")
+        text, body = repair_blocks.repair_stopped(connection, why)
+        self.client.chat_postMessage(
+            channel=self._dm(asked or connection.owner_id), text=text, blocks=body
+        )
 
     def announce_healed(self, connection: Connection) -> None:
         text, body = health_blocks.healed_message(connection)

@@ -528,6 +528,8 @@ class SlackDriver:
                 entry["selected_options"] = [
                     o for o in element["options"] if o["text"]["text"] in value
                 ]
+            elif element["type"] == "users_select":
+                entry["selected_user"] = value
             state.setdefault(block["block_id"], {})[element["action_id"]] = entry
         # Inputs left alone still report their initial values, as Slack does.
         for block in stored.view.get("blocks", []):
@@ -541,6 +543,8 @@ class SlackDriver:
                 entry["selected_option"] = element.get("initial_option")
             elif element["type"] == "checkboxes":
                 entry["selected_options"] = element.get("initial_options") or []
+            elif element["type"] == "users_select":
+                entry["selected_user"] = element.get("initial_user")
             state[block["block_id"]] = {element["action_id"]: entry}
         return {
             "type": "view_submission",

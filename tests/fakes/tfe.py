@@ -76,6 +76,7 @@ class FakeTFE(FakeServer):
         # UI relies on), "ignore" it (a TFE that picks its own), or "refuse" it with a 422.
         self.uuid_mode = "honour"
         self._window: list[float] = []
+        self._minted = 0  # tokens made by reauthorize(), each a second later than the last
         self._rate_lock = threading.Lock()
         base = "/api/v2"
         self.route("GET", base + r"/organizations", self._list_orgs)
@@ -117,6 +118,37 @@ class FakeTFE(FakeServer):
                     },
                 }
             )
+            return token_id
+
+    def reauthorize(
+        self, client_id: str, user: str = "svc-terraform", *, same_id: bool = False
+    ) -> str:
+        """TFE's Reauthorize on an existing client: a new token for the same client, under
+        a new id or (`same_id`) the old id made anew; what links to the old id stays as it
+        was. Returns the token id."""
+        with self.lock:
+            client = self.clients[client_id]
+            self._minted += 1
+            made = f"2026-11-29T{self._minted // 3600:02d}:{self._minted // 60 % 60:02d}:" + (
+                f"{self._minted % 60:02d}.000Z"
+            )
+            token_id = (
+                client.tokens[0]["id"]
+                if same_id and client.tokens
+                else "ot-" + secrets.token_hex(8)
+            )
+            client.tokens[:] = [
+                {
+                    "id": token_id,
+                    "type": "oauth-tokens",
+                    "attributes": {
+                        "uid": secrets.token_hex(4),
+                        "created-at": made,
+                        "has-ssh-key": False,
+                        "service-provider-user": user,
+                    },
+                }
+            ]
             return token_id
 
     def link(

@@ -105,32 +105,25 @@ def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, 
     )
 
 
-def wrong_account_message(
-    connection: Connection, link: str | None
-) -> tuple[str, list[dict[str, Any]]]:
-    """The owner's DM: authorized as the wrong Bitbucket account, and how to switch."""
+def wrong_account_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
+    """The owner's DM: authorized as the wrong Bitbucket account, and Re-authorize."""
     org = escape(connection.organization)
     text = (
         f":warning: The connection of *{org}* (#{connection.id}) was authorized as Bitbucket "
         f"user {code(connection.authorized_as or '')}, not the service account "
-        f"{code(connection.bitbucket_username or '')}. To move it onto the service account:\n"
-        "1. Log out of Bitbucket (or open a private window).\n"
-        f"2. Log in to Bitbucket as {code(connection.bitbucket_username or '')}.\n"
-        "3. Press *Authorize* below and grant access. Terraform then holds a token of the "
-        "service account."
+        f"{code(connection.bitbucket_username or '')}, so it rests on that person's access. "
+        "Press *Re-authorize* for the steps to authorize the same OAuth client again as the "
+        "service account; everything linked stays linked."
     )
-    body: list[Block] = [section(text)]
-    if link:
-        body.append(
-            ActionsBlock(
-                block_id="wrong_account",
-                elements=[
-                    button(
-                        "Authorize", ids.AUTHORIZE, url=link, value=str(connection.id), primary=True
-                    )
-                ],
-            )
-        )
+    body: list[Block] = [
+        section(text),
+        ActionsBlock(
+            block_id="wrong_account",
+            elements=[
+                button("Re-authorize", ids.REAUTHORIZE, value=str(connection.id), primary=True)
+            ],
+        ),
+    ]
     return f"Connection of {org}: authorized as the wrong Bitbucket account", [
         b.to_dict() for b in body
     ]

@@ -53,8 +53,8 @@ def _counted(number: int, one: str) -> str:
 
 
 def uses(connection: Connection) -> str | None:
-    """ "14 workspaces, 2 policy sets and 1 registry module": what uses the connection's
-    token, as last counted; None before the first count."""
+    """ "14 workspaces and 2 policy sets": what uses the connection's token, as last counted
+    (kinds with none left out); None before the first count."""
     counts = [
         (connection.uses_workspaces, "workspace"),
         (connection.uses_policy_sets, "policy set"),
@@ -62,8 +62,17 @@ def uses(connection: Connection) -> str | None:
     ]
     if all(number is None for number, _ in counts):
         return None
-    parts = [_counted(number or 0, one) for number, one in counts if number is not None]
+    parts = [_counted(number, one) for number, one in counts if number]
+    if not parts:
+        return "no workspaces, policy sets or registry modules"
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def linked(connection: Connection) -> str | None:
+    """What uses the token, when something does (for "N workspaces stay linked")."""
+    if not (connection.uses_workspaces or connection.uses_policy_sets or connection.uses_modules):
+        return None
+    return uses(connection)
 
 
 def dependents_blocks(rows: Sequence[Any], total: int) -> list[Block]:

@@ -1,0 +1,198 @@
+"""Re-authorize: the button on broken, owner-left and wrong-account notices and in status,
+and the modal in which an approver names who re-authorizes. The server decides who may:
+the owner, whoever was named, or an approver (who names someone)."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.connections import validation
+from bot.connections.model import AccountKind, Connection
+from bot.connections.repairs import CannotRepair, reason_for
+from bot.connections.service import ConnectionNotFound
+from bot.slack import blocks, forms, ids
+from bot.slack.actions import _action, _channel, _for_owner
+from bot.slack.blocks import repair as repair_blocks
+from bot.slack.deps import SlackDeps
+from bot.slack.directory import USER_ID
+from bot.slack.modals import TRIGGER_FAILED, OpenModal
+
+TITLE = "Re-authorize"
+
+
+def may_name(deps: SlackDeps, user: str) -> bool:
+    """Approvers name who re-authorizes; with no approvers set, anyone who may start one."""
+    if deps.access.needs_approval:
+        return deps.access.is_approver(user)
+    return deps.access.refusal_to_start(user) is None
+
+
+def reauthorize(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    """Re-authorize pressed: the owner (or whoever was named) gets the steps; an approver
+    names someone; anyone else is told who can."""
+    user, channel = body["user"]["id"], _channel(body)
+    if user in (connection.owner_id, connection.repair_by):
+        asked_again = user == connection.repair_by and connection.repairing
+        username = (
+            connection.repair_username
+            if asked_again
+            else connection.bitbucket_username
+            if connection.account_kind == AccountKind.SERVICE_ACCOUNT
+            else None
+        )
+        said = start(deps, connection, by=user, actor=user, username=username)
+        deps.notifier.tell_user(channel, user, said)
+        return
+    if not may_name(deps, user):
+        deps.service.record(connection.id, user, "refused: tried to re-authorize")
+        deps.notifier.tell_user(
+            channel,
+            user,
+            f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, or an "
+            "approver can re-authorize it.",
+        )
+        return
+    owner_here = deps.directory.full_member(connection.owner_id)
+    view = repair_blocks.repairer_view(
+        connection, suggested=connection.owner_id if owner_here else user
+    )
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError:
+        deps.notifier.tell_user(channel, user, TRIGGER_FAILED)
+
+
+def start(
+    deps: SlackDeps, connection: Connection, *, by: str, actor: str, username: str | None
+) -> str:
+    """Ask `by` to re-authorize and send them the steps; returns what the clicker is told."""
+    owner_left = deps.directory.full_member(connection.owner_id) is False
+    try:
+        deps.service.start_repair(
+            connection.id,
+            by=by,
+            actor=actor,
+            reason=reason_for(connection, owner_left=owner_left),
+            username=username,
+        )
+    except CannotRepair as problem:
+        return problem.message
+    deps.courier.deliver(connection.id)
+    whom = "you" if by == actor else f"<@{by}>"
+    return (
+        f"I sent {whom} the steps to re-authorize connection #{connection.id} "
+        f"({connection.organization}) in a DM, and I'm watching Terraform for the new token."
+    )
+
+
+def on_reauthorize(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(
+        deps, body, client, "starting the re-authorization", reauthorize, urgent=True, anyone=True
+    )
+
+
+def on_repair_link(ack: Ack, body: dict[str, Any], deps: SlackDeps) -> None:
+    """A link of the steps was opened: look for the new token closely from now."""
+    ack()
+    connection_id = forms.connection_id(_action(body).get("value"))
+    if connection_id is None:
+        return
+    deps.work.submit(
+        "noting the re-authorize click",
+        partial(_link_opened, deps, connection_id, body["user"]["id"]),
+    )
+
+
+def _link_opened(deps: SlackDeps, connection_id: int, user: str) -> None:
+    try:
+        connection = deps.service.get(connection_id)
+    except ConnectionNotFound:
+        return
+    if user == connection.repair_by:
+        deps.service.repair_link_opened(connection_id)
+
+
+def on_repairer_named(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    """The approver's modal: check the username now, the rest after the ack."""
+    raw = str(forms.value(body, ids.REPAIR_USERNAME).get("value") or "").strip()
+    username: str | None = None
+    if raw:
+        checked = validation.bitbucket_username(raw)
+        if isinstance(checked, validation.Invalid):
+            ack(response_action="errors", errors={ids.REPAIR_USERNAME: checked.message})
+            return
+        username = checked.value
+    named = forms.value(body, ids.REPAIRER).get("selected_user")
+    if not isinstance(named, str) or not USER_ID.fullmatch(named):
+        ack(response_action="errors", errors={ids.REPAIRER: "Choose who re-authorizes."})
+        return
+    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
+    if connection_id is None:
+        ack(
+            response_action="update",
+            view=blocks.message_view(TITLE, "That connection no longer exists."),
+        )
+        return
+    ack(response_action="update", view=blocks.busy_view(TITLE, "Sending the steps…"))
+    modal = OpenModal(client, body["view"]["id"], time.monotonic())
+    deps.work.submit(
+        "asking someone to re-authorize",
+        partial(_name, deps, body, connection_id, named, username, modal),
+        connection=connection_id,
+        on_error=lambda _e: modal.show(
+            blocks.message_view(
+                TITLE, "Something went wrong on the bot's side; press Re-authorize again."
+            )
+        ),
+    )
+
+
+def _name(
+    deps: SlackDeps,
+    body: dict[str, Any],
+    connection_id: int,
+    named: str,
+    username: str | None,
+    modal: OpenModal,
+) -> None:
+    if not deps.deliveries.first_time(body):
+        return
+    user = body["user"]["id"]
+    try:
+        connection = deps.service.get(connection_id)
+    except ConnectionNotFound:
+        modal.show(blocks.message_view(TITLE, "That connection no longer exists."))
+        return
+    if not may_name(deps, user):
+        deps.service.record(connection.id, user, "refused: tried to name who re-authorizes")
+        modal.show(blocks.message_view(TITLE, "Only an approver can name who re-authorizes."))
+        return
+    if deps.directory.full_member(named) is not True:
+        modal.show(
+            blocks.message_view(
+                TITLE,
+                f"<@{named}> is not a full member of this workspace (or Slack would not say), so "
+                "they cannot look after the connection. Press Re-authorize again and name someone "
+                "else.",
+            )
+        )
+        return
+    modal.show(
+        blocks.message_view(TITLE, start(deps, connection, by=named, actor=user, username=username))
+    )
+
+
+def register(app: App) -> None:
+    app.action(ids.REAUTHORIZE)(on_reauthorize)
+    app.action(ids.OPEN_VCS_PROVIDERS)(on_repair_link)
+    app.action(ids.REPAIR_AUTHORIZE)(on_repair_link)
+    app.view(ids.REPAIR_VIEW)(on_repairer_named)
