@@ -32,6 +32,8 @@ from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.health import HealthWatch
 from bot.flows.repair import RepairWatch
+from bot.flows.rotate import RotateFlow
+from bot.flows.rotation_due import RotationDue
 from bot.flows.stalled import StallFlow
 from bot.flows.token_watch import FlowSettings
 from bot.gate import SlackGate
@@ -39,7 +41,7 @@ from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.shared_rate import SharedRateLimiter
-from bot.slack import actions, commands, events, repair, views
+from bot.slack import actions, commands, events, repair, rotate, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.bolt_app import SharedClientApp
@@ -272,6 +274,11 @@ def build_runtime(
             poll_every=settings.token_poll_every,
             give_up_after=settings.expire_after,
         ),
+        rotation_due=(
+            RotationDue(settings.rotate_every, notices, notifier, clock)
+            if settings.rotate_every
+            else None
+        ),
         health_every=settings.health_every,
         tfe_rate=settings.tfe_rate,
         idle=sweep_interval(settings.token_poll_every),
@@ -291,6 +298,7 @@ def build_runtime(
         queries=queries,
         prefills=Prefills(queries.last_workspace),
         directory=directory,
+        rotate=RotateFlow(service, tfe, ConsumerChecker(bitbucket)),
     )
     app.use(provide(deps))
     commands.register(app)
@@ -298,6 +306,7 @@ def build_runtime(
     views.register(app)
     actions.register(app)
     repair.register(app)
+    rotate.register(app)
     return Runtime(
         settings=settings,
         engine=engine,

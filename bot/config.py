@@ -184,6 +184,8 @@ class Settings(BaseSettings):
     token_poll_every: Seconds = 5
     health_every: Seconds = 21600
     tfe_rate: PositiveFloat = 25
+    # Seconds after which an owner is reminded to rotate the consumer's key and secret.
+    rotate_every: Seconds | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -261,6 +263,13 @@ def _worded(first: Any) -> str:
         return f"{name} {_TYPE_HINTS[field]}{shown}"
     if "greater than 0" in message:
         return f"{name} must be greater than 0{shown}"
-    if field in ("stall_after", "remind_every", "expire_after", "token_poll_every", "health_every"):
+    if field in (
+        "stall_after",
+        "remind_every",
+        "expire_after",
+        "token_poll_every",
+        "health_every",
+        "rotate_every",
+    ):
         return f"{name} must be a number of seconds{shown}"
     return f"{name}: {message}{shown}"

@@ -152,6 +152,25 @@ class TFEClient(DependentLists):
         body = self._call("GET", f"/oauth-clients/{client_id}", what=f"OAuth client {client_id}")
         return _oauth_client(body.get("data") or {})
 
+    def update_oauth_client_credentials(self, client_id: str, *, key: str, secret: str) -> None:
+        """Give an existing client a new consumer key and secret (`PATCH /oauth-clients/:id`);
+        its callback URL and what is linked to it stay. The secret goes into this request
+        only."""
+        payload = {
+            "data": {
+                "type": "oauth-clients",
+                "id": client_id,
+                "attributes": {"key": key, "secret": secret},
+            }
+        }
+        self._call(
+            "PATCH",
+            f"/oauth-clients/{client_id}",
+            json=payload,
+            what=f"OAuth client {client_id}",
+            redact=(secret,),
+        )
+
     def delete_oauth_client(self, client_id: str) -> None:
         self._call("DELETE", f"/oauth-clients/{client_id}", what=f"OAuth client {client_id}")
 

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     false,
     func,
     text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.connections.columns import Base, UTCDateTime, stored_as_text
 from bot.connections.states import FINAL, SETTLED, State
 
 OPEN_PREDICATE = "state NOT IN ({})".format(
@@ -42,46 +38,11 @@ BULK_PREDICATE = f"{SETTLED_PREDICATE} AND repair_started_at IS NULL"
 PEOPLE_PREDICATE = f"NOT ({SETTLED_PREDICATE}) OR repair_started_at IS NOT NULL"
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC and hands back aware UTC, the same on SQLite and PostgreSQL."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC)
-
-
-def _stored_as_text(kind: type[StrEnum]) -> Enum:
-    """An enum column that stores the members' values in a VARCHAR(32), as before it was typed."""
-    return Enum(
-        kind,
-        native_enum=False,
-        create_constraint=False,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
-
-
 class AccountKind(StrEnum):
     """Whose Bitbucket account owns the connection."""
 
     SERVICE_ACCOUNT = "service_account"
     PERSONAL = "personal"
-
-
-class Base(DeclarativeBase):
-    pass
 
 
 class Connection(Base):
@@ -96,12 +57,12 @@ class Connection(Base):
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
     owner_id: Mapped[str] = mapped_column(String(32), index=True)
     organization: Mapped[str] = mapped_column(String(255))
-    account_kind: Mapped[AccountKind] = mapped_column(_stored_as_text(AccountKind))
+    account_kind: Mapped[AccountKind] = mapped_column(stored_as_text(AccountKind))
     bitbucket_username: Mapped[str | None] = mapped_column(String(255))
     bitbucket_workspace: Mapped[str | None] = mapped_column(String(255))
-    state: Mapped[State] = mapped_column(_stored_as_text(State), index=True)
+    state: Mapped[State] = mapped_column(stored_as_text(State), index=True)
     # The state before the connection ended, so an ended one can say where it stopped.
-    last_open_state: Mapped[State | None] = mapped_column(_stored_as_text(State))
+    last_open_state: Mapped[State | None] = mapped_column(stored_as_text(State))
     status_note: Mapped[str | None] = mapped_column(Text)
     # Why the requester needs it (asked when APPROVERS is set), and the approvers' decision.
     reason: Mapped[str | None] = mapped_column(Text)
@@ -171,6 +132,13 @@ class Connection(Base):
     # When the consumer's key and secret were last set in Terraform (ROTATE_EVERY counts
     # from here; the first connection counts as a setting).
     credentials_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A rotation of the consumer's key and secret (day two): who asked, why, where it stands
+    # (awaiting approval or credentials; else how the last one ended; None: never asked).
+    rotation_by: Mapped[str | None] = mapped_column(String(32))
+    rotation_stage: Mapped[str | None] = mapped_column(String(32))  # rotations.RotationStage
+    rotation_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rotation_reason: Mapped[str | None] = mapped_column(Text)
+    rotation_decided_by: Mapped[str | None] = mapped_column(String(32))
 
     # What is due lives here: the sweep reads only rows whose time has come.
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -260,8 +228,8 @@ class ConnectionEvent(Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(64))
-    from_state: Mapped[State | None] = mapped_column(_stored_as_text(State))
-    to_state: Mapped[State] = mapped_column(_stored_as_text(State))
+    from_state: Mapped[State | None] = mapped_column(stored_as_text(State))
+    to_state: Mapped[State] = mapped_column(stored_as_text(State))
     note: Mapped[str | None] = mapped_column(Text)
 
     connection: Mapped[Connection] = relationship(back_populates="events")
@@ -301,6 +269,21 @@ class ApprovalCard(Base):
     ts: Mapped[str] = mapped_column(String(32))
 
     __table_args__ = (UniqueConstraint("connection_id", "approver_id"),)
+
+
+class RotationCard(Base):
+    """An approver's card about one rotation request (`asked_at` tells requests apart)."""
+
+    __tablename__ = "rotation_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approver_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("connection_id", "asked_at", "approver_id"),)
 
 
 class OwedMessage(Base):

@@ -46,6 +46,8 @@ class Owed(StrEnum):
     REPAIR_STEPS = "repair_steps"  # whoever re-authorizes: the steps and the buttons
     REPAIRED = "repaired"  # the channel hears it was re-authorized in place
     REPAIR_STOPPED = "repair_stopped"  # whoever re-authorizes: the bot stopped (detail: why)
+    ROTATION_CARDS = "rotation_cards"  # approvers' cards for a rotation: sent, or updated
+    ROTATION_DECISION = "rotation_decision"  # who asked hears the decision (approved: go on)
 
 
 @dataclass(frozen=True)

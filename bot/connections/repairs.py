@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy.orm import Session
+
 from bot.connections.model import AccountKind, Connection
 from bot.connections.outbox import Owed, owe
 from bot.connections.states import SETTLED, State
@@ -68,42 +70,57 @@ class Repairs(Store):
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
-            if connection.state not in SETTLED or not connection.oauth_client_id:
-                raise CannotRepair(
-                    f"Connection #{connection.id} is {connection.state.words}: there is "
-                    "nothing to re-authorize yet.",
-                    retryable=False,
-                )
-            if connection.client_gone:
-                raise CannotRepair(
-                    f"The OAuth client of connection #{connection.id} is gone from Terraform, "
-                    "so it cannot be re-authorized. Press *Reconnect* to set up a new one.",
-                    retryable=False,
-                )
-            if not connection.repairing:
-                # The token there now; a new id, or the same id made later, ends the repair.
-                connection.repair_from_token = (
-                    connection.oauth_token_id if connection.state == State.CONNECTED else None
-                )
-                connection.repair_from_created = connection.oauth_token_created
-            connection.repair_by = by
-            connection.repair_username = username or None
-            connection.repair_reason = reason.value
-            connection.repair_started_at = now
-            connection.next_due_at = now
-            connection.updated_at = now
-            as_whom = f" as Bitbucket user {username}" if username else ""
-            self._record(
-                session,
-                connection,
-                connection.state,
-                connection.state,
-                actor,
-                now,
-                note=f"asked <@{by}> to re-authorize{as_whom} ({reason.words})",
+            self._begin_repair(
+                session, connection, by=by, actor=actor, reason=reason, username=username, now=now
             )
-            owe(session, connection.id, [Owed.REPAIR_STEPS, Owed.HOME], now)
             return connection
+
+    def _begin_repair(
+        self,
+        session: Session,
+        connection: Connection,
+        *,
+        by: str,
+        actor: str,
+        reason: RepairReason,
+        username: str | None,
+        now: datetime,
+    ) -> None:
+        if connection.state not in SETTLED or not connection.oauth_client_id:
+            raise CannotRepair(
+                f"Connection #{connection.id} is {connection.state.words}: there is "
+                "nothing to re-authorize yet.",
+                retryable=False,
+            )
+        if connection.client_gone:
+            raise CannotRepair(
+                f"The OAuth client of connection #{connection.id} is gone from Terraform, "
+                "so it cannot be re-authorized. Press *Reconnect* to set up a new one.",
+                retryable=False,
+            )
+        if not connection.repairing:
+            # The token there now; a new id, or the same id made later, ends the repair.
+            connection.repair_from_token = (
+                connection.oauth_token_id if connection.state == State.CONNECTED else None
+            )
+            connection.repair_from_created = connection.oauth_token_created
+        connection.repair_by = by
+        connection.repair_username = username or None
+        connection.repair_reason = reason.value
+        connection.repair_started_at = now
+        connection.next_due_at = now
+        connection.updated_at = now
+        as_whom = f" as Bitbucket user {username}" if username else ""
+        self._record(
+            session,
+            connection,
+            connection.state,
+            connection.state,
+            actor,
+            now,
+            note=f"asked <@{by}> to re-authorize{as_whom} ({reason.words})",
+        )
+        owe(session, connection.id, [Owed.REPAIR_STEPS, Owed.HOME], now)
 
     def finish_repair(
         self,

@@ -16,7 +16,7 @@ from bot.clock import Clock
 from bot.connections.create_claims import CreateClaims
 from bot.connections.model import AccountKind, Connection, ConnectionEvent, same_organization
 from bot.connections.outbox import Owed, owe
-from bot.connections.repairs import Repairs
+from bot.connections.rotations import Rotations
 from bot.connections.states import (
     InvalidTransition,
     State,
@@ -64,7 +64,7 @@ class OrganizationBusy(Problem):
         self.existing = existing
 
 
-class ConnectionService(CreateClaims, Repairs):
+class ConnectionService(CreateClaims, Rotations):
     """Starts, advances and looks up connections; keeps the audit trail as it goes."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
@@ -92,6 +92,17 @@ class ConnectionService(CreateClaims, Repairs):
                 .where(same_organization(organization))
                 .where(Connection.state.in_([s for s in State if is_open(s)]))
                 .order_by(Connection.id.desc())
+            )
+            return session.scalars(query).first()
+
+    def settled_for_organization(self, organization: str) -> Connection | None:
+        """The newest connected (else broken) connection of this organization."""
+        with self._transaction() as session:
+            query = (
+                select(Connection)
+                .where(same_organization(organization))
+                .where(Connection.state.in_([State.CONNECTED, State.BROKEN]))
+                .order_by((Connection.state == State.CONNECTED).desc(), Connection.id.desc())
             )
             return session.scalars(query).first()
 

@@ -20,6 +20,7 @@ from bot.connections.states import SETTLED, State, is_open
 from bot.flows.connect import ConnectFlow
 from bot.flows.health import HealthWatch
 from bot.flows.repair import RepairWatch
+from bot.flows.rotation_due import RotationDue
 from bot.flows.stalled import StallFlow
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
@@ -69,6 +70,7 @@ class DueWork:
         parallel: int = 8,
         health: HealthWatch | None = None,
         repair: RepairWatch | None = None,
+        rotation_due: RotationDue | None = None,
         health_every: float = 21600,
         tfe_rate: float = 25.0,
         idle: float = 1.0,
@@ -87,6 +89,7 @@ class DueWork:
         self.parallel = parallel
         self.health = health
         self.repair = repair
+        self.rotation_due = rotation_due
         self.health_every = health_every
         self.lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
@@ -276,6 +279,8 @@ class DueWork:
             self.courier.deliver(connection.id)
         if connection.rests_on_a_person:
             self._watch_owner(connection)
+        if self.rotation_due is not None and connection.state == State.CONNECTED:
+            self.rotation_due.check(connection)
         return self._next_health_check(connection)
 
     def _watch_owner(self, connection: Connection) -> None:

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.connections.service import ConnectionNotFound
-from bot.slack import ids
+from bot.slack import ids, rotate
 from bot.slack.deps import SlackDeps
 from bot.slack.ending import cancel
 from bot.slack.modals import open_request_form
@@ -22,9 +22,11 @@ HELP = (
     "your approval; `status 12` or `status my-org` shows one in full\n"
     "• `/connect-bitbucket cancel 12`: cancel connection #12 (the bot deletes the OAuth "
     "client it made in Terraform if no token was issued)\n"
+    "• `/connect-bitbucket rotate my-org` (or `rotate 12`): give a connection a new consumer "
+    "key and secret; its workspaces stay linked\n"
     "• `/connect-bitbucket help`: this message\n"
-    "`status`, `cancel` and `help` are commands: to connect an organization named so, type "
-    "its name into the form.\n"
+    "`status`, `cancel`, `rotate` and `help` are commands: to connect an organization named "
+    "so, type its name into the form.\n"
     "You'll need a Bitbucket account with admin access to the team's repositories "
     "(a shared service account is best) and about five minutes."
 )
@@ -45,6 +47,14 @@ def on_command(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
         return
     if word == "cancel":
         _on_cancel(ack, body, text.split()[1:], deps)
+        return
+    if word == "rotate":
+        ack()
+        deps.work.submit(
+            "opening the rotation",
+            partial(rotate.on_command, deps, client, body, " ".join(text.split()[1:2])),
+            urgent=True,
+        )
         return
     if word == "status":
         ack()

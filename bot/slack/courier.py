@@ -21,6 +21,7 @@ from bot.redaction import REDACTOR
 from bot.slack.client import in_background
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
+from bot.slack.rotation_messages import send_rotation_cards, tell_rotation_decision
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,10 @@ class Courier:
             notifier.announce_repaired(connection, debt.detail or "")
         elif debt.kind == Owed.REPAIR_STOPPED:
             notifier.tell_repair_stopped(connection, debt.detail or "")
+        elif debt.kind == Owed.ROTATION_CARDS:
+            send_rotation_cards(notifier, connection)
+        elif debt.kind == Owed.ROTATION_DECISION:
+            tell_rotation_decision(notifier, connection, debt.detail or "")
         elif debt.kind == Owed.HEALED:
             notifier.announce_healed(connection)
         elif debt.kind == Owed.HOME and self.overview is not None:

@@ -12,6 +12,7 @@ from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
+from bot.flows.rotate import RotateFlow
 from bot.flows.stalled import StallFlow
 from bot.slack.access import Access
 from bot.slack.courier import Courier
@@ -39,6 +40,7 @@ class SlackDeps:
     queries: Queries  # read-only lookups
     prefills: Prefills  # what the connect form suggests
     directory: MemberDirectory  # who is a full member, kept current by Slack's events
+    rotate: RotateFlow  # new consumer key and secret on an existing client
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:

@@ -47,3 +47,12 @@ REPAIR_AUTHORIZE = "repair_authorize"
 REPAIR_VIEW = "name_repairer"
 REPAIRER = "repairer"
 REPAIR_USERNAME = "repair_username"
+
+# Rotating a connection's key and secret.
+ROTATE = "rotate"
+ROTATE_ENTER = "rotate_enter"
+APPROVE_ROTATION = "approve_rotation"
+DENY_ROTATION = "deny_rotation"
+ROTATE_REQUEST_VIEW = "rotate_request"
+ROTATE_VIEW = "rotate_credentials"
+ROTATE_WHY = "rotate_why"

@@ -256,6 +256,10 @@ class Notifier:
             return False  # not known to have left
         return not is_member(person)
 
+    def dm(self, user: str) -> str:
+        """The bot's DM channel with `user`."""
+        return self._dm(user)
+
     def _dm(self, user: str) -> str:
         return str(self.client.conversations_open(users=user)["channel"]["id"])
 

@@ -85,6 +85,7 @@ class FakeTFE(FakeServer):
         self.route("GET", base + r"/organizations/(?P<org>[^/]+)/oauth-clients", self._list)
         self.route("GET", base + r"/oauth-clients/(?P<id>[^/]+)", self._get_client)
         self.route("DELETE", base + r"/oauth-clients/(?P<id>[^/]+)", self._delete_client)
+        self.route("PATCH", base + r"/oauth-clients/(?P<id>[^/]+)", self._update_client)
         self.route("GET", base + r"/oauth-clients/(?P<id>[^/]+)/oauth-tokens", self._tokens)
         # What links to repositories through a token: per organization, per list.
         self.linked: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -396,6 +397,32 @@ class FakeTFE(FakeServer):
         client = self.clients.get(match["id"])
         if client is None:
             return _error(404, "not found")
+        return Reply(200, {"data": self._client_json(client)}, content_type=JSONAPI)
+
+    def _update_client(self, request: Request, match: re.Match[str]) -> Reply:
+        client = self.clients.get(match["id"])
+        if client is None:
+            return _error(404, "not found")
+        try:
+            data = request.json()["data"]
+            attributes = data["attributes"]
+            assert data["type"] == "oauth-clients"
+        except Exception:
+            return _error(422, "invalid attribute", "Body is not a JSON:API oauth-clients document")
+        for name in ("key", "secret"):
+            if name in attributes and not attributes[name]:
+                return _error(
+                    422,
+                    "invalid attribute",
+                    f"{name.capitalize()} can't be blank",
+                    f"/data/attributes/{name}",
+                )
+        with self.lock:
+            if "secret" in attributes:
+                client.secret = attributes.pop("secret")
+            client.attributes.update(
+                {k: v for k, v in attributes.items() if k in ("name", "key", "organization-scoped")}
+            )
         return Reply(200, {"data": self._client_json(client)}, content_type=JSONAPI)
 
     def _delete_client(self, request: Request, match: re.Match[str]) -> Reply:

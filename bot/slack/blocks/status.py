@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock, PlainTextObject
 
 from bot.connections.model import AccountKind, Connection, ConnectionEvent
-from bot.connections.states import State, is_open
+from bot.connections.states import SETTLED, State, is_open
 from bot.slack import ids
 from bot.slack.blocks.approvals import when
 from bot.slack.blocks.kit import button, context_block, section, steps_of
@@ -238,6 +238,7 @@ def detail_blocks(
     blocks.append(context_block(" · ".join(facts)))
     if live:
         blocks.append(section(live))
+    blocks += _day_two(connection)
     used = uses(connection)
     if used is not None:
         counted = connection.dependents_checked_at
@@ -264,6 +265,38 @@ def detail_blocks(
     return f"Connection #{connection.id} for {escape(connection.organization)}", [
         b.to_dict() for b in blocks
     ]
+
+
+def _day_two(connection: Connection) -> list[Block]:
+    """A settled connection: a repair or rotation under way, and the buttons to start one."""
+    if connection.state not in SETTLED:
+        return []
+    lines = []
+    if connection.repair_started_at is not None:
+        lines.append(
+            f"Waiting for <@{connection.repair_by}> to re-authorize it "
+            f"(asked {when(connection.repair_started_at)})."
+        )
+    if connection.rotation_stage == "awaiting_approval":
+        lines.append(
+            f"<@{connection.rotation_by}> asked to rotate its key and secret: waiting "
+            "for an approver."
+        )
+    elif connection.rotation_stage == "awaiting_credentials":
+        lines.append(
+            f"Rotation approved: waiting for <@{connection.rotation_by}>'s new key and secret."
+        )
+    if connection.credentials_set_at is not None:
+        lines.append(f"Key and secret set {when(connection.credentials_set_at)}.")
+    found: list[Block] = [context_block(" ".join(lines))] if lines else []
+    if connection.client_gone:
+        elements = [button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=True)]
+    else:
+        elements = [
+            button("Re-authorize", ids.REAUTHORIZE, value=str(connection.id)),
+            button("Rotate", ids.ROTATE, value=str(connection.id)),
+        ]
+    return [*found, ActionsBlock(block_id="day_two", elements=elements)]
 
 
 def home_view(

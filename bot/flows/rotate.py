@@ -1,0 +1,75 @@
+"""Rotating the consumer's key and secret on an existing OAuth client: checked with
+Bitbucket first, then PATCHed into Terraform, then the same client is re-authorized."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
+from bot.connections.model import Connection
+from bot.connections.service import ConnectionService
+from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
+from bot.problems import Problem
+from bot.redaction import REDACTOR
+
+log = logging.getLogger(__name__)
+
+
+class RotateFlow:
+    def __init__(
+        self, service: ConnectionService, tfe: TFEClient, checker: ConsumerChecker
+    ) -> None:
+        self.service = service
+        self.tfe = tfe
+        self.checker = checker
+
+    def rotate(
+        self, connection_id: int, *, key: str, secret: str, actor: str
+    ) -> tuple[Connection, ConsumerReport]:
+        """Check the new consumer, give Terraform its key and secret, and ask `actor` to
+        re-authorize. Raises Problem (on a field where it belongs) and changes nothing when
+        Bitbucket or Terraform says no."""
+        with REDACTOR.holding(secret, key=key):
+            connection = self.service.get(connection_id)
+            if connection.oauth_client_id is None:
+                raise Problem("This connection has no OAuth client to rotate.", retryable=False)
+            report = self.checker.check(
+                key=key,
+                secret=secret,
+                username=connection.bitbucket_username,
+                workspace=connection.bitbucket_workspace,
+            )
+            try:
+                self.tfe.update_oauth_client_credentials(
+                    connection.oauth_client_id, key=key, secret=secret
+                )
+            except TFEError as error:
+                log.warning(
+                    "Terraform refused the new key and secret",
+                    extra={"connection": connection_id, "status": error.status},
+                )
+                raise _refusal(error, connection) from None
+        log.info("consumer key and secret rotated", extra={"connection": connection_id})
+        return self.service.rotated(connection_id, actor=actor), report
+
+
+def _refusal(error: TFEError, connection: Connection) -> Problem:
+    """What the one rotating is told; Terraform's own words when it gave a reason."""
+    if error.kind == TFEErrorKind.INVALID:
+        for attribute in ("key", "secret"):
+            if attribute in error.fields:
+                return Problem(
+                    f"Terraform refused the {attribute}: {error.fields[attribute]}",
+                    field=attribute,
+                )
+        return Problem(
+            f"This Terraform would not change the client's key and secret ({error.user_message}) "
+            "Nothing was changed; the connection works as before."
+        )
+    if error.kind == TFEErrorKind.NOT_FOUND:
+        return Problem(
+            f"Terraform no longer has the OAuth client {connection.oauth_client_id}, or the bot's "
+            "token may not change it. Nothing was changed.",
+            retryable=False,
+        )
+    return Problem(f"{error.user_message} Nothing was changed.")

@@ -1,0 +1,380 @@
+"""Rotate: `/connect-bitbucket rotate <org or #id>`, the Rotate button, the approvers'
+Approve and Deny, and the new key and secret. Who may: the connection's owner or an approver;
+where APPROVERS is set, another approver approves first, as for a new connection."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.connections import validation
+from bot.connections.model import Connection
+from bot.connections.repairs import CannotRepair
+from bot.connections.rotations import RotationStage, check_rotatable
+from bot.connections.service import ConnectionNotFound
+from bot.problems import Problem
+from bot.redaction import REDACTOR
+from bot.slack import blocks, forms, ids
+from bot.slack.actions import _action, _channel, _for_owner
+from bot.slack.blocks import rotate as rotate_blocks
+from bot.slack.blocks.approvals import REASON_MAX
+from bot.slack.deps import SlackDeps
+from bot.slack.modals import TRIGGER_FAILED, OpenModal
+
+log = logging.getLogger(__name__)
+
+TITLE = rotate_blocks.TITLE
+USAGE = (
+    "Say which connection to rotate: `/connect-bitbucket rotate acme-infra` or "
+    "`/connect-bitbucket rotate #12`."
+)
+
+
+def refusal_to_rotate(deps: SlackDeps, connection: Connection, user: str) -> str | None:
+    """Why `user` may not rotate this connection, or None."""
+    if user != connection.owner_id and not deps.access.is_approver(user):
+        return (
+            f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, or an approver "
+            "can rotate its key and secret."
+        )
+    if deps.access.needs_approval and deps.access.approvers.members() == [user]:
+        return (
+            "You are the only approver, and nobody approves their own request: add another "
+            "approver (APPROVERS) to rotate with approval."
+        )
+    return None
+
+
+def find(deps: SlackDeps, which: str, user: str) -> Connection | None:
+    """`12`, `#12` or an organization's name, as the caller may see it; None: not found."""
+    which = which.strip().lstrip("#")
+    if not which:
+        return None
+    try:
+        connection = (
+            deps.service.get(int(which))
+            if which.isdigit() and len(which) <= 9
+            else deps.service.settled_for_organization(which[:255])
+        )
+    except ConnectionNotFound:
+        return None
+    if connection is None or not deps.access.may_see(user, connection.owner_id):
+        return None
+    return connection
+
+
+def open_rotation(
+    deps: SlackDeps,
+    client: WebClient,
+    connection: Connection,
+    user: str,
+    trigger: str,
+    channel: str | None,
+) -> None:
+    """The right modal for where the rotation stands: why (to ask an approver), or the new
+    key and secret."""
+    refusal = refusal_to_rotate(deps, connection, user)
+    if refusal is None:
+        try:
+            check_rotatable(connection)
+        except CannotRepair as problem:
+            refusal = problem.message
+    if refusal is not None:
+        if user != connection.owner_id:
+            deps.service.record(connection.id, user, "refused: tried to rotate")
+        deps.notifier.tell_user(channel, user, refusal)
+        return
+    approved = (
+        connection.rotation_stage == RotationStage.AWAITING_CREDENTIALS
+        and connection.rotation_by == user
+    )
+    if deps.access.needs_approval and not approved:
+        view = rotate_blocks.rotate_request_view(connection)
+    else:
+        view = rotate_blocks.rotate_credentials_view(
+            connection, deps.pages.consumer_values(connection)
+        )
+    try:
+        client.views_open(trigger_id=trigger, view=view)
+    except SlackApiError:
+        deps.notifier.tell_user(channel, user, TRIGGER_FAILED)
+
+
+def on_command(deps: SlackDeps, client: WebClient, body: dict[str, Any], which: str) -> None:
+    """`/connect-bitbucket rotate <which>` (after the ack, on the urgent pool)."""
+    user, channel = body.get("user_id", ""), body.get("channel_id")
+    if not which.strip():
+        deps.notifier.tell_user(channel, user, USAGE)
+        return
+    connection = find(deps, which, user)
+    if connection is None:
+        deps.notifier.tell_user(
+            channel, user, f"No connected organization or connection is called {which[:100]}."
+        )
+        return
+    open_rotation(deps, client, connection, user, body["trigger_id"], channel)
+
+
+def _rotate_clicked(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    user = body["user"]["id"]
+    if not deps.access.may_see(user, connection.owner_id):
+        deps.notifier.tell_user(_channel(body), user, "That connection no longer exists.")
+        return
+    open_rotation(deps, client, connection, user, body["trigger_id"], _channel(body))
+
+
+def on_rotate(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(
+        deps, body, client, "opening the rotation", _rotate_clicked, urgent=True, anyone=True
+    )
+
+
+# Approval.
+
+
+def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    """Why rotate: recorded, and the approvers get their cards."""
+    reason = str(forms.value(body, ids.ROTATE_WHY).get("value") or "").strip()[:REASON_MAX]
+    if not reason:
+        ack(response_action="errors", errors={ids.ROTATE_WHY: "Say why, in a sentence."})
+        return
+    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
+    if connection_id is None:
+        ack(
+            response_action="update",
+            view=blocks.message_view(TITLE, "That connection no longer exists."),
+        )
+        return
+    ack(response_action="update", view=blocks.busy_view(TITLE, "Asking the approvers…"))
+    modal = OpenModal(client, body["view"]["id"], time.monotonic())
+    deps.work.submit(
+        "asking to rotate",
+        partial(_ask, deps, body, connection_id, reason, modal),
+        connection=connection_id,
+        on_error=lambda _e: modal.show(
+            blocks.message_view(
+                TITLE, "Something went wrong on the bot's side; press Rotate again."
+            )
+        ),
+    )
+
+
+def _ask(
+    deps: SlackDeps, body: dict[str, Any], connection_id: int, reason: str, modal: OpenModal
+) -> None:
+    if not deps.deliveries.first_time(body):
+        return
+    user = body["user"]["id"]
+    try:
+        connection = deps.service.get(connection_id)
+    except ConnectionNotFound:
+        modal.show(blocks.message_view(TITLE, "That connection no longer exists."))
+        return
+    refusal = refusal_to_rotate(deps, connection, user)
+    if refusal is not None:
+        deps.service.record(connection.id, user, "refused: tried to rotate")
+        modal.show(blocks.message_view(TITLE, refusal))
+        return
+    try:
+        deps.service.ask_rotation(connection_id, by=user, reason=reason, needs_approval=True)
+    except CannotRepair as problem:
+        modal.show(blocks.message_view(TITLE, problem.message))
+        return
+    deps.courier.deliver(connection_id)
+    modal.show(
+        blocks.message_view(
+            TITLE,
+            "I asked the approvers. Once one approves, you get a button to enter the new key "
+            "and secret.",
+        )
+    )
+
+
+def _decide(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    user, channel = body["user"]["id"], _channel(body)
+    approve = _action(body).get("action_id") == ids.APPROVE_ROTATION
+    if not deps.access.is_approver(user):
+        deps.service.record(
+            connection.id, user, "refused: not an approver tried to decide a rotation"
+        )
+        deps.notifier.tell_user(channel, user, "Only the approvers set for this bot can decide.")
+        return
+    if user == connection.rotation_by:
+        deps.notifier.tell_user(
+            channel, user, "That is your own request: another approver decides."
+        )
+        return
+    connection, decided = deps.service.decide_rotation(connection.id, user, approve=approve)
+    if not decided:
+        deps.notifier.tell_user(
+            channel, user, f"The rotation of connection #{connection.id} was decided already."
+        )
+        return
+    deps.courier.deliver(connection.id)
+    verb = "approved" if approve else "denied"
+    deps.notifier.tell_user(
+        channel,
+        user,
+        f"You {verb} rotating connection #{connection.id}; "
+        f"<@{connection.rotation_by}> has been told.",
+    )
+
+
+def on_decision(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(deps, body, client, "deciding a rotation", _decide, anyone=True)
+
+
+def _enter(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    user, channel = body["user"]["id"], _channel(body)
+    if (
+        connection.rotation_by != user
+        or connection.rotation_stage != RotationStage.AWAITING_CREDENTIALS
+    ):
+        deps.notifier.tell_user(
+            channel,
+            user,
+            f"Connection #{connection.id} is not waiting for your new key and secret.",
+        )
+        return
+    open_rotation(deps, client, connection, user, body["trigger_id"], channel)
+
+
+def on_enter(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    _for_owner(
+        deps, body, client, "opening the key and secret form", _enter, urgent=True, anyone=True
+    )
+
+
+# The new key and secret.
+
+
+def on_credentials(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    key = validation.consumer_key(forms.value(body, ids.KEY).get("value"))
+    secret = validation.consumer_secret(forms.value(body, ids.SECRET).get("value"))
+    errors = {
+        block: checked.message
+        for block, checked in ((ids.KEY, key), (ids.SECRET, secret))
+        if isinstance(checked, validation.Invalid)
+    }
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    assert isinstance(key, validation.Valid) and isinstance(secret, validation.Valid)
+    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
+    if connection_id is None:
+        ack(
+            response_action="update",
+            view=blocks.message_view(TITLE, "That connection no longer exists."),
+        )
+        return
+    ack(
+        response_action="update",
+        view=blocks.busy_view(
+            TITLE,
+            "Checking the consumer with Bitbucket, then giving Terraform the new key and secret…",
+        ),
+    )
+    modal = OpenModal(client, body["view"]["id"], time.monotonic())
+    deps.work.submit(
+        "rotating the key and secret",
+        partial(_rotate, deps, body, connection_id, key.value, secret.value, modal),
+        connection=connection_id,
+        on_error=lambda _e: modal.show(
+            blocks.message_view(
+                TITLE,
+                "Something went wrong on the bot's side; nothing was changed. Press Rotate again.",
+            )
+        ),
+    )
+
+
+def _rotate(
+    deps: SlackDeps,
+    body: dict[str, Any],
+    connection_id: int,
+    key: str,
+    secret: str,
+    modal: OpenModal,
+) -> None:
+    with REDACTOR.holding(secret, key=key):
+        try:
+            _rotate_held(deps, body, connection_id, key, secret, modal)
+        except Exception as error:
+            raise RuntimeError(REDACTOR.scrub(f"{type(error).__name__}: {error}")) from None
+
+
+def _rotate_held(
+    deps: SlackDeps,
+    body: dict[str, Any],
+    connection_id: int,
+    key: str,
+    secret: str,
+    modal: OpenModal,
+) -> None:
+    if not deps.deliveries.first_time(body):
+        return
+    user = body["user"]["id"]
+    try:
+        connection = deps.service.get(connection_id)
+    except ConnectionNotFound:
+        modal.show(blocks.message_view(TITLE, "That connection no longer exists."))
+        return
+    refusal = refusal_to_rotate(deps, connection, user)
+    approved = (
+        connection.rotation_stage == RotationStage.AWAITING_CREDENTIALS
+        and connection.rotation_by == user
+    )
+    if refusal is None and deps.access.needs_approval and not approved:
+        refusal = "An approver must approve this rotation first: press Rotate to ask."
+    if refusal is not None:
+        deps.service.record(connection.id, user, "refused: tried to rotate")
+        modal.show(blocks.message_view(TITLE, refusal))
+        return
+    try:
+        deps.rotate.rotate(connection_id, key=key, secret=secret, actor=user)
+    except Problem as problem:
+        again = "Enter the secret again to retry."
+        values = deps.pages.consumer_values(connection)
+        view = (
+            rotate_blocks.rotate_credentials_view(
+                connection, values, key=key, errors={problem.field: problem.message}, notice=again
+            )
+            if problem.field in (ids.KEY, ids.SECRET)
+            else rotate_blocks.rotate_credentials_view(
+                connection, values, key=key, notice=f"{problem.message} {again}"
+            )
+        )
+        modal.show(view)
+        return
+    deps.courier.deliver(connection_id)  # the re-authorize steps
+    modal.show(
+        blocks.message_view(
+            TITLE,
+            "Terraform has the new key and secret. One step left: re-authorize the connection "
+            "(tokens of the old consumer stop working). I sent you the steps in a DM.",
+        )
+    )
+
+
+def register(app: App) -> None:
+    app.action(ids.ROTATE)(on_rotate)
+    app.action(ids.ROTATE_ENTER)(on_enter)
+    app.action(ids.APPROVE_ROTATION)(on_decision)
+    app.action(ids.DENY_ROTATION)(on_decision)
+    app.view(ids.ROTATE_REQUEST_VIEW)(on_request)
+    app.view(ids.ROTATE_VIEW)(on_credentials)
