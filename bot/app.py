@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.connections.cards import ApprovalCards
 from bot.connections.dependents import Dependents
 from bot.connections.member_changes import MemberChanges
+from bot.connections.moves import Moves
 from bot.connections.notices import Notices
 from bot.connections.outbox import Outbox
 from bot.connections.pages import Pages
@@ -31,6 +32,7 @@ from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.health import HealthWatch
+from bot.flows.move import MoveWork
 from bot.flows.repair import RepairWatch
 from bot.flows.rotate import RotateFlow
 from bot.flows.rotation_due import RotationDue
@@ -41,7 +43,7 @@ from bot.jobs.due import DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.shared_rate import SharedRateLimiter
-from bot.slack import actions, commands, events, repair, rotate, views
+from bot.slack import actions, commands, events, move, repair, rotate, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.bolt_app import SharedClientApp
@@ -51,6 +53,7 @@ from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps, provide
 from bot.slack.directory import MemberDirectory
 from bot.slack.home import Overview
+from bot.slack.move_messages import MoveMessages
 from bot.slack.notify import Notifier
 from bot.slack.prefills import Prefills
 from bot.work import BackgroundWork
@@ -247,7 +250,9 @@ def build_runtime(
     queries = Queries(sessions)
     dependents = Dependents(sessions, clock)
     overview = Overview(client, queries, service, access, tfe, stall.policy, clock, dependents)
-    courier = Courier(Outbox(sessions, clock), notifier, service, worker, overview)
+    moves = Moves(sessions, clock)
+    move_messages = MoveMessages(client, moves, service)
+    courier = Courier(Outbox(sessions, clock), notifier, service, worker, overview, move_messages)
     due = DueWork(
         service,
         DueQueue(sessions, clock),
@@ -274,6 +279,10 @@ def build_runtime(
             poll_every=settings.token_poll_every,
             give_up_after=settings.expire_after,
         ),
+        moves=(
+            moves,
+            MoveWork(moves, tfe, owed=courier.deliver, progress=move_messages.progress),
+        ),
         rotation_due=(
             RotationDue(settings.rotate_every, notices, notifier, clock)
             if settings.rotate_every
@@ -299,6 +308,7 @@ def build_runtime(
         prefills=Prefills(queries.last_workspace),
         directory=directory,
         rotate=RotateFlow(service, tfe, ConsumerChecker(bitbucket)),
+        moves=moves,
     )
     app.use(provide(deps))
     commands.register(app)
@@ -307,6 +317,7 @@ def build_runtime(
     actions.register(app)
     repair.register(app)
     rotate.register(app)
+    move.register(app)
     return Runtime(
         settings=settings,
         engine=engine,

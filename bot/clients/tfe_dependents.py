@@ -32,11 +32,35 @@ DEPENDENT_LISTS = {
 }
 
 
+# Where each kind is changed, and its JSON:API type.
+DEPENDENT_PATHS = {"workspace": "workspaces", "policy set": "policy-sets"}
+
+
 class DependentLists:
-    """The list calls; the client supplies `_pages`."""
+    """The list and relink calls; the client supplies `_pages` and `_call`."""
 
     def _pages(self, path: str, *, what: str) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
+
+    def _call(self, method: str, path: str, *, what: str, json: Any = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def relink(
+        self, kind: str, item_id: str, *, token_id: str, identifier: str, branch: str | None
+    ) -> None:
+        """Point a workspace or policy set at another OAuth token, keeping its repository and
+        branch (`PATCH /workspaces/:id` or `/policy-sets/:id` with `vcs-repo`). The same call
+        made twice leaves the same result."""
+        path = DEPENDENT_PATHS[kind]
+        repo: dict[str, str] = {"oauth-token-id": token_id, "identifier": identifier}
+        if branch:
+            repo["branch"] = branch
+        self._call(
+            "PATCH",
+            f"/{path}/{quote(item_id, safe='')}",
+            json={"data": {"type": path, "attributes": {"vcs-repo": repo}}},
+            what=f"{kind} {item_id}",
+        )
 
     def list_dependents(
         self, organization: str, token_ids: set[str]

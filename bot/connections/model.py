@@ -365,3 +365,7 @@ class Dependent(Base):
     oauth_token_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("connection_id", "kind", "tfe_id"),)
+
+
+# The move tables share Base; importing them here registers them wherever the model is used.
+from bot.connections import move_tables  # noqa: E402, F401

@@ -47,6 +47,7 @@ class Owed(StrEnum):
     REPAIRED = "repaired"  # the channel hears it was re-authorized in place
     REPAIR_STOPPED = "repair_stopped"  # whoever re-authorizes: the bot stopped (detail: why)
     ROTATION_CARDS = "rotation_cards"  # approvers' cards for a rotation: sent, or updated
+    MOVE = "move"  # a move's one message: dry run, progress, report (detail: the move's id)
     ROTATION_DECISION = "rotation_decision"  # who asked hears the decision (approved: go on)
 
 

@@ -94,9 +94,10 @@ class TokenWatch:
                 expect=State.BROKEN,
                 note=f"replaced by connection #{connection.id}",
                 status_note=(
-                    f"Replaced by connection #{connection.id}. OAuth client "
-                    f"{old.oauth_client_id} is still in Terraform: point the workspaces that "
-                    "use it at the new connection, then delete it in the VCS settings."
+                    f"Replaced by connection #{connection.id}. What used OAuth client "
+                    f"{old.oauth_client_id} can be moved to the new connection: an approver "
+                    "starts the move from its dry run in the channel, then deletes the old "
+                    "client."
                 ),
                 owes=[Owed.HOME],
             )

@@ -10,21 +10,21 @@ from typing import Any
 from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
-from bot.connections import schedule
 from bot.connections.model import Connection
-from bot.connections.notices import ESCALATION, OWNER_LEFT, REMINDER, Notices
-from bot.connections.outbox import Debt, Owed
-from bot.connections.schedule import PEOPLE_MUST_ACT
+from bot.connections.moves import Moves
+from bot.connections.notices import OWNER_LEFT, Notices
+from bot.connections.outbox import Debt
 from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
 from bot.flows.connect import ConnectFlow
 from bot.flows.health import HealthWatch
+from bot.flows.move import MoveWork
 from bot.flows.repair import RepairWatch
 from bot.flows.rotation_due import RotationDue
 from bot.flows.stalled import StallFlow
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
-from bot.problems import Problem
+from bot.jobs.reminders import CARDS_FIRST_RETRY, RETRY_AFTER_FAILURE, Reminders
 from bot.slack.audience import Audience
 from bot.slack.client import in_background
 from bot.slack.courier import Courier
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 # soon, and another takes it. A live one renews all its claims every HEARTBEAT seconds.
 LEASE_SECONDS = 5.0
 HEARTBEAT_SECONDS = 1.0
-RETRY_AFTER_FAILURE = 30.0
 # The share of the Terraform rate bulk work may take; the rest is kept for people's work.
 BULK_SHARE = 0.85
 # Threads per lane. People's work is a handful at a time; bulk work is paced by its share
@@ -44,11 +43,11 @@ BULK_SHARE = 0.85
 PEOPLE_THREADS = 8
 BULK_THREADS = 16
 OUTBOX_THREADS = 4
-# A reminder waits for the approvers' cards; look again this soon.
-CARDS_FIRST_RETRY = 1.0
+MOVE_THREADS = 8
+MOVES = "moves"
 
 
-class DueWork:
+class DueWork(Reminders):
     """Due work in three lanes, each claiming as its threads free up: people's (token
     checks, reminders, approvals, expiries), bulk (health checks, paced to its share of the
     Terraform rate) and the outbox (messages owed to Slack)."""
@@ -71,6 +70,7 @@ class DueWork:
         health: HealthWatch | None = None,
         repair: RepairWatch | None = None,
         rotation_due: RotationDue | None = None,
+        moves: tuple[Moves, MoveWork] | None = None,
         health_every: float = 21600,
         tfe_rate: float = 25.0,
         idle: float = 1.0,
@@ -90,7 +90,9 @@ class DueWork:
         self.health = health
         self.repair = repair
         self.rotation_due = rotation_due
+        self.moves = moves
         self.health_every = health_every
+        bulk_pace = RateLimiter(tfe_rate * BULK_SHARE)
         self.lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
                 PEOPLE,
@@ -106,7 +108,7 @@ class DueWork:
                 self._handle_claimed,
                 threads=BULK_THREADS,
                 idle=idle,
-                pace=RateLimiter(tfe_rate * BULK_SHARE),
+                pace=bulk_pace,
                 around=in_background,
             ),
             "outbox": Lane(
@@ -118,6 +120,18 @@ class DueWork:
                 around=in_background,
             ),
         }
+        if moves is not None:
+            # Moving workspaces is bulk work too: it shares the health rounds' pace, so both
+            # together stay within their share of the Terraform rate.
+            self.lanes[MOVES] = Lane(
+                MOVES,
+                self._claim_items,
+                self._handle_item,
+                threads=MOVE_THREADS,
+                idle=idle,
+                pace=bulk_pace,
+                around=in_background,
+            )
 
     def _claimer(self, lane: str) -> Callable[[int], list[tuple[int, datetime]]]:
         def claim(free: int) -> list[tuple[int, datetime]]:
@@ -132,19 +146,31 @@ class DueWork:
     def _handle_claimed(self, item: tuple[int, datetime]) -> None:
         self.handle(*item)
 
+    def _claim_items(self, free: int) -> list[int]:
+        assert self.moves is not None
+        return self.moves[0].claim_items(self.worker, limit=free, lease_seconds=LEASE_SECONDS)
+
+    def _handle_item(self, item_id: int) -> None:
+        assert self.moves is not None
+        self.moves[1].handle(item_id, self.worker)
+
     def _claim_owed(self, free: int) -> list[list[Debt]]:
         return self.courier.claim_due_groups(limit=free * 5)
 
     def release_dead_claims(self) -> None:
         """At start: free what crashed runs of the bot on this host still hold, so a
         restart carries on at once instead of waiting out their leases."""
+        moves = self.moves[0] if self.moves else None
         owners = sorted(
             set(self.queue.lease_owners())
             | set(self.courier.outbox.lease_owners())
             | set(self.service.create_claim_owners())
+            | set(moves.lease_owners() if moves else ())
         )
         gone = gone_on_this_host(owners, self.worker)
         freed = self.queue.release_leases(gone) + self.courier.outbox.release_leases(gone)
+        if moves is not None:
+            freed += moves.release_leases(gone)
         for connection in self.service.release_create_claims(gone):
             freed += 1
             self._tell_create_interrupted(connection)
@@ -174,6 +200,8 @@ class DueWork:
         try:
             self.queue.renew_all(self.worker, LEASE_SECONDS)
             self.courier.outbox.renew_all(self.worker, LEASE_SECONDS)
+            if self.moves is not None:
+                self.moves[0].renew_all(self.worker, LEASE_SECONDS)
         except Exception:
             log.warning("could not renew claims", extra={"worker": self.worker})
 
@@ -190,6 +218,8 @@ class DueWork:
         try:
             self.queue.release_leases([self.worker])
             self.courier.outbox.release_leases([self.worker])
+            if self.moves is not None:
+                self.moves[0].release_leases([self.worker])
         except Exception:
             log.warning("could not free claims at shutdown", extra={"worker": self.worker})
 
@@ -247,6 +277,7 @@ class DueWork:
             if connection.state == State.CONNECTED:  # not when its client was found gone
                 for replaced in self.flow.close_replaced(connection):
                     self.courier.deliver(replaced)
+                    self._plan_move(replaced, connection)
         elif self.flow.needs_authorize_hint(connection) and (
             self.service.mark_authorize_hint_sent(connection.id)
         ):
@@ -262,6 +293,14 @@ class DueWork:
         if connection.repairing:
             return self.repair.next_check(connection)
         return self._next_health_check(connection)
+
+    def _plan_move(self, old_id: int, new: Connection) -> None:
+        """A new connection replaced an old one: the dry run of moving what used the old
+        client's token (from the kept list), for an approver to start."""
+        if self.moves is None:
+            return
+        if self.moves[0].plan(self.service.get(old_id), new, asked_by=new.owner_id):
+            self.courier.deliver(new.id)
 
     def _next_health_check(self, connection: Connection) -> datetime:
         return self.clock.now() + timedelta(seconds=self.health_every)
@@ -297,87 +336,6 @@ class DueWork:
             self.notices.release(connection.id, OWNER_LEFT, slot)
             raise
         self.service.record(connection.id, "bot", "told the channel: the owner has left")
-
-    def _night(self, connection: Connection) -> datetime | None:
-        """The coming morning if a reminder now would land in the night of whoever gets it:
-        the owner, or (waiting for approval) every approver."""
-        if connection.state not in PEOPLE_MUST_ACT:
-            return None
-        now = self.clock.now()
-        if schedule.reminder_slot(connection.progressed_at, now, self.stall.policy) is None:
-            return None  # nothing to send yet: no need to ask Slack for time zones
-        if connection.state == State.AWAITING_APPROVAL:
-            mornings = [
-                schedule.morning_after_night(now, self.notifier.user_zone(approver))
-                for approver in self.notifier.approvers.members()
-            ]
-            if not mornings or any(m is None for m in mornings):
-                return None  # someone is awake: remind now
-            return min(m for m in mornings if m is not None)
-        return schedule.morning_after_night(now, self.notifier.owner_zone(connection))
-
-    def _cards_owed(self, connection: Connection) -> bool:
-        if connection.state != State.AWAITING_APPROVAL:
-            return False
-        owed = self.courier.outbox.owed(connection.id)
-        return any(debt.kind == Owed.SEND_CARDS.value for debt in owed)
-
-    def _remind(
-        self, connection: Connection, slot: datetime, *, number: int, escalate: bool
-    ) -> None:
-        approval = connection.state == State.AWAITING_APPROVAL
-        recipients = self.notifier.approvers.members() if approval else [connection.owner_id]
-        if not self.notices.claim(connection.id, REMINDER, slot, recipients):
-            return  # another replica sent this interval's reminder
-        expires = schedule.expires_at(connection.progressed_at, self.stall.policy)
-        try:
-            if approval:
-                self.notifier.remind_approvers(connection, number=number, expires=expires)
-            else:
-                self.notifier.remind(connection, number=number, expires=expires)
-        except Exception:
-            self.notices.release(connection.id, REMINDER, slot)
-            raise
-        if approval:
-            self.service.record(connection.id, "bot", f"reminded the approvers (reminder {number})")
-        log.info(
-            "reminded the approvers" if approval else "reminded the owner",
-            extra={"connection": connection.id, "user": connection.owner_id},
-        )
-        if escalate:
-            self._escalate(connection, reminders=number - 1)
-
-    def _escalate(self, connection: Connection, *, reminders: int) -> None:
-        slot = self.stall.escalation_slot(connection)
-        channel = connection.announce_channel
-        approvers = self.approvers or Audience(self.notifier.client, ())
-        if not self.notices.claim(
-            connection.id, ESCALATION, slot, [channel, *approvers.users, *approvers.groups]
-        ):
-            return
-        try:
-            self.notifier.escalate(connection, reminders=reminders, approvers=approvers)
-        except Exception:
-            self.notices.release(connection.id, ESCALATION, slot)
-            raise
-        log.info("escalated a stalled connection", extra={"connection": connection.id})
-
-    def _expire(self, connection: Connection) -> datetime | None:
-        days = self.stall.policy.expire_after / 86400
-        reason = (
-            f"Expired after {days:g} days without progress."
-            if days >= 1
-            else f"Expired after {self.stall.policy.expire_after:g} seconds without progress."
-        )
-        try:
-            ended, _cleanup = self.stall.end(
-                connection.id, State.EXPIRED, actor="bot", reason=reason
-            )
-        except Problem:
-            log.warning("expiry postponed", extra={"connection": connection.id})
-            return self.clock.now() + timedelta(seconds=RETRY_AFTER_FAILURE)
-        self.courier.deliver(ended.id)
-        return None
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

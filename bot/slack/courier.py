@@ -20,6 +20,7 @@ from bot.connections.states import State
 from bot.redaction import REDACTOR
 from bot.slack.client import in_background
 from bot.slack.home import Overview
+from bot.slack.move_messages import MoveMessages
 from bot.slack.notify import Notifier
 from bot.slack.rotation_messages import send_rotation_cards, tell_rotation_decision
 
@@ -30,7 +31,7 @@ LEASE_SECONDS = 5.0
 # After this many failed tries of one message, say so in the log and the audit trail.
 TELL_AFTER = 5
 # Updates that say the same thing however often they are sent.
-_ONCE_PER_ROUND = frozenset({Owed.PROGRESS, Owed.CARDS, Owed.HOME})
+_ONCE_PER_ROUND = frozenset({Owed.PROGRESS, Owed.CARDS, Owed.HOME, Owed.MOVE})
 
 
 class Courier:
@@ -41,7 +42,9 @@ class Courier:
         service: ConnectionService,
         worker: str,
         overview: Overview | None = None,
+        moves: MoveMessages | None = None,
     ) -> None:
+        self.moves = moves
         self.overview = overview
         self.outbox = outbox
         self.notifier = notifier
@@ -86,9 +89,9 @@ class Courier:
             self._send_in_order(debts)
 
     def _send_in_order(self, debts: Sequence[Debt]) -> None:
-        sent: set[Owed] = set()
+        sent: set[tuple[Owed, str | None]] = set()
         for index, debt in enumerate(debts):
-            if debt.kind in _ONCE_PER_ROUND and debt.kind in sent:
+            if debt.kind in _ONCE_PER_ROUND and (debt.kind, debt.detail) in sent:
                 self.outbox.paid([debt.id])
                 continue
             try:
@@ -97,7 +100,7 @@ class Courier:
                 self._failed(debts[index:], debt, error)
                 return
             self.outbox.paid([debt.id])
-            sent.add(debt.kind)
+            sent.add((debt.kind, debt.detail))
 
     def _one(self, debt: Debt) -> None:
         connection = self.service.get(debt.connection_id)
@@ -134,6 +137,8 @@ class Courier:
             send_rotation_cards(notifier, connection)
         elif debt.kind == Owed.ROTATION_DECISION:
             tell_rotation_decision(notifier, connection, debt.detail or "")
+        elif debt.kind == Owed.MOVE and self.moves is not None:
+            self.moves.show(int(debt.detail or 0))
         elif debt.kind == Owed.HEALED:
             notifier.announce_healed(connection)
         elif debt.kind == Owed.HOME and self.overview is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_bolt import BoltContext
 
 from bot.config import Settings
+from bot.connections.moves import Moves
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
@@ -41,6 +42,7 @@ class SlackDeps:
     prefills: Prefills  # what the connect form suggests
     directory: MemberDirectory  # who is a full member, kept current by Slack's events
     rotate: RotateFlow  # new consumer key and secret on an existing client
+    moves: Moves  # what used an old client, relinked to a new one
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:

@@ -56,3 +56,8 @@ DENY_ROTATION = "deny_rotation"
 ROTATE_REQUEST_VIEW = "rotate_request"
 ROTATE_VIEW = "rotate_credentials"
 ROTATE_WHY = "rotate_why"
+
+# Moving what used an old client to a new connection.
+MOVE_START = "move_start"
+MOVE_CANCEL = "move_cancel"
+DELETE_OLD_CLIENT = "delete_old_client"

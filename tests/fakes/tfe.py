@@ -95,6 +95,10 @@ class FakeTFE(FakeServer):
                 base + rf"/organizations/(?P<org>[^/]+)/(?P<what>{path})",
                 self._linked_list,
             )
+        for path in ("workspaces", "policy-sets"):
+            self.route("PATCH", base + rf"/(?P<what>{path})/(?P<id>[^/]+)", self._relink)
+        # Repositories no token may see: relinking to one is refused with a 422.
+        self.hidden_repos: set[str] = set()
 
     # Test helpers.
 
@@ -183,6 +187,46 @@ class FakeTFE(FakeServer):
         with self.lock:
             items = list(self.linked.get(org.name, {}).get(match["what"], []))
         return Reply(200, self._page(items, request), content_type=JSONAPI)
+
+    def linked_item(self, item_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            for lists in self.linked.values():
+                for items in lists.values():
+                    for item in items:
+                        if item["id"] == item_id:
+                            return item
+        return None
+
+    def _relink(self, request: Request, match: re.Match[str]) -> Reply:
+        item = self.linked_item(match["id"])
+        if item is None or item["type"] != match["what"]:
+            return _error(404, "not found")
+        try:
+            repo = request.json()["data"]["attributes"]["vcs-repo"]
+            token = repo["oauth-token-id"]
+            identifier = repo["identifier"]
+        except Exception:
+            return _error(422, "invalid attribute", "vcs-repo needs oauth-token-id and identifier")
+        with self.lock:
+            known = any(t["id"] == token for c in self.clients.values() for t in c.tokens)
+        if not known:
+            return _error(
+                422, "invalid attribute", "Oauth token not found", "/data/attributes/vcs-repo"
+            )
+        if identifier in self.hidden_repos:
+            return _error(
+                422,
+                "invalid attribute",
+                f"Repository {identifier} was not found, or the token cannot see it",
+                "/data/attributes/vcs-repo",
+            )
+        with self.lock:
+            item["attributes"]["vcs-repo"] = {
+                "identifier": identifier,
+                "branch": repo.get("branch") or "",
+                "oauth-token-id": token,
+            }
+        return Reply(200, {"data": item}, content_type=JSONAPI)
 
     def add_client_by_hand(self, organization: str) -> str:
         """A Bitbucket client someone made in the TFE UI, with a token."""

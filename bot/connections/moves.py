@@ -1,0 +1,333 @@
+"""Moves: planning one from the kept list of what used an old connection's token, the
+approver's go, claiming items under a lease (so each is changed once across crashes and
+replicas), and recording how each went. Each method is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.connections.model import Connection, ConnectionEvent, Dependent
+from bot.connections.move_tables import ItemStatus, Move, MoveItem, MoveState
+from bot.connections.outbox import Owed, owe
+
+# What a move relinks; registry modules are re-published instead, never PATCHed.
+MOVED_KINDS = ("workspace", "policy set")
+
+
+@dataclass(frozen=True)
+class Tally:
+    total: int
+    done: int
+    failed: int
+    pending: int
+
+
+class Moves:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def plan(self, old: Connection, new: Connection, *, asked_by: str) -> Move | None:
+        """The dry run of moving what used `old`'s token to `new`'s: one open move per pair
+        (asked again, the same one); None when nothing is kept to move."""
+        assert new.oauth_token_id is not None
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            existing = session.scalars(
+                select(Move).where(
+                    Move.from_connection_id == old.id,
+                    Move.to_connection_id == new.id,
+                    Move.state.in_([MoveState.PLANNED, MoveState.RUNNING]),
+                )
+            ).first()
+            if existing is not None:
+                return existing
+            kept = list(
+                session.scalars(
+                    select(Dependent)
+                    .where(Dependent.connection_id == old.id)
+                    .order_by(Dependent.kind.desc(), Dependent.name)
+                )
+            )
+            items = [d for d in kept if d.kind in MOVED_KINDS]
+            modules = len(kept) - len(items)
+            if not kept:
+                return None
+            move = Move(
+                organization=new.organization,
+                from_connection_id=old.id,
+                to_connection_id=new.id,
+                from_client_id=old.oauth_client_id,
+                to_token_id=new.oauth_token_id,
+                state=MoveState.PLANNED,
+                asked_by=asked_by,
+                modules_left=modules,
+                total=len(items),
+                created_at=now,
+            )
+            session.add(move)
+            session.flush()
+            for dependent in items:
+                session.add(
+                    MoveItem(
+                        move_id=move.id,
+                        kind=dependent.kind,
+                        tfe_id=dependent.tfe_id,
+                        name=dependent.name,
+                        identifier=dependent.identifier,
+                        branch=dependent.branch,
+                        status=ItemStatus.PENDING,
+                        attempts=0,
+                    )
+                )
+            self._note(session, new, asked_by, f"planned move #{move.id} from connection #{old.id}")
+            owe(session, new.id, [(Owed.MOVE, str(move.id))], now)
+            return move
+
+    def get(self, move_id: int) -> Move | None:
+        with self._sessions.begin() as session:
+            return session.get(Move, move_id)
+
+    def open_for(self, connection_id: int) -> list[Move]:
+        """Moves into or out of a connection that are not over."""
+        with self._sessions.begin() as session:
+            return list(
+                session.scalars(
+                    select(Move).where(
+                        or_(
+                            Move.to_connection_id == connection_id,
+                            Move.from_connection_id == connection_id,
+                        ),
+                        Move.state.in_([MoveState.PLANNED, MoveState.RUNNING]),
+                    )
+                )
+            )
+
+    def start(self, move_id: int, approver: str) -> tuple[Move | None, bool]:
+        """The approver's go: the items are due now. Returns whether this call started it."""
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            move = self._locked(session, move_id)
+            if move is None or move.state != MoveState.PLANNED:
+                return move, False
+            move.state = MoveState.RUNNING
+            move.approved_by = approver
+            move.started_at = now
+            session.execute(
+                update(MoveItem)
+                .where(MoveItem.move_id == move_id, MoveItem.status == ItemStatus.PENDING)
+                .values(due_at=now)
+            )
+            self._note_on(session, move.to_connection_id, approver, f"approved move #{move_id}")
+            owe(session, move.to_connection_id, [(Owed.MOVE, str(move_id))], now)
+            if move.total == 0:
+                self._finish(session, move, now)
+            return move, True
+
+    def cancel(self, move_id: int, user: str) -> tuple[Move | None, bool]:
+        """Stop a move: what was not yet changed is skipped (what was changed stays)."""
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            move = self._locked(session, move_id)
+            if move is None or move.state not in (MoveState.PLANNED, MoveState.RUNNING):
+                return move, False
+            move.state = MoveState.CANCELLED
+            move.finished_at = now
+            session.execute(
+                update(MoveItem)
+                .where(MoveItem.move_id == move_id, MoveItem.status == ItemStatus.PENDING)
+                .values(status=ItemStatus.SKIPPED, due_at=None, reason="the move was cancelled")
+            )
+            self._note_on(session, move.to_connection_id, user, f"cancelled move #{move_id}")
+            owe(session, move.to_connection_id, [(Owed.MOVE, str(move_id))], now)
+            return move, True
+
+    def claim_items(self, worker: str, *, limit: int, lease_seconds: float) -> list[int]:
+        """Lease pending items whose time has come (any running move's); returns their ids."""
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            query = (
+                select(MoveItem.id)
+                .where(MoveItem.status == ItemStatus.PENDING)
+                .where(MoveItem.due_at <= now)
+                .where(or_(MoveItem.lease_until.is_(None), MoveItem.lease_until < now))
+                .order_by(MoveItem.due_at, MoveItem.id)
+                .limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            claimed = session.scalars(
+                update(MoveItem)
+                .where(MoveItem.id.in_(ids))
+                .where(or_(MoveItem.lease_until.is_(None), MoveItem.lease_until < now))
+                .values(lease_owner=worker, lease_until=now + timedelta(seconds=lease_seconds))
+                .returning(MoveItem.id)
+            )
+            return sorted(claimed)
+
+    def item(self, item_id: int) -> tuple[MoveItem, Move] | None:
+        with self._sessions.begin() as session:
+            found = session.get(MoveItem, item_id)
+            if found is None:
+                return None
+            move = session.get(Move, found.move_id)
+            assert move is not None
+            return found, move
+
+    def settle_item(
+        self,
+        item_id: int,
+        worker: str,
+        *,
+        status: str,
+        reason: str | None = None,
+        retry_in: float | None = None,
+    ) -> tuple[Move, bool] | None:
+        """Record how one item went (or when to try it again), if this worker still holds it;
+        returns its move and whether the move is now over (once, for whoever finished it)."""
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            item = session.get(MoveItem, item_id)
+            if item is None or item.lease_owner != worker or item.status != ItemStatus.PENDING:
+                return None
+            item.lease_owner = None
+            item.lease_until = None
+            item.attempts += 1
+            item.reason = reason
+            if retry_in is not None:
+                item.due_at = now + timedelta(seconds=retry_in)
+            else:
+                item.status = status
+                item.due_at = None
+                item.done_at = now
+            move = self._locked(session, item.move_id)
+            assert move is not None
+            session.flush()
+            finished = move.state == MoveState.RUNNING and not self._pending(session, move.id)
+            if finished:
+                self._finish(session, move, now)
+            return move, finished
+
+    def renew_all(self, worker: str, seconds: float) -> None:
+        until = self._clock.now() + timedelta(seconds=seconds)
+        with self._sessions.begin() as session:
+            session.execute(
+                update(MoveItem).where(MoveItem.lease_owner == worker).values(lease_until=until)
+            )
+
+    def release_leases(self, owners: Sequence[str]) -> int:
+        if not owners:
+            return 0
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(MoveItem)
+                .where(MoveItem.lease_owner.in_(list(owners)))
+                .values(lease_owner=None, lease_until=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def lease_owners(self) -> list[str]:
+        with self._sessions.begin() as session:
+            query = select(MoveItem.lease_owner).where(MoveItem.lease_owner.is_not(None))
+            return sorted({str(owner) for owner in session.scalars(query.distinct())})
+
+    def tally(self, move_id: int) -> Tally:
+        with self._sessions.begin() as session:
+            rows = dict(
+                session.execute(
+                    select(MoveItem.status, func.count())
+                    .where(MoveItem.move_id == move_id)
+                    .group_by(MoveItem.status)
+                ).all()
+            )
+        total = sum(int(n) for n in rows.values())
+        return Tally(
+            total=total,
+            done=int(rows.get(ItemStatus.DONE, 0)),
+            failed=int(rows.get(ItemStatus.FAILED, 0)),
+            pending=int(rows.get(ItemStatus.PENDING, 0)),
+        )
+
+    def items(self, move_id: int, status: str | None = None, limit: int = 100) -> list[MoveItem]:
+        with self._sessions.begin() as session:
+            query = select(MoveItem).where(MoveItem.move_id == move_id)
+            if status is not None:
+                query = query.where(MoveItem.status == status)
+            return list(
+                session.scalars(query.order_by(MoveItem.kind.desc(), MoveItem.name).limit(limit))
+            )
+
+    def placed(self, move_id: int, channel: str, ts: str) -> None:
+        """Where the move's one message is, so every later state updates it in place."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(Move)
+                .where(Move.id == move_id)
+                .values(message_channel=channel, message_ts=ts)
+            )
+
+    def old_client_deleted(self, move_id: int, user: str) -> None:
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            move = self._locked(session, move_id)
+            assert move is not None
+            move.old_client_deleted_by = user
+            self._note_on(
+                session,
+                move.from_connection_id,
+                user,
+                f"deleted OAuth client {move.from_client_id} after move #{move_id}",
+            )
+            owe(session, move.to_connection_id, [(Owed.MOVE, str(move_id))], now)
+
+    # Internals.
+
+    @staticmethod
+    def _locked(session: Session, move_id: int) -> Move | None:
+        query = select(Move).where(Move.id == move_id)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        return session.scalars(query).first()
+
+    @staticmethod
+    def _pending(session: Session, move_id: int) -> int:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(MoveItem)
+                .where(MoveItem.move_id == move_id, MoveItem.status == ItemStatus.PENDING)
+            )
+            or 0
+        )
+
+    def _finish(self, session: Session, move: Move, now: object) -> None:
+        move.state = MoveState.DONE
+        move.finished_at = self._clock.now()
+        self._note_on(session, move.to_connection_id, "bot", f"move #{move.id} finished")
+        owe(session, move.to_connection_id, [(Owed.MOVE, str(move.id))], self._clock.now())
+
+    def _note_on(self, session: Session, connection_id: int, actor: str, note: str) -> None:
+        connection = session.get(Connection, connection_id)
+        if connection is not None:
+            self._note(session, connection, actor, note)
+
+    def _note(self, session: Session, connection: Connection, actor: str, note: str) -> None:
+        session.add(
+            ConnectionEvent(
+                connection_id=connection.id,
+                at=self._clock.now(),
+                actor=actor,
+                from_state=connection.state,
+                to_state=connection.state,
+                note=note,
+            )
+        )

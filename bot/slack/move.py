@@ -1,0 +1,113 @@
+"""Move workspaces, Cancel move, Delete old client: the buttons of a move's message.
+Approvers decide (where no APPROVERS are set, the new connection's owner does); the server
+checks it at every press."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.clients.tfe import TFEError, TFEErrorKind
+from bot.connections.move_tables import Move, MoveState
+from bot.slack import forms, ids
+from bot.slack.actions import _action, _channel
+from bot.slack.deps import SlackDeps
+
+log = logging.getLogger(__name__)
+
+
+def may_decide(deps: SlackDeps, move: Move, user: str) -> bool:
+    if deps.access.needs_approval:
+        return deps.access.is_approver(user)
+    return user == deps.service.get(move.to_connection_id).owner_id
+
+
+def _pressed(deps: SlackDeps, body: dict[str, Any], what: str) -> None:
+    if not deps.deliveries.first_time(body):
+        return
+    user, channel = body["user"]["id"], _channel(body)
+    move_id = forms.connection_id(_action(body).get("value"))
+    move = deps.moves.get(move_id) if move_id is not None else None
+    if move is None:
+        deps.notifier.tell_user(channel, user, "That move no longer exists.")
+        return
+    if not may_decide(deps, move, user):
+        deps.service.record(move.to_connection_id, user, f"refused: tried to {what} #{move.id}")
+        who = "an approver" if deps.access.needs_approval else "the new connection's owner"
+        deps.notifier.tell_user(channel, user, f"Only {who} can do that for move #{move.id}.")
+        return
+    if what == "start the move":
+        started, changed = deps.moves.start(move.id, user)
+        if not changed:
+            state = started.state if started else "gone"
+            deps.notifier.tell_user(channel, user, f"Move #{move.id} is {state} already.")
+    elif what == "cancel the move":
+        _, changed = deps.moves.cancel(move.id, user)
+        if not changed:
+            deps.notifier.tell_user(channel, user, f"Move #{move.id} is over already.")
+    else:
+        deps.notifier.tell_user(channel, user, delete_old_client(deps, move, user))
+    deps.courier.deliver(move.to_connection_id)
+
+
+def delete_old_client(deps: SlackDeps, move: Move, user: str) -> str:
+    """Delete the old OAuth client, only once nothing in Terraform uses its tokens."""
+    if move.state != MoveState.DONE or not move.from_client_id:
+        return f"Move #{move.id} is not done: the old client stays until it is."
+    if move.old_client_deleted_by:
+        return f"<@{move.old_client_deleted_by}> deleted the old client already."
+    tfe = deps.flow.tfe
+    old = deps.service.get(move.from_connection_id)
+    try:
+        client = tfe.get_oauth_client(move.from_client_id)
+    except TFEError as error:
+        if error.kind != TFEErrorKind.NOT_FOUND:
+            return f"{error.user_message} The old client stays."
+        deps.moves.old_client_deleted(move.id, user)
+        return f"The old client {move.from_client_id} is gone from Terraform already."
+    tokens = {*client.token_ids, old.oauth_token_id or ""} - {""}
+    try:
+        found = tfe.list_dependents(move.organization, tokens) if tokens else {}
+    except TFEError as error:
+        return f"{error.user_message} The old client stays."
+    using = [d for kind in found.values() for d in (kind or [])]
+    if using:
+        names = ", ".join(f"{d.kind} {d.name}" for d in using[:10])
+        more = f" and {len(using) - 10} more" if len(using) > 10 else ""
+        return (
+            f"Refused: {len(using)} still use the old client ({names}{more}). Relink them (or "
+            "move them again), then press Delete old client."
+        )
+    try:
+        tfe.delete_oauth_client(move.from_client_id)
+    except TFEError as error:
+        if error.kind != TFEErrorKind.NOT_FOUND:
+            return f"{error.user_message} The old client stays."
+    deps.moves.old_client_deleted(move.id, user)
+    log.info("deleted an old OAuth client after a move", extra={"connection": old.id})
+    return f"Deleted the old OAuth client {move.from_client_id}."
+
+
+def _on(what: str) -> Any:
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+        ack()
+        user, channel = body["user"]["id"], _channel(body)
+        deps.work.submit(
+            what,
+            partial(_pressed, deps, body, what),
+            on_error=lambda _e: deps.notifier.tell_user(
+                channel, user, f"Something went wrong while trying to {what}. Press it again."
+            ),
+        )
+
+    return listener
+
+
+def register(app: App) -> None:
+    app.action(ids.MOVE_START)(_on("start the move"))
+    app.action(ids.MOVE_CANCEL)(_on("cancel the move"))
+    app.action(ids.DELETE_OLD_CLIENT)(_on("delete the old client"))

@@ -1,0 +1,180 @@
+"""Day two, move: a new connection replaces a broken one; the dry run lists what used the
+old client (from the bot's kept list), an approver starts it, each item is relinked once in
+the bulk lane, the report names every failure, and the old client is deleted only when
+nothing uses it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.tfe import FakeTFE
+from tests.flow.steps import (
+    CHANNEL,
+    KEY,
+    OWNER,
+    REASON,
+    SECRET,
+    SERVICE,
+    WHY,
+    approve,
+)
+from tests.flow.test_health import APPROVER, connected
+from tests.flow.test_reauthorize import button_in
+from tests.harness import RunningBot, eventually
+
+ORG = "acme-infra"
+OTHER_APPROVER = "U7OTHER"
+
+
+def channel(fake_slack: FakeSlack, words: str) -> list[Any]:
+    return [m for m in fake_slack.channel_messages(CHANNEL) if words in m.text]
+
+
+def replace_connection(
+    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot, old: str
+) -> str:
+    """Reconnect the broken #1 and carry #2 to connected; returns #2's token id."""
+    broken = eventually(lambda: channel(fake_slack, "is broken"), timeout=10)[0]
+    slack.click("Reconnect", user=OWNER, found=button_in(broken, "Reconnect"))
+    form = slack.wait_for_view(
+        OWNER, lambda v: v.get("callback_id") == "connect_request" and "acme-team" in json.dumps(v)
+    )
+    slack.submit(form, {**SERVICE, WHY: REASON})
+    slack.wait_for_view_text(OWNER, "waits for an approver")
+    approve(slack)
+    seen = set(fake_slack.views)
+    slack.click("Enter Key and Secret", user=OWNER)
+    credentials = eventually(
+        lambda: [
+            v
+            for key, v in list(fake_slack.views.items())
+            if key not in seen and v.view.get("callback_id") == "connect_credentials"
+        ]
+    )[0]
+    slack.submit(credentials, {"Key": KEY, "Secret": SECRET})
+    new = eventually(lambda: [c for c in fake_tfe.bitbucket_clients(ORG) if c.id != old])[0]
+    token = fake_tfe.authorize(new.id)
+    eventually(lambda: bot.runtime.service.get(2).state == "connected", timeout=10)
+    return token
+
+
+def first_connection(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> tuple[RunningBot, SlackDriver, str, str]:
+    from tests.flow.steps import open_form
+
+    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=f"{APPROVER} {OTHER_APPROVER}")
+    slack = SlackDriver(fake_slack, bot.url)
+    slack.submit(open_form(slack), {**SERVICE, WHY: REASON})
+    slack.wait_for_view_text(OWNER, "waits for an approver")
+    approve(slack)
+    client_id = connected(slack, fake_slack, fake_tfe, bot, values=False)
+    token = bot.runtime.service.get(1).oauth_token_id
+    assert token
+    return bot, slack, client_id, token
+
+
+def test_a_deleted_client_is_replaced_and_what_it_unlinked_is_relinked_from_the_kept_list(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot, slack, client_id, token = first_connection(make_bot, fake_slack, fake_tfe)
+    workspaces = [
+        fake_tfe.link(ORG, "workspaces", f"app-{n:02d}", token, identifier=f"acme-team/app-{n:02d}")
+        for n in range(30)
+    ]
+    policy_sets = [
+        fake_tfe.link(ORG, "policy-sets", f"policies-{n}", token, identifier="acme-team/policies")
+        for n in range(2)
+    ]
+    fake_tfe.link(ORG, "registry-modules", "network", token, identifier="acme-team/tf-network")
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 30, timeout=10)
+
+    fake_tfe.delete_client(client_id)  # as TFE does: all 33 are unlinked
+    assert fake_tfe.linked_item(workspaces[0])["attributes"]["vcs-repo"] is None  # type: ignore[index]
+    fake_tfe.hidden_repos.add("acme-team/app-07")  # the new account cannot see this one
+    new_token = replace_connection(slack, fake_slack, fake_tfe, bot, client_id)
+
+    dry = eventually(lambda: channel(fake_slack, "to the new connection?"), timeout=10)[0]
+    text = json.dumps(dry.blocks, ensure_ascii=False)
+    assert "Dry run:* 32 would be pointed" in text
+    assert "app-00" in text and "acme-team/app-00" in text and "app-19" in text
+    assert "…and 12 more" in text  # 20 shown of 32
+    assert "1 registry module also used the old client" in text
+    assert fake_tfe.requests_to("PATCH", r"/api/v2/(workspaces|policy-sets)/.*") == []
+
+    # The requester is no approver: pressing changes nothing.
+    slack.click("Move workspaces", user=OWNER, found=button_in(dry, "Move workspaces"))
+    eventually(lambda: [m for m in fake_slack.ephemeral if "Only an approver" in m.text])
+    assert fake_tfe.requests_to("PATCH", r"/api/v2/(workspaces|policy-sets)/.*") == []
+
+    slack.click("Move workspaces", user=APPROVER, found=button_in(dry, "Move workspaces"))
+    report = eventually(
+        lambda: [m for m in channel(fake_slack, "Move of acme-infra done")], timeout=20
+    )[0]
+    said = json.dumps(report.blocks)
+    assert "31 of 32 moved, 1 failed, 0 left" in said
+    assert "app-07" in said and "cannot see it" in said
+    assert dry.ts == report.ts  # one message, updated in place
+    for item_id in workspaces + policy_sets:
+        repo = fake_tfe.linked_item(item_id)["attributes"]["vcs-repo"]  # type: ignore[index]
+        if item_id == workspaces[7]:
+            assert repo is None
+        else:
+            assert repo["oauth-token-id"] == new_token and repo["identifier"].startswith(
+                "acme-team/"
+            )
+    # Each item was changed once.
+    patched = [
+        r.path for r in fake_tfe.requests_to("PATCH", r"/api/v2/(workspaces|policy-sets)/.*")
+    ]
+    assert len(patched) == len(set(patched)) == 32
+    # The client is gone already: Delete old client says so and records it.
+    slack.click("Delete old client", user=APPROVER, found=button_in(report, "Delete old client"))
+    eventually(lambda: [m for m in fake_slack.ephemeral if "gone from Terraform already" in m.text])
+
+
+def test_the_old_client_is_deleted_only_once_nothing_uses_it(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot, slack, client_id, token = first_connection(make_bot, fake_slack, fake_tfe)
+    workspaces = [
+        fake_tfe.link(ORG, "workspaces", f"svc-{n}", token, identifier=f"acme-team/svc-{n}")
+        for n in range(3)
+    ]
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 3, timeout=10)
+    fake_tfe.clients[client_id].tokens.clear()  # the token is gone; the client stays
+    fake_tfe.hidden_repos.add("acme-team/svc-1")
+    new_token = replace_connection(slack, fake_slack, fake_tfe, bot, client_id)
+    dry = eventually(lambda: channel(fake_slack, "to the new connection?"), timeout=10)[0]
+    slack.click("Move workspaces", user=OTHER_APPROVER, found=button_in(dry, "Move workspaces"))
+    report = eventually(lambda: channel(fake_slack, "Move of acme-infra done"), timeout=20)[0]
+    assert "2 of 3 moved, 1 failed" in report.text
+
+    slack.click("Delete old client", user=OWNER, found=button_in(report, "Delete old client"))
+    eventually(lambda: [m for m in fake_slack.ephemeral if "Only an approver" in m.text])
+    slack.click("Delete old client", user=APPROVER, found=button_in(report, "Delete old client"))
+    eventually(
+        lambda: [
+            m
+            for m in fake_slack.ephemeral
+            if "1 still use the old client (workspace svc-1)" in m.text
+        ]
+    )
+    assert client_id in fake_tfe.clients
+
+    # Someone relinks the last one by hand; now the old client may go.
+    fake_tfe.linked_item(workspaces[1])["attributes"]["vcs-repo"]["oauth-token-id"] = new_token  # type: ignore[index]
+    slack.click("Delete old client", user=APPROVER, found=button_in(report, "Delete old client"))
+    eventually(
+        lambda: [m for m in fake_slack.ephemeral if "Deleted the old OAuth client" in m.text]
+    )
+    assert client_id not in fake_tfe.clients
+    eventually(
+        lambda: (
+            "deleted the old OAuth client"
+            in json.dumps([m.blocks for m in channel(fake_slack, "Move of acme-infra done")])
+        )
+    )
