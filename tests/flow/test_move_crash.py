@@ -1,0 +1,130 @@
+"""A bot killed (SIGKILL) in the middle of a move: the next one finishes it, each item is
+changed to the same result however often it was sent, and the one message ends right."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from bot import db
+from bot.clients.tfe_dependents import Dependent
+from bot.clock import SystemClock
+from bot.connections.dependents import Dependents
+from bot.connections.model import AccountKind
+from bot.connections.moves import Moves
+from bot.connections.service import ConnectionService, NewConnection
+from bot.connections.states import State
+from tests.fakes.slack import FakeSlack
+from tests.fakes.tfe import FakeTFE
+from tests.flow.steps import CHANNEL, OWNER
+from tests.harness import BotProcess, eventually
+
+ITEMS = 60
+PATCH = r"/api/v2/workspaces/.*"
+
+
+def seeded_move(database_url: str, fake_tfe: FakeTFE) -> tuple[int, str, list[str]]:
+    """Connection #1 (broken, its client gone) replaced by #2; a started move of 60
+    workspaces. Returns the move id, the new token and the workspaces' ids."""
+    db.migrate(database_url)
+    sessions = db.make_sessionmaker(db.make_engine(database_url))
+    clock = SystemClock()
+    service = ConnectionService(sessions, clock)
+    fake_tfe.add_organization("acme-infra")
+    new_client = fake_tfe.add_client_by_hand("acme-infra")
+    new_token = fake_tfe.clients[new_client].tokens[0]["id"]
+    made = []
+    for n, (client, token) in enumerate((("oc-old", "ot-old"), (new_client, new_token))):
+        connection = service.start(
+            NewConnection(
+                request_ref=f"seed:{n}",
+                team_id="T",
+                channel_id=CHANNEL,
+                owner_id=OWNER,
+                organization="acme-infra",
+                account_kind=AccountKind.SERVICE_ACCOUNT,
+                bitbucket_username="svc-terraform",
+                bitbucket_workspace="acme-team",
+            )
+        )
+        service.advance_to(connection.id, State.AWAITING_AUTHORIZATION, actor="test")
+        made.append(
+            service.advance_to(
+                connection.id,
+                State.CONNECTED,
+                actor="test",
+                oauth_client_id=client,
+                oauth_token_id=token,
+            )
+        )
+    service.advance_to(made[0].id, State.BROKEN, actor="test", client_gone=True)
+    workspaces = [
+        fake_tfe.link("acme-infra", "workspaces", f"ws-{n:02d}", None) for n in range(ITEMS)
+    ]
+    Dependents(sessions, clock).record(
+        made[0].id,
+        {
+            "workspace": [
+                Dependent(
+                    "workspace", ws, f"ws-{n:02d}", f"acme-team/repo-{n:02d}", "main", "ot-old"
+                )
+                for n, ws in enumerate(workspaces)
+            ]
+        },
+    )
+    moves = Moves(sessions, clock)
+    move = moves.plan(service.get(made[0].id), service.get(made[1].id), asked_by=OWNER)
+    assert move is not None
+    moves.start(move.id, "U9APPROVER")
+    return move.id, new_token, workspaces
+
+
+def test_a_move_killed_half_way_is_finished_by_the_next_run(
+    env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
+) -> None:
+    move_id, new_token, workspaces = seeded_move(env["DATABASE_URL"], fake_tfe)
+    fake_tfe.latency = 0.1
+    env = {**env, "TFE_RATE": "10"}  # about 8 items a second: a kill lands half way
+    log = tmp_path / "bot.log"
+    first = BotProcess(env, log).wait_ready()
+    eventually(lambda: len(fake_tfe.requests_to("PATCH", PATCH)) >= ITEMS // 3, timeout=30)
+    first.kill()
+    sent_before = len(fake_tfe.requests_to("PATCH", PATCH))
+    assert sent_before < ITEMS, "the move finished before the kill; the test proves nothing"
+
+    second = BotProcess(env, log).wait_ready()
+    try:
+        report = eventually(
+            lambda: [
+                m
+                for m in fake_slack.channel_messages(CHANNEL)
+                if "Move of acme-infra done" in m.text
+            ],
+            timeout=60,
+            message=lambda: log.read_text()[-3000:],
+        )
+        time.sleep(1)
+    finally:
+        assert second.stop() == 0
+    assert f"{ITEMS} of {ITEMS} moved, 0 failed, 0 left" in report[0].text
+    # One message for the move: posted once, updated in place.
+    moving = [m for m in fake_slack.channel_messages(CHANNEL) if m.text.startswith("Mov")]
+    assert [m.ts for m in moving] == [report[0].ts]
+    bodies: dict[str, set[str]] = {}
+    for request in fake_tfe.requests_to("PATCH", PATCH):
+        bodies.setdefault(request.path, set()).add(json.dumps(request.json(), sort_keys=True))
+    assert len(bodies) == ITEMS
+    # Sent again only where the kill cut a call short, and then with the same body.
+    assert all(len(sent) == 1 for sent in bodies.values())
+    again = Counter(r.path for r in fake_tfe.requests_to("PATCH", PATCH))
+    assert sum(n - 1 for n in again.values()) <= 16  # at most the claims in flight
+    for n, item_id in enumerate(workspaces):
+        repo = fake_tfe.linked_item(item_id)["attributes"]["vcs-repo"]  # type: ignore[index]
+        assert repo == {
+            "identifier": f"acme-team/repo-{n:02d}",
+            "branch": "main",
+            "oauth-token-id": new_token,
+        }
+    assert move_id == 1
