@@ -278,6 +278,7 @@ def build_runtime(
             clock,
             poll_every=settings.token_poll_every,
             give_up_after=settings.expire_after,
+            moves=moves,
         ),
         moves=(
             moves,

@@ -33,9 +33,19 @@ class Moves:
         self._sessions = sessions
         self._clock = clock
 
-    def plan(self, old: Connection, new: Connection, *, asked_by: str) -> Move | None:
+    def plan(
+        self,
+        old: Connection,
+        new: Connection,
+        *,
+        asked_by: str,
+        only_token: str | None = None,
+        approved: bool = False,
+    ) -> Move | None:
         """The dry run of moving what used `old`'s token to `new`'s: one open move per pair
-        (asked again, the same one); None when nothing is kept to move."""
+        (asked again, the same one); None when nothing is kept to move. `only_token` keeps
+        to what named that token; `approved` starts it at once (a re-authorization that
+        changed the token id: nobody is asked again)."""
         assert new.oauth_token_id is not None
         now = self._clock.now()
         with self._sessions.begin() as session:
@@ -55,6 +65,8 @@ class Moves:
                     .order_by(Dependent.kind.desc(), Dependent.name)
                 )
             )
+            if only_token is not None:
+                kept = [d for d in kept if d.oauth_token_id == only_token]
             items = [d for d in kept if d.kind in MOVED_KINDS]
             modules = len(kept) - len(items)
             if not kept:
@@ -87,6 +99,14 @@ class Moves:
                     )
                 )
             self._note(session, new, asked_by, f"planned move #{move.id} from connection #{old.id}")
+            if approved:
+                move.state = MoveState.RUNNING
+                move.approved_by = asked_by
+                move.started_at = now
+                for item in session.scalars(select(MoveItem).where(MoveItem.move_id == move.id)):
+                    item.due_at = now
+                if not items:
+                    self._finish(session, move, now)
             owe(session, new.id, [(Owed.MOVE, str(move.id))], now)
             return move
 

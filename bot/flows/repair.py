@@ -11,6 +11,7 @@ from bot.clients.tfe import OAuthToken, TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
+from bot.connections.moves import Moves
 from bot.connections.service import ConnectionService
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ class RepairWatch:
         *,
         poll_every: float,
         give_up_after: float,
+        moves: Moves | None = None,
     ) -> None:
+        self.moves = moves
         self.service = service
         self.tfe = tfe
         self.clock = clock
@@ -89,6 +92,11 @@ class RepairWatch:
         )
         if changed:
             log.info("connection re-authorized in place", extra={"connection": connection_id})
+            old = connection.repair_from_token or connection.oauth_token_id
+            if self.moves is not None and old and old != token.id:
+                # Terraform issued the new token under a new id: what still names the old one
+                # is moved to it now, without asking again.
+                self.moves.plan(repaired, repaired, asked_by="bot", only_token=old, approved=True)
         return repaired, changed
 
     def next_check(self, connection: Connection) -> datetime | None:

@@ -77,6 +77,7 @@ class FakeTFE(FakeServer):
         self.uuid_mode = "honour"
         self._window: list[float] = []
         self._minted = 0  # tokens made by reauthorize(), each a second later than the last
+        self._issued: dict[str, str] = {}  # the last token id each client was given
         self._rate_lock = threading.Lock()
         base = "/api/v2"
         self.route("GET", base + r"/organizations", self._list_orgs)
@@ -111,6 +112,7 @@ class FakeTFE(FakeServer):
         """What Bitbucket's "Grant access" ends in: TFE now holds a token for the client."""
         with self.lock:
             token_id = "ot-" + secrets.token_hex(8)
+            self._issued[client_id] = token_id
             self.clients[client_id].tokens.append(
                 {
                     "id": token_id,
@@ -137,11 +139,9 @@ class FakeTFE(FakeServer):
             made = f"2026-11-29T{self._minted // 3600:02d}:{self._minted // 60 % 60:02d}:" + (
                 f"{self._minted % 60:02d}.000Z"
             )
-            token_id = (
-                client.tokens[0]["id"]
-                if same_id and client.tokens
-                else "ot-" + secrets.token_hex(8)
-            )
+            last = client.tokens[0]["id"] if client.tokens else self._issued.get(client_id)
+            token_id = last if same_id and last else "ot-" + secrets.token_hex(8)
+            self._issued[client_id] = token_id
             client.tokens[:] = [
                 {
                     "id": token_id,

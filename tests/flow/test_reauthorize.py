@@ -68,12 +68,13 @@ def test_a_lost_token_is_repaired_in_place_and_keeps_every_workspace(
     assert "svc-terraform" in json.dumps(steps.blocks)  # as which account
     slack.click("Open VCS providers", user=OWNER, found=button_in(steps, "Open VCS providers"))
 
-    new_token = fake_tfe.reauthorize(client_id)
+    # Terraform re-issues the token under its old id: nothing needs relinking.
+    assert fake_tfe.reauthorize(client_id, same_id=True) == token
     eventually(lambda: bot.runtime.service.get(1).state == "connected", timeout=10)
     told = eventually(lambda: channel_says(fake_slack, "is repaired"))[0]
     assert "3 workspaces kept" in told.text
     connection = bot.runtime.service.get(1)
-    assert connection.oauth_token_id == new_token and not connection.repairing
+    assert connection.oauth_token_id == token and not connection.repairing
     assert len(fake_tfe.bitbucket_clients("acme-infra")) == 1  # no new client
     assert fake_tfe.requests_to("PATCH", r"/api/v2/workspaces/.*") == []  # untouched
     assert "works again" not in json.dumps([m.text for m in fake_slack.messages])
@@ -81,6 +82,37 @@ def test_a_lost_token_is_repaired_in_place_and_keeps_every_workspace(
     assert any("asked <@U1OWNER> to re-authorize" in n for n in notes)
     assert any(n.startswith("re-authorized by <@U1OWNER> as svc-terraform") for n in notes)
     assert len(linked) == 3
+
+
+def test_a_new_token_id_moves_what_named_the_old_one_without_asking(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=APPROVER)
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    token = bot.runtime.service.get(1).oauth_token_id
+    linked = [
+        fake_tfe.link("acme-infra", "workspaces", f"ws-{n}", token, identifier=f"acme-team/r{n}")
+        for n in range(3)
+    ]
+    other = fake_tfe.link("acme-infra", "workspaces", "elsewhere", "ot-someone-else")
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 3, timeout=10)
+    fake_tfe.clients[client_id].tokens.clear()
+    broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
+    slack.click("Re-authorize", user=OWNER, found=button_in(broken, "Re-authorize"))
+    eventually(lambda: bot.runtime.service.get(1).repairing)
+
+    new_token = fake_tfe.reauthorize(client_id)  # a new id this time
+    assert new_token != token
+    eventually(lambda: channel_says(fake_slack, "is repaired"), timeout=10)
+    report = eventually(lambda: channel_says(fake_slack, "Move of acme-infra done"), timeout=10)
+    assert "3 of 3 moved" in report[0].text
+    assert not channel_says(fake_slack, "to the new connection?")  # nobody was asked
+    for item in linked:
+        assert fake_tfe.linked_item(item)["attributes"]["vcs-repo"]["oauth-token-id"] == new_token  # type: ignore[index]
+    assert (
+        fake_tfe.linked_item(other)["attributes"]["vcs-repo"]["oauth-token-id"] == "ot-someone-else"
+    )  # type: ignore[index]
 
 
 def test_the_wrong_account_is_fixed_by_reauthorizing_under_the_same_token_id(

@@ -44,6 +44,9 @@ def move_message(
         f"*Move what used connection #{move.from_connection_id}* (OAuth client "
         f"{code(move.from_client_id or 'gone')}) *to connection #{move.to_connection_id}* of "
         f"*{org}* (token {code(move.to_token_id)})"
+        if move.from_connection_id != move.to_connection_id
+        else f"*Relink what still named the old token of {org}'s connection "
+        f"#{move.to_connection_id}* to its new token {code(move.to_token_id)} (re-authorized)"
     )
     modules = (
         f"\n{move.modules_left} registry module{'s' if move.modules_left != 1 else ''} also used "
@@ -114,7 +117,11 @@ def move_message(
                 f"{code(move.from_client_id or '')}."
             )
         )
-    elif move.from_client_id and move.state == MoveState.DONE:
+    elif (
+        move.from_client_id
+        and move.state == MoveState.DONE
+        and move.from_connection_id != move.to_connection_id
+    ):
         body.append(
             ActionsBlock(
                 block_id="move_done",
