@@ -32,7 +32,7 @@ from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.health import HealthWatch
-from bot.flows.move import MoveWork
+from bot.flows.move import MoveWork, project_scope
 from bot.flows.repair import RepairWatch
 from bot.flows.rotate import RotateFlow
 from bot.flows.rotation_due import RotationDue
@@ -282,7 +282,13 @@ def build_runtime(
         ),
         moves=(
             moves,
-            MoveWork(moves, tfe, owed=courier.deliver, progress=move_messages.progress),
+            MoveWork(
+                moves,
+                tfe,
+                owed=courier.deliver,
+                progress=move_messages.progress,
+                scopes=lambda connection_id: project_scope(service.get(connection_id)),
+            ),
         ),
         rotation_due=(
             RotationDue(settings.rotate_every, notices, notifier, clock)

@@ -97,6 +97,15 @@ class TFEClient(DependentLists):
             for item in self._pages("/organizations", what="the organizations list")
         ]
 
+    def list_projects(self, organization: str) -> dict[str, str]:
+        """The organization's projects: name → id."""
+        return {
+            str((item.get("attributes") or {}).get("name") or ""): str(item.get("id"))
+            for item in self._pages(
+                f"/organizations/{organization}/projects", what=f"the projects of {organization}"
+            )
+        }
+
     # OAuth clients.
 
     def create_oauth_client(
@@ -109,6 +118,7 @@ class TFEClient(DependentLists):
         http_url: str,
         api_url: str,
         uuid: str | None = None,
+        projects: tuple[str, ...] = (),
     ) -> OAuthClient:
         """Create a Bitbucket Cloud OAuth client; the secret goes into this one request only.
 
@@ -123,11 +133,17 @@ class TFEClient(DependentLists):
             "api-url": api_url,
             "key": key,
             "secret": secret,
-            "organization-scoped": True,
+            # Limited to projects: not organization-wide, and the projects named.
+            "organization-scoped": not projects,
         }
         if uuid is not None:
             attributes["uuid"] = uuid
-        payload = {"data": {"type": "oauth-clients", "attributes": attributes}}
+        data: dict[str, object] = {"type": "oauth-clients", "attributes": attributes}
+        if projects:
+            data["relationships"] = {
+                "projects": {"data": [{"type": "projects", "id": p} for p in projects]}
+            }
+        payload = {"data": data}
         body = self._call(
             "POST",
             f"/organizations/{organization}/oauth-clients",

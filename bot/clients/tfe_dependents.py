@@ -22,6 +22,7 @@ class Dependent:
     identifier: str | None  # the repository, workspace/repo for Bitbucket Cloud
     branch: str | None
     oauth_token_id: str | None
+    project_id: str | None = None  # a workspace's project
 
 
 # What lists dependents, by kind: the organization's list path.
@@ -92,6 +93,7 @@ def _dependent(kind: str, item: dict[str, Any]) -> Dependent:
     repo = attributes.get("vcs-repo") or {}
     if not isinstance(repo, dict):
         repo = {}
+    project = ((item.get("relationships") or {}).get("project") or {}).get("data") or {}
     return Dependent(
         kind=kind,
         id=str(item.get("id") or ""),
@@ -99,4 +101,5 @@ def _dependent(kind: str, item: dict[str, Any]) -> Dependent:
         identifier=repo.get("identifier") or repo.get("display-identifier"),
         branch=repo.get("branch") or None,
         oauth_token_id=repo.get("oauth-token-id"),
+        project_id=project.get("id") if isinstance(project, dict) else None,
     )

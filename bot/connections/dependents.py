@@ -41,6 +41,8 @@ class Linked(Protocol):
     def branch(self) -> str | None: ...
     @property
     def oauth_token_id(self) -> str | None: ...
+    @property
+    def project_id(self) -> str | None: ...
 
 
 class Dependents:
@@ -77,6 +79,7 @@ class Dependents:
                             identifier=(item.identifier or None) and item.identifier[:255],
                             branch=(item.branch or None) and item.branch[:255],
                             oauth_token_id=item.oauth_token_id,
+                            project_id=item.project_id,
                         )
                     )
                 counts[COUNTED[kind]] = len(seen)

@@ -60,6 +60,10 @@ class Connection(Base):
     account_kind: Mapped[AccountKind] = mapped_column(stored_as_text(AccountKind))
     bitbucket_username: Mapped[str | None] = mapped_column(String(255))
     bitbucket_workspace: Mapped[str | None] = mapped_column(String(255))
+    # Limited to these Terraform projects (ids and names, comma-separated); None: the
+    # whole organization.
+    project_ids: Mapped[str | None] = mapped_column(Text)
+    project_names: Mapped[str | None] = mapped_column(Text)
     state: Mapped[State] = mapped_column(stored_as_text(State), index=True)
     # The state before the connection ended, so an ended one can say where it stopped.
     last_open_state: Mapped[State | None] = mapped_column(stored_as_text(State))
@@ -363,6 +367,7 @@ class Dependent(Base):
     identifier: Mapped[str | None] = mapped_column(String(255))
     branch: Mapped[str | None] = mapped_column(String(255))
     oauth_token_id: Mapped[str | None] = mapped_column(String(64))
+    project_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("connection_id", "kind", "tfe_id"),)
 

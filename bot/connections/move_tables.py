@@ -64,6 +64,7 @@ class MoveItem(Base):
     name: Mapped[str] = mapped_column(String(255))
     identifier: Mapped[str | None] = mapped_column(String(255))
     branch: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -94,6 +94,7 @@ class Moves:
                         name=dependent.name,
                         identifier=dependent.identifier,
                         branch=dependent.branch,
+                        project_id=dependent.project_id,
                         status=ItemStatus.PENDING,
                         attempts=0,
                     )

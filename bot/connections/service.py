@@ -42,6 +42,8 @@ class NewConnection:
     bitbucket_workspace: str | None = None
     duplicates_acknowledged: bool = False
     reason: str | None = None
+    # Limited to these projects ({id: name}); empty: the whole organization.
+    projects: tuple[tuple[str, str], ...] = ()
 
 
 class DuplicateRequest(Exception):
@@ -135,6 +137,8 @@ class ConnectionService(CreateClaims, Rotations):
                     bitbucket_workspace=request.bitbucket_workspace,
                     duplicates_acknowledged=request.duplicates_acknowledged,
                     reason=request.reason,
+                    project_ids=",".join(i for i, _ in request.projects) or None,
+                    project_names=", ".join(n for _, n in request.projects) or None,
                     client_uuid=str(uuid.uuid4()),
                     state=State.REQUESTED,
                     created_at=now,

@@ -76,6 +76,25 @@ def bitbucket_workspace(raw: str | None) -> Checked:
     return Valid(value.lower())
 
 
+_PROJECT = re.compile(r"[A-Za-z0-9 _.-]+")
+PROJECTS_MAX = 20
+PROJECT_NAME_MAX = 40
+
+
+def project_names(raw: str | None) -> Invalid | list[str]:
+    """Terraform project names, comma-separated (empty: the whole organization)."""
+    names = [name.strip() for name in (raw or "").split(",") if name.strip()]
+    if len(names) > PROJECTS_MAX:
+        return Invalid(f"Name at most {PROJECTS_MAX} projects (or none, for all of them).")
+    for name in names:
+        if len(name) > PROJECT_NAME_MAX or not _PROJECT.fullmatch(name):
+            return Invalid(
+                "Project names use letters, digits, spaces, ., - and _; separate them with "
+                "commas (as in Terraform's Projects list)."
+            )
+    return list(dict.fromkeys(names))
+
+
 def consumer_key(raw: str | None) -> Checked:
     """The OAuth consumer's Key, as Bitbucket shows it."""
     return _credential(raw, "Key", KEY_MAX)

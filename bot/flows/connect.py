@@ -92,6 +92,32 @@ class ConnectFlow(TokenWatch):
                 error.user_message, retryable=error.kind != TFEErrorKind.UNAUTHORIZED
             ) from None
 
+    def resolve_projects(self, organization: str, names: list[str]) -> tuple[tuple[str, str], ...]:
+        """The named projects' ids, in the order named (a Problem on the field if one is not
+        found: names compare without regard to case, as in Terraform's list)."""
+        if not names:
+            return ()
+        try:
+            found = {
+                name.lower(): (id_, name)
+                for name, id_ in self.tfe.list_projects(organization).items()
+            }
+        except TFEError as error:
+            raise Problem(
+                f"Terraform would not list the projects of {organization} ({error.user_message}) "
+                "Leave the field empty for the whole organization, or try again.",
+                field="projects",
+            ) from None
+        missing = [name for name in names if name.lower() not in found]
+        if missing:
+            known = ", ".join(sorted(n for _, n in found.values())[:10]) or "none"
+            raise Problem(
+                f"{organization} has no project named {', '.join(missing)} (its projects: "
+                f"{known}).",
+                field="projects",
+            )
+        return tuple(found[name.lower()] for name in names)
+
     def bitbucket_clients(self, organization: str) -> list[OAuthClient]:
         return [
             c
@@ -190,6 +216,9 @@ class ConnectFlow(TokenWatch):
                     http_url=self.settings.bitbucket_url,
                     api_url=self.settings.bitbucket_api_url,
                     uuid=uuid,
+                    projects=tuple((connection.project_ids or "").split(","))
+                    if connection.project_ids
+                    else (),
                 )
             except TFEError as error:
                 refused_uuid = uuid is not None and names_uuid(error)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
+from bot.connections.model import Connection
 from bot.connections.move_tables import ItemStatus, MoveState
 from bot.connections.moves import Moves
 
@@ -21,6 +22,13 @@ RETRIES = 8
 # The progress message is updated at most this often per move and process (chat.update is
 # Tier 3); the final report is owed through the outbox and never skipped.
 PROGRESS_EVERY = 2.0
+
+
+def project_scope(connection: Connection) -> frozenset[str] | None:
+    """The projects a connection is limited to; None when it is organization-wide."""
+    if not connection.project_ids:
+        return None
+    return frozenset(connection.project_ids.split(","))
 
 
 def refusal(error: TFEError) -> str | None:
@@ -45,7 +53,10 @@ class MoveWork:
         *,
         owed: Callable[[int], None],
         progress: Callable[[int], None],
+        scopes: Callable[[int], frozenset[str] | None] | None = None,
     ) -> None:
+        # A connection's project scope (None: organization-wide), by connection id.
+        self.scopes = scopes
         self.moves = moves
         self.tfe = tfe
         self.owed = owed  # send what a connection owes now (the move's final message)
@@ -62,8 +73,22 @@ class MoveWork:
             return
         retry_in: float | None = None
         status, reason = ItemStatus.DONE, None
+        scope = self.scopes(move.to_connection_id) if self.scopes else None
         if not item.identifier:
             status, reason = ItemStatus.FAILED, "the bot's list does not say which repository"
+        elif scope and item.kind == "workspace" and item.project_id not in scope:
+            status, reason = (
+                ItemStatus.FAILED,
+                (
+                    "outside the new connection's projects ("
+                    + (
+                        f"it is in {item.project_id}"
+                        if item.project_id
+                        else "its project is unknown"
+                    )
+                    + "); add its project to the connection, or relink it by hand"
+                ),
+            )
         else:
             try:
                 self.tfe.relink(

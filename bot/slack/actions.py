@@ -261,6 +261,7 @@ def reconnect(
             "account_kind": AccountKind.SERVICE_ACCOUNT if service else connection.account_kind,
             "username": "" if service else (connection.bitbucket_username or ""),
             "workspace": connection.bitbucket_workspace or "",
+            "projects": connection.project_names or "",
         },
     )
 

@@ -57,6 +57,7 @@ def read_request_form(body: dict[str, Any]) -> blocks.RequestForm:
         username=value(body, ids.SERVICE_USERNAME).get("value") or "",
         acknowledged=ticked(body, ids.OWNERSHIP_ACK),
         workspace=value(body, ids.WORKSPACE).get("value") or "",
+        projects=str(value(body, ids.PROJECTS).get("value") or ""),
         add_another=ticked(body, ids.ADD_ANOTHER),
         reason=str(value(body, ids.REASON).get("value") or ""),
         ask_reason=bool(metadata(body).get("reason")),
@@ -96,4 +97,9 @@ def validate_request(form: blocks.RequestForm) -> tuple[dict[str, str], dict[str
         errors[ids.WORKSPACE] = workspace.message
     else:
         clean["workspace"] = workspace.value
+    projects = validation.project_names(form.projects)
+    if isinstance(projects, validation.Invalid):
+        errors[ids.PROJECTS] = projects.message
+    else:
+        clean["projects"] = ", ".join(projects) or None
     return errors, clean

@@ -14,6 +14,7 @@ ACCOUNT_KIND = "account_kind"
 SERVICE_USERNAME = "service_username"
 OWNERSHIP_ACK = "ownership_ack"
 WORKSPACE = "workspace"
+PROJECTS = "projects"
 REASON = "reason"
 # Blocks of the decision views.
 COMMENT = "comment"

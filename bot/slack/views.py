@@ -100,6 +100,9 @@ def start_connection(
         elif busy is not None:
             raise OrganizationBusy(busy)
         existing = deps.flow.check_organization(organization)
+        projects = deps.flow.resolve_projects(
+            organization, [n.strip() for n in (clean.get("projects") or "").split(",") if n.strip()]
+        )
         # A broken connection's client is no reason to ask: the new one replaces it.
         replaced = (
             deps.queries.broken_clients(organization, clean.get("workspace")) if existing else {}
@@ -127,6 +130,7 @@ def start_connection(
                 # Also when it replaces a broken one: its client is no reason to ask later.
                 duplicates_acknowledged=bool(existing or replaced),
                 reason=clean.get("reason"),
+                projects=projects,
             ),
             needs_approval=deps.access.needs_approval,
         )
@@ -177,6 +181,8 @@ def _busy(form: blocks.RequestForm, busy: Connection, user: str) -> dict[str, An
 def _request_with_problem(form: blocks.RequestForm, problem: Problem) -> dict[str, Any]:
     if problem.field == "organization":
         return blocks.request_view(form, errors={ids.ORGANIZATION: problem.message})
+    if problem.field == "projects":
+        return blocks.request_view(form, errors={ids.PROJECTS: problem.message})
     suffix = " Press Continue to try again." if problem.retryable else ""
     return blocks.request_view(form, notice=problem.message + suffix)
 

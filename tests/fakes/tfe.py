@@ -60,6 +60,7 @@ class FakeOAuthClient:
     attributes: dict[str, Any]
     secret: str
     tokens: list[dict[str, Any]] = field(default_factory=list)
+    projects: list[str] = field(default_factory=list)
 
 
 class FakeTFE(FakeServer):
@@ -100,6 +101,9 @@ class FakeTFE(FakeServer):
             self.route("PATCH", base + rf"/(?P<what>{path})/(?P<id>[^/]+)", self._relink)
         # Repositories no token may see: relinking to one is refused with a 422.
         self.hidden_repos: set[str] = set()
+        # Projects per organization: name → id.
+        self.projects: dict[str, dict[str, str]] = {}
+        self.route("GET", base + r"/organizations/(?P<org>[^/]+)/projects", self._projects)
 
     # Test helpers.
 
@@ -164,6 +168,7 @@ class FakeTFE(FakeServer):
         token_id: str | None,
         identifier: str = "acme-team/infra",
         branch: str = "main",
+        project: str | None = None,
     ) -> str:
         """A workspace, policy set or registry module (`what`: the list's path) linked to a
         repository through `token_id` (None: not linked to VCS)."""
@@ -175,9 +180,14 @@ class FakeTFE(FakeServer):
             else None
         )
         with self.lock:
-            self.linked.setdefault(organization, {}).setdefault(what, []).append(
-                {"id": item_id, "type": what, "attributes": {"name": name, "vcs-repo": repo}}
-            )
+            item: dict[str, Any] = {
+                "id": item_id,
+                "type": what,
+                "attributes": {"name": name, "vcs-repo": repo},
+            }
+            if project:
+                item["relationships"] = {"project": {"data": {"id": project, "type": "projects"}}}
+            self.linked.setdefault(organization, {}).setdefault(what, []).append(item)
         return item_id
 
     def _linked_list(self, request: Request, match: re.Match[str]) -> Reply:
@@ -186,6 +196,23 @@ class FakeTFE(FakeServer):
             return _error(404, "not found")
         with self.lock:
             items = list(self.linked.get(org.name, {}).get(match["what"], []))
+        return Reply(200, self._page(items, request), content_type=JSONAPI)
+
+    def add_project(self, organization: str, name: str) -> str:
+        project_id = "prj-" + secrets.token_hex(6)
+        with self.lock:
+            self.projects.setdefault(organization, {})[name] = project_id
+        return project_id
+
+    def _projects(self, request: Request, match: re.Match[str]) -> Reply:
+        org = self._org(match["org"])
+        if org is None:
+            return _error(404, "not found")
+        with self.lock:
+            items = [
+                {"id": i, "type": "projects", "attributes": {"name": n}}
+                for n, i in self.projects.get(org.name, {}).items()
+            ]
         return Reply(200, self._page(items, request), content_type=JSONAPI)
 
     def linked_item(self, item_id: str) -> dict[str, Any] | None:
@@ -208,7 +235,19 @@ class FakeTFE(FakeServer):
         except Exception:
             return _error(422, "invalid attribute", "vcs-repo needs oauth-token-id and identifier")
         with self.lock:
-            known = any(t["id"] == token for c in self.clients.values() for t in c.tokens)
+            owner = next(
+                (c for c in self.clients.values() if any(t["id"] == token for t in c.tokens)), None
+            )
+        known = owner is not None
+        if owner is not None and owner.attributes.get("organization-scoped") is False:
+            project = ((item.get("relationships") or {}).get("project") or {}).get("data") or {}
+            if project.get("id") not in owner.projects:
+                return _error(
+                    422,
+                    "invalid attribute",
+                    "The OAuth client is not available to this workspace's project",
+                    "/data/attributes/vcs-repo",
+                )
         if not known:
             return _error(
                 422, "invalid attribute", "Oauth token not found", "/data/attributes/vcs-repo"
@@ -330,6 +369,7 @@ class FakeTFE(FakeServer):
                     "data": [{"id": t["id"], "type": "oauth-tokens"} for t in client.tokens],
                     "links": {"related": f"/api/v2/oauth-clients/{client.id}/oauth-tokens"},
                 },
+                "projects": {"data": [{"id": p, "type": "projects"} for p in client.projects]},
             },
         }
 
@@ -384,6 +424,18 @@ class FakeTFE(FakeServer):
                 return _error(
                     422, "invalid attribute", "Uuid has already been taken", "/data/attributes/uuid"
                 )
+        scoped = attributes.get("organization-scoped", True)
+        related = (((data.get("relationships") or {}).get("projects") or {}).get("data")) or []
+        projects = [str(p.get("id")) for p in related if isinstance(p, dict)]
+        with self.lock:
+            known_projects = set(self.projects.get(org.name, {}).values())
+        if scoped is False and (not projects or not set(projects) <= known_projects):
+            return _error(
+                422,
+                "invalid attribute",
+                "Projects must name projects of the organization when not organization-scoped",
+                "/data/relationships/projects",
+            )
         client_id = "oc-" + secrets.token_urlsafe(12).replace("-", "a").replace("_", "b")[:16]
         client = FakeOAuthClient(
             id=client_id,
@@ -400,8 +452,9 @@ class FakeTFE(FakeServer):
                 "api-url": attributes["api-url"],
                 "key": attributes["key"],
                 "rsa-public-key": None,
-                "organization-scoped": attributes.get("organization-scoped", True),
+                "organization-scoped": scoped,
             },
+            projects=projects,
         )
         with self.lock:
             self.clients[client_id] = client

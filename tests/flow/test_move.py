@@ -34,7 +34,12 @@ def channel(fake_slack: FakeSlack, words: str) -> list[Any]:
 
 
 def replace_connection(
-    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot, old: str
+    slack: SlackDriver,
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    bot: RunningBot,
+    old: str,
+    **more: str,
 ) -> str:
     """Reconnect the broken #1 and carry #2 to connected; returns #2's token id."""
     broken = eventually(lambda: channel(fake_slack, "is broken"), timeout=10)[0]
@@ -42,7 +47,7 @@ def replace_connection(
     form = slack.wait_for_view(
         OWNER, lambda v: v.get("callback_id") == "connect_request" and "acme-team" in json.dumps(v)
     )
-    slack.submit(form, {**SERVICE, WHY: REASON})
+    slack.submit(form, {**SERVICE, WHY: REASON, **more})
     slack.wait_for_view_text(OWNER, "waits for an approver")
     approve(slack)
     seen = set(fake_slack.views)

@@ -36,6 +36,7 @@ class RequestForm:
     username: str = ""
     acknowledged: bool = False
     workspace: str = ""
+    projects: str = ""  # Terraform project names, comma-separated; empty: organization-wide
     add_another: bool = False
     reason: str = ""
     # Asked for (and required) when APPROVERS is set.

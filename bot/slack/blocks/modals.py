@@ -152,6 +152,18 @@ def _build_request_view(
                 max_length=validation.BITBUCKET_NAME_MAX,
             ),
         ),
+        InputBlock(
+            block_id=ids.PROJECTS,
+            label="Limit to projects (optional)",
+            hint="Terraform project names, comma-separated. Empty: the whole organization may "
+            "use the connection.",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ids.VALUE,
+                initial_value=fit(form.projects, 1000) or None,
+                max_length=1000,
+            ),
+        ),
     ]
     if form.ask_reason:
         blocks.append(

@@ -235,6 +235,11 @@ def detail_blocks(
         facts.append(f"workspace {code(connection.bitbucket_workspace)}")
     if connection.authorized_as:
         facts.append(f"authorized as Bitbucket user {code(connection.authorized_as)}")
+    facts.append(
+        f"limited to projects {escape(connection.project_names)}"
+        if connection.project_names
+        else "the whole organization may use it"
+    )
     blocks.append(context_block(" · ".join(facts)))
     if live:
         blocks.append(section(live))
