@@ -110,6 +110,15 @@ def test_a_deleted_client_is_replaced_and_what_it_unlinked_is_relinked_from_the_
     assert "1 registry module also used the old client" in text
     assert fake_tfe.requests_to("PATCH", r"/api/v2/(workspaces|policy-sets)/.*") == []
 
+    # A tampered move id finds nothing.
+    message, block, start = button_in(dry, "Move workspaces")
+    for value in ("999", "1 OR 1=1", ""):
+        slack.post_payload(slack.click_payload(message, block, {**start, "value": value}, APPROVER))
+    eventually(
+        lambda: (
+            len([m for m in fake_slack.ephemeral if "That move no longer exists" in m.text]) == 3
+        )
+    )
     # The requester is no approver: pressing changes nothing.
     slack.click("Move workspaces", user=OWNER, found=button_in(dry, "Move workspaces"))
     eventually(lambda: [m for m in fake_slack.ephemeral if "Only an approver" in m.text])

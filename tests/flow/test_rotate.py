@@ -174,3 +174,46 @@ def test_rotate_every_reminds_the_owner_ahead_and_when_due_then_stops(
     told = dm(fake_slack, OWNER, "Rotation due")
     assert 1 <= len(told) <= 2  # ahead (when a check fell in the window), and when due
     assert "rotation soon" in json.dumps(told[0].blocks) or len(told) == 1
+
+
+def test_a_replayed_rotation_patches_once_and_an_echoed_secret_is_scrubbed(
+    make_bot: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+    log_lines: list[str],
+    database_url: str,
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    fake_bitbucket.add_consumer(NEW_KEY, NEW_SECRET, owner="svc-terraform")
+    # Terraform refuses, quoting the secret it was sent.
+    fake_tfe.fail(
+        "PATCH",
+        rf"/api/v2/oauth-clients/{client_id}",
+        status=422,
+        body=error_body(422, "invalid attribute", f"Secret {NEW_SECRET} is invalid", "secret"),
+    )
+    slack.command("rotate 1", user=OWNER, channel=CHANNEL)
+    form = slack.wait_for_view(OWNER, lambda v: v.get("callback_id") == "rotate_credentials")
+    slack.submit(form, {"Key": NEW_KEY, "Secret": NEW_SECRET}, user=OWNER)
+    refused = slack.wait_for_view_text(OWNER, "[redacted] is invalid")
+    assert NEW_SECRET not in json.dumps(refused.view)
+    # The same submission delivered three times (Slack retries): one PATCH.
+    payload = slack.submission_payload(refused, {"Key": NEW_KEY, "Secret": NEW_SECRET}, OWNER)
+    for _ in range(3):
+        slack.post_payload(payload)
+    slack.wait_for_view_text(OWNER, "Terraform has the new key and secret")
+    time.sleep(0.5)
+    assert len(patches(fake_tfe, client_id)) == 2  # the refused one, then one for the replays
+    # A tampered connection id in the form finds nothing and changes nothing.
+    tampered = dict(payload, view=dict(payload["view"], private_metadata='{"connection": 999}'))
+    tampered["view"]["hash"] = "another"
+    slack.post_payload(tampered)
+    time.sleep(0.5)
+    assert len(patches(fake_tfe, client_id)) == 2
+    bot.runtime.work.shutdown(wait=True)
+    assert not [line for line in log_lines if NEW_SECRET in line]
+    assert NEW_SECRET not in _database_text(database_url)
+    assert NEW_SECRET not in fake_slack.all_text()
