@@ -75,8 +75,39 @@ class RateLimitRetryForPeople(RateLimitErrorRetryHandler):
         return super()._can_retry(state=state, request=request, response=response, error=error)
 
 
+class ConnectionRetryUnlessPosted(ConnectionErrorRetryHandler):
+    """slack_sdk's retry after a failed connection, except where a post may have reached
+    Slack: a connection that broke after the request went out may have posted it, and
+    posting again would show it twice. Owed messages (in the background) are then left to
+    the outbox, which looks for what Slack took before it posts again."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        posting = request.url.endswith("/chat.postMessage")
+        if posting and getattr(_background, "on", False) and not _never_sent(error):
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
+def _never_sent(error: Exception | None) -> bool:
+    """The connection was refused: the request cannot have reached Slack."""
+    reason = getattr(error, "reason", error)
+    return isinstance(reason, ConnectionRefusedError)
+
+
 # The handlers that look only at error statuses and failed connections, never at an answer.
-_ANSWERS_FINAL = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RateLimitRetryForPeople)
+_ANSWERS_FINAL = (
+    ConnectionErrorRetryHandler,
+    ConnectionRetryUnlessPosted,
+    RateLimitErrorRetryHandler,
+    RateLimitRetryForPeople,
+)
 
 
 class SlackClient(WebClient):
@@ -172,7 +203,7 @@ def slack_client(settings: Settings) -> SlackClient:
         base_url=base_url,
         timeout=15,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            ConnectionRetryUnlessPosted(max_retry_count=2),
             RateLimitRetryForPeople(max_retry_count=3),
         ],
     )

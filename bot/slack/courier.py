@@ -22,6 +22,7 @@ from bot.slack.client import in_background
 from bot.slack.home import Overview
 from bot.slack.move_messages import MoveMessages
 from bot.slack.notify import Notifier
+from bot.slack.repair_messages import announce_repaired, send_repair_steps, tell_repair_stopped
 from bot.slack.rotation_messages import send_rotation_cards, tell_rotation_decision
 
 log = logging.getLogger(__name__)
@@ -128,11 +129,11 @@ class Courier:
             if connection.wrong_account:
                 notifier.tell_wrong_account(connection)
         elif debt.kind == Owed.REPAIR_STEPS:
-            notifier.send_repair_steps(connection)
+            send_repair_steps(notifier, connection)
         elif debt.kind == Owed.REPAIRED:
-            notifier.announce_repaired(connection, debt.detail or "")
+            announce_repaired(notifier, connection, debt.detail or "")
         elif debt.kind == Owed.REPAIR_STOPPED:
-            notifier.tell_repair_stopped(connection, debt.detail or "")
+            tell_repair_stopped(notifier, connection, debt.detail or "")
         elif debt.kind == Owed.ROTATION_CARDS:
             send_rotation_cards(notifier, connection)
         elif debt.kind == Owed.ROTATION_DECISION:

@@ -20,8 +20,8 @@ from bot.connections.service import ConnectionService
 from bot.slack import blocks
 from bot.slack.audience import Audience
 from bot.slack.blocks import health as health_blocks
-from bot.slack.blocks import repair as repair_blocks
 from bot.slack.directory import is_member
+from bot.slack.dm_cards import DmCards, card_metadata
 from bot.slack.text import fit
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class Notifier:
         self.poll_every = poll_every
         self.approvers = approvers
         self.cards = cards
+        self.dm_cards = DmCards(client)
         self._zones: dict[str, tuple[float, str]] = {}
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
@@ -129,15 +130,36 @@ class Notifier:
                 continue
             text, body = blocks.approval_card(connection, approver)
             dm = self._dm(approver)
-            answer = self.client.chat_postMessage(channel=dm, text=text, blocks=body)
+            taken = self.dm_cards.find(dm, connection.id)
+            if taken:
+                # Slack took a card whose answer was lost: adopt it, never post a second.
+                self.client.chat_update(channel=dm, ts=taken[0], text=text, blocks=body)
+                self.cards.add(connection.id, approver, dm, taken[0])
+                continue
+            answer = self.client.chat_postMessage(
+                channel=dm, text=text, blocks=body, metadata=card_metadata(connection.id)
+            )
             self.cards.add(connection.id, approver, str(answer["channel"]), str(answer["ts"]))
         if not carded and (members == [connection.owner_id] or not members):
             self.tell_user(None, connection.owner_id, blocks.sole_approver_note(connection))
         return members
 
     def update_cards(self, connection: Connection) -> None:
-        """Show every approver's card as it now stands: no live Approve/Deny once decided."""
-        for card in self.cards.of(connection.id):
+        """Show every approver's card as it now stands: no live Approve/Deny once decided,
+        also on a card Slack took whose answer was lost (found in the approver's DM)."""
+        cards = self.cards.of(connection.id)
+        recorded = {(card.channel, card.ts) for card in cards}
+        for approver in self.approvers.members():
+            dm = self._dm(approver)
+            for ts in self.dm_cards.find(dm, connection.id):
+                if (dm, ts) in recorded:
+                    continue
+                text, body = blocks.earlier_card(connection, approver)
+                try:
+                    self.client.chat_update(channel=dm, ts=ts, text=text, blocks=body)
+                except SlackApiError:
+                    log.warning("could not update a lost card", extra={"connection": connection.id})
+        for card in cards:
             text, body = blocks.approval_card(connection, card.approver_id)
             try:
                 self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=body)
@@ -170,7 +192,9 @@ class Notifier:
                 connection, approver, number=number, expires=expires
             )
             dm = self._dm(approver)
-            answer = self.client.chat_postMessage(channel=dm, text=text, blocks=body)
+            answer = self.client.chat_postMessage(
+                channel=dm, text=text, blocks=body, metadata=card_metadata(connection.id)
+            )
             told.append(approver)
             before = self.cards.move(
                 connection.id, approver, str(answer["channel"]), str(answer["ts"])
@@ -207,30 +231,6 @@ class Notifier:
         """The owner: authorized as another account than the service account; a fresh link."""
         text, body = blocks.wrong_account_message(connection)
         self.client.chat_postMessage(channel=self.owner_dm(connection), text=text, blocks=body)
-
-    def send_repair_steps(self, connection: Connection) -> None:
-        """Whoever was asked to re-authorize gets the steps and the buttons in a DM."""
-        if not connection.repairing:
-            return  # repaired or stopped before this went out
-        text, body = repair_blocks.repair_steps(
-            connection,
-            providers=self.pages.vcs_providers(connection.organization),
-            authorize=self.pages.authorize_link(connection),
-        )
-        self.client.chat_postMessage(
-            channel=self._dm(connection.repair_by or connection.owner_id), text=text, blocks=body
-        )
-
-    def announce_repaired(self, connection: Connection, old_token: str) -> None:
-        text, body = repair_blocks.repaired_message(connection, old_token)
-        self.client.chat_postMessage(channel=connection.announce_channel, text=text, blocks=body)
-
-    def tell_repair_stopped(self, connection: Connection, detail: str) -> None:
-        asked, _, why = detail.partition("\n")
-        text, body = repair_blocks.repair_stopped(connection, why)
-        self.client.chat_postMessage(
-            channel=self._dm(asked or connection.owner_id), text=text, blocks=body
-        )
 
     def announce_healed(self, connection: Connection) -> None:
         text, body = health_blocks.healed_message(connection)

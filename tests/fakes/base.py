@@ -62,6 +62,8 @@ class Fault:
     # "respond": send status/body; "drop": close without answering;
     # "drop_after": do the real work, then close without answering (answer lost).
     mode: str = "respond"
+    # Only requests whose body holds these bytes (None: any).
+    body_contains: bytes | None = None
 
 
 Handler = Callable[[Request, re.Match[str]], Reply]
@@ -94,6 +96,7 @@ class FakeServer:
         times: int = 1,
         delay: float = 0.0,
         mode: str = "respond",
+        body_contains: bytes | None = None,
     ) -> None:
         """Make the next `times` matching requests fail in the given way."""
         with self.lock:
@@ -107,6 +110,7 @@ class FakeServer:
                     headers or {},
                     delay,
                     mode,
+                    body_contains,
                 )
             )
 
@@ -178,6 +182,7 @@ class FakeServer:
                     fault.times > 0
                     and fault.method == request.method
                     and fault.pattern.match(request.path)
+                    and (fault.body_contains is None or fault.body_contains in request.body)
                 ):
                     fault.times -= 1
                     return fault

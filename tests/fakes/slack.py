@@ -109,6 +109,7 @@ class Message:
     blocks: list[dict[str, Any]]
     user: str | None = None  # set for ephemeral messages
     history: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None  # Slack message metadata the bot attached
 
 
 @dataclass
@@ -160,6 +161,7 @@ class FakeSlack(FakeServer):
             "chat:write",
             "chat:write.public",
             "im:write",
+            "im:history",
             "users:read",
             "usergroups:read",
         ]
@@ -217,7 +219,7 @@ class FakeSlack(FakeServer):
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         content_type = request.headers.get("content-type", "")
         args: dict[str, Any] = request.json() if "json" in content_type else request.form()
-        for key in ("blocks", "view"):
+        for key in ("blocks", "view", "metadata"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         method = match["method"]
@@ -260,10 +262,36 @@ class FakeSlack(FakeServer):
             str(args.get("text") or ""),
             blocks,
             user=args.get("user") if ephemeral else None,
+            metadata=args.get("metadata") if isinstance(args.get("metadata"), dict) else None,
         )
         with self.lock:
             (self.ephemeral if ephemeral else self.messages).append(message)
         return message
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A channel's messages, newest first; a DM's needs im:history, any other channel's
+        channels:history (which the bot never asks for)."""
+        channel = str(args.get("channel") or "")
+        needed = "im:history" if channel.startswith("D") else "channels:history"
+        if needed not in self.scopes:
+            raise SlackError("missing_scope")
+        limit = max(1, min(999, int(args.get("limit") or 100)))
+        with_metadata = str(args.get("include_all_metadata") or "").lower() in ("1", "true")
+        with self.lock:
+            found = [m for m in self.messages if m.channel == channel][::-1][:limit]
+        return {
+            "messages": [
+                {
+                    "type": "message",
+                    "ts": m.ts,
+                    "text": m.text,
+                    "bot_id": "BBOT",
+                    **({"metadata": m.metadata} if with_metadata and m.metadata else {}),
+                }
+                for m in found
+            ],
+            "has_more": False,
+        }
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._post(args, ephemeral=False)

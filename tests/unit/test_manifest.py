@@ -43,6 +43,7 @@ def test_manifest_has_the_command_interactivity_and_least_scopes() -> None:
         "chat:write",
         "chat:write.public",
         "im:write",
+        "im:history",
         "users:read",
         "usergroups:read",
     }
@@ -59,6 +60,7 @@ def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:
         "chat_update": "chat:write",
         "chat_postEphemeral": "chat:write",
         "conversations_open": "im:write",
+        "conversations_history": "im:history",
         "views_open": None,
         "views_update": None,
         "views_publish": None,

@@ -1,0 +1,35 @@
+"""Sending what a re-authorization owes Slack: the steps to whoever was asked, the channel's
+"repaired", and the note when the bot stopped waiting."""
+
+from __future__ import annotations
+
+from bot.connections.model import Connection
+from bot.slack.blocks import repair as repair_blocks
+from bot.slack.notify import Notifier
+
+
+def send_repair_steps(notifier: Notifier, connection: Connection) -> None:
+    """Whoever was asked to re-authorize gets the steps and the buttons in a DM."""
+    if not connection.repairing:
+        return  # repaired or stopped before this went out
+    text, body = repair_blocks.repair_steps(
+        connection,
+        providers=notifier.pages.vcs_providers(connection.organization),
+        authorize=notifier.pages.authorize_link(connection),
+    )
+    notifier.client.chat_postMessage(
+        channel=notifier.dm(connection.repair_by or connection.owner_id), text=text, blocks=body
+    )
+
+
+def announce_repaired(notifier: Notifier, connection: Connection, old_token: str) -> None:
+    text, body = repair_blocks.repaired_message(connection, old_token)
+    notifier.client.chat_postMessage(channel=connection.announce_channel, text=text, blocks=body)
+
+
+def tell_repair_stopped(notifier: Notifier, connection: Connection, detail: str) -> None:
+    asked, _, why = detail.partition("\n")
+    text, body = repair_blocks.repair_stopped(connection, why)
+    notifier.client.chat_postMessage(
+        channel=notifier.dm(asked or connection.owner_id), text=text, blocks=body
+    )
