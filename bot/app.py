@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.connections.cards import ApprovalCards
 from bot.connections.dependents import Dependents
 from bot.connections.member_changes import MemberChanges
+from bot.connections.member_lists import MemberLists
 from bot.connections.moves import Moves
 from bot.connections.notices import Notices
 from bot.connections.outbox import Outbox
@@ -198,7 +199,13 @@ def build_runtime(
     client = slack_client(settings)
     _warn_about_access(settings)
     approvers = Audience(client, settings.approvers)
-    directory = MemberDirectory(client, MemberChanges(sessions, clock), clock)
+    directory = MemberDirectory(
+        client,
+        MemberChanges(sessions, clock),
+        clock,
+        lists=MemberLists(sessions, clock),
+        reader=worker,
+    )
     access = Access(
         allowed=Audience(client, settings.allowed_users),
         approvers=approvers,

@@ -335,6 +335,28 @@ class MemberChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class MemberList(Base):
+    """One read of Slack's member list: which replica reads it (one per interval), and when
+    it finished; its people are in member_list_entries."""
+
+    __tablename__ = "member_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, unique=True)
+    read_by: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    floor: Mapped[int] = mapped_column(Integer)
+
+
+class MemberListEntry(Base):
+    __tablename__ = "member_list_entries"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("member_lists.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    full_member: Mapped[bool] = mapped_column(Boolean)
+
+
 def same_organization(name: str) -> ColumnElement[bool]:
     """Rows of this organization, its name compared as Terraform compares names (any case)."""
     return func.lower(Connection.organization) == name.lower()

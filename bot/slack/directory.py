@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clients.http import RateLimiter
 from bot.clock import Clock
 from bot.connections.member_changes import MemberChanges
+from bot.connections.member_lists import MemberLists
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,20 @@ def is_member(person: dict[str, Any]) -> bool:
 class MemberDirectory:
     """Full membership by user id; safe to share between threads."""
 
-    def __init__(self, client: WebClient, changes: MemberChanges, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        changes: MemberChanges,
+        clock: Clock,
+        *,
+        lists: MemberLists | None = None,
+        reader: str = "",
+    ) -> None:
         self.client = client
         self.changes = changes
         self.clock = clock
+        self.lists = lists  # the list one replica read, for the others
+        self.reader = reader  # this replica, as it claims a read
         self._members: dict[str, bool] = {}
         self._change_of: dict[str, int] = {}  # the last change applied, per person
         self._floor = 0  # changes up to this id are in the list loaded last
@@ -77,6 +88,9 @@ class MemberDirectory:
         # A read that failed part way: what it had and where to go on (Slack's cursor).
         self._partial: dict[str, bool] = {}
         self._cursor = ""
+        self._teams: list[str | None] = [None]  # the workspaces to read (Grid: several)
+        self._team_index = 0
+        self._awaiting = False  # another replica is reading the list
         self._read_from: tuple[datetime, int] = (clock.now(), 0)  # its start, and changes then
         self._pages = RateLimiter(PAGES_PER_SECOND)
 
@@ -121,7 +135,13 @@ class MemberDirectory:
             self._apply(change, user, full)
 
     def catch_up(self, window: timedelta = CHANGE_WINDOW) -> None:
-        """Apply the changes other replicas heard."""
+        """Apply the changes other replicas heard (and the list one of them read, once it
+        is there)."""
+        if self._awaiting and self.lists is not None and self._loading.acquire(blocking=False):
+            try:
+                self._awaiting = not self._load_stored(self.clock.now())
+            finally:
+                self._loading.release()
         rows = self.changes.since(window)
         with self._lock:
             for change, user, full in rows:
@@ -134,17 +154,25 @@ class MemberDirectory:
         self._members[user] = full
 
     def load_if_due(self) -> None:
-        """Read users.list when never read or read an hour ago. A failure leaves the
-        directory as it was (users.info answers for whom it does not know)."""
+        """Have the member list of this interval: load the one another replica read (from
+        the database), or read it from Slack when this replica is the one to (one per
+        interval). A failure leaves the directory as it was (users.info answers for whom it
+        does not know)."""
         if not self._loading.acquire(blocking=False):
             return
         try:
             now = self.clock.now()
             if self._loaded_at is not None and now - self._loaded_at < RELOAD_EVERY:
                 return
+            if self.lists is not None and self._load_stored(now):
+                return
             if not self._cursor:  # a fresh read; a resumed one keeps when its first page came
                 self._read_from = (now, self.changes.last_id())
             started, floor = self._read_from
+            slot = int(started.timestamp() // RELOAD_EVERY.total_seconds())
+            if self.lists is not None and not self.lists.claim(slot, self.reader, floor):
+                self._awaiting = True  # another replica reads it: loaded once it is stored
+                return
             try:
                 listed = self._list()
             except Exception as error:  # Slack refused or is unreachable: try next time
@@ -154,35 +182,80 @@ class MemberDirectory:
                     extra={"error": said or type(error).__name__},
                 )
                 return
-            with self._lock:
-                self._members = listed
-                self._floor = floor
-                self._change_of = {}
-            # What was heard while the list was read is newer than the list.
-            self.catch_up(self.clock.now() - started + CHANGE_WINDOW)
-            self._loaded_at = started
+            if self.lists is not None:
+                self.lists.save(slot, listed)
+            self._take(listed, floor, started)
             log.info("read Slack's member list: %d people", len(listed))
         finally:
             self._loading.release()
 
+    def _load_stored(self, now: datetime) -> bool:
+        """The list another replica read this interval, if there is one newer than ours."""
+        assert self.lists is not None
+        stored = self.lists.newest()
+        if stored is None or now - stored.started_at >= RELOAD_EVERY:
+            return False
+        if self._loaded_at is not None and stored.started_at <= self._loaded_at:
+            return False
+        self._take(self.lists.entries(stored), stored.floor, stored.started_at)
+        log.info("loaded the member list another replica read")
+        return True
+
+    def _take(self, listed: dict[str, bool], floor: int, started: datetime) -> None:
+        with self._lock:
+            self._members = listed
+            self._floor = floor
+            self._change_of = {}
+        # What was heard while the list was read is newer than the list.
+        self.catch_up(self.clock.now() - started + CHANGE_WINDOW)
+        self._loaded_at = started
+
     def _list(self) -> dict[str, bool]:
-        """Every page of users.list, paced under Tier 2. A failure keeps the pages read and
-        the cursor, so the next try goes on from there instead of page one."""
-        listed, cursor = self._partial, self._cursor
+        """Every page of users.list (of every workspace, on an Enterprise Grid org-wide
+        install), paced under Tier 2. A failure keeps the pages read and the cursor, so the
+        next try goes on from there instead of page one."""
+        listed = self._partial
+        while self._team_index < len(self._teams):
+            team = self._teams[self._team_index]
+            cursor = self._cursor
+            for _ in range(MAX_PAGES):
+                self._pages.acquire()
+                try:
+                    page = self.client.users_list(
+                        limit=PAGE_SIZE, cursor=cursor or None, team_id=team
+                    )
+                except SlackApiError as error:
+                    said = error.response.get("error")
+                    if said == "missing_argument" and team is None:
+                        # An Enterprise Grid org-wide install: users.list wants a team_id.
+                        self._teams = self._workspaces()
+                        break
+                    if said == "invalid_cursor":  # too old: start over
+                        self._partial, self._cursor, self._team_index = {}, "", 0
+                    raise
+                for person in page.get("members") or []:
+                    if isinstance(person, dict) and person.get("id"):
+                        listed[str(person["id"])] = is_member(person)
+                cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+                self._partial, self._cursor = listed, cursor
+                if not cursor:
+                    self._team_index += 1
+                    break
+            else:  # a cursor that never ends: go on with the next workspace
+                self._team_index += 1
+                self._cursor = ""
+        self._partial, self._cursor, self._team_index = {}, "", 0
+        return listed
+
+    def _workspaces(self) -> list[str | None]:
+        """Every workspace an Enterprise Grid org-wide install is in (auth.teams.list)."""
+        teams: list[str | None] = []
+        cursor = ""
         for _ in range(MAX_PAGES):
-            self._pages.acquire()
-            try:
-                page = self.client.users_list(limit=PAGE_SIZE, cursor=cursor or None)
-            except SlackApiError as error:
-                if error.response.get("error") == "invalid_cursor":  # too old: start over
-                    self._partial, self._cursor = {}, ""
-                raise
-            for person in page.get("members") or []:
-                if isinstance(person, dict) and person.get("id"):
-                    listed[str(person["id"])] = is_member(person)
-            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
-            self._partial, self._cursor = listed, cursor
+            answer = self.client.auth_teams_list(limit=100, cursor=cursor or None)
+            teams += [str(t["id"]) for t in answer.get("teams") or [] if t.get("id")]
+            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 break
-        self._partial, self._cursor = {}, ""
-        return listed
+        log.info("an org-wide install: reading the members of %d workspaces", len(teams))
+        return teams

@@ -153,6 +153,9 @@ class FakeSlack(FakeServer):
         self.user_groups: dict[str, list[str]] = {}
         # The workspace's people as users.list lists them (users.info answers for anyone).
         self.members: list[str] = []
+        # An Enterprise Grid org-wide install: each workspace's members (users.list then
+        # wants a team_id). Empty: a plain workspace install.
+        self.grid: dict[str, list[str]] = {}
         # Until this time.monotonic(), every Web API call answers 503 (a Slack outage).
         self.down_until = 0.0
         # The bot token's scopes, as Slack reports them in the x-oauth-scopes header.
@@ -347,8 +350,27 @@ class FakeSlack(FakeServer):
         """The user object users.info, users.list and user_change carry."""
         return dict(self._users_info({"user": user})["user"])
 
+    def _auth_teams_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The workspaces an org-wide app is in (Enterprise Grid)."""
+        if not self.grid:
+            raise SlackError("not_an_enterprise")
+        return {
+            "teams": [{"id": team, "name": team.lower()} for team in self.grid],
+            "response_metadata": {"next_cursor": ""},
+        }
+
     def _users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         # Cursor pagination as Slack does it: an opaque next_cursor, "" on the last page.
+        if self.grid:
+            # An org-wide install: each workspace's members, and a team_id is required.
+            team = str(args.get("team_id") or "")
+            if not team:
+                raise SlackError("missing_argument")
+            if team not in self.grid:
+                raise SlackError("team_access_not_granted")
+            people = self.grid[team]
+        else:
+            people = None
         limit = max(1, min(1000, int(args.get("limit") or 1000)))
         cursor = str(args.get("cursor") or "")
         try:
@@ -356,7 +378,7 @@ class FakeSlack(FakeServer):
         except ValueError:
             raise SlackError("invalid_cursor") from None
         with self.lock:
-            people = list(self.members)
+            people = list(self.members if people is None else people)
         page = people[start : start + limit]
         more = start + limit < len(people)
         next_cursor = base64.b64encode(f"user:{start + limit}".encode()).decode() if more else ""

@@ -97,22 +97,40 @@ def test_a_change_one_replica_hears_reaches_the_other(
     assert asked_about(fake_slack, OWNER) == 0
 
 
-def test_a_replica_started_later_reads_the_list_and_not_stale_news(
+def test_a_replica_started_later_loads_the_list_another_read_with_the_news_since(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
 ) -> None:
-    """A change heard before a replica read Slack's list is in that list already; the list
-    (newer) wins over the old change."""
-    fake_slack.members = [OWNER]
+    """One replica reads Slack's list per interval; another loads it from the database (no
+    second users.list) and applies what was heard since."""
+    fake_slack.members = [OWNER, "U3MEMBER"]
     first = loaded(make_bot())
+    reads = len(fake_slack.calls_to("users.list"))
     fake_slack.user_flags[OWNER] = {"is_restricted": True}
     SlackDriver(fake_slack, first.url).event(
         {"type": "user_change", "user": fake_slack.person(OWNER)}
     )
     eventually(lambda: first.runtime.directory.known(OWNER) is False)
-    fake_slack.user_flags.pop(OWNER)  # a member again; this event was lost
     second = loaded(make_bot())
     second.runtime.directory.catch_up()
-    assert second.runtime.directory.known(OWNER) is True
+    assert second.runtime.directory.known(OWNER) is False  # the news after the list
+    assert second.runtime.directory.known("U3MEMBER") is True  # the list itself
+    assert len(fake_slack.calls_to("users.list")) == reads  # read once, by the first
+
+
+def test_an_org_wide_install_reads_each_workspace(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, log_lines: list[str]
+) -> None:
+    """Enterprise Grid: users.list wants a team_id, so each workspace the app is in
+    (auth.teams.list) is read, instead of failing and asking users.info for everyone."""
+    fake_slack.grid = {"T1EAST": [OWNER, "U3EAST"], "T2WEST": ["W4WEST"]}
+    fake_slack.user_flags["W4WEST"] = {"is_restricted": True}
+    bot = loaded(make_bot())
+    directory = bot.runtime.directory
+    assert directory.known(OWNER) is True and directory.known("U3EAST") is True
+    assert directory.known("W4WEST") is False
+    teams = {args.get("team_id") for args in fake_slack.calls_to("users.list")}
+    assert {"T1EAST", "T2WEST"} <= teams
+    assert not any("could not read Slack's member list" in line for line in log_lines)
 
 
 def test_without_slacks_list_people_are_asked_about_as_before(
