@@ -23,6 +23,7 @@ class Dependent:
     branch: str | None
     oauth_token_id: str | None
     project_id: str | None = None  # a workspace's project
+    provider: str | None = None  # a registry module's
 
 
 # What lists dependents, by kind: the organization's list path.
@@ -45,6 +46,41 @@ class DependentLists:
 
     def _call(self, method: str, path: str, *, what: str, json: Any = None) -> dict[str, Any]:
         raise NotImplementedError
+
+    def republish_module(
+        self, organization: str, *, name: str, provider: str, identifier: str, token_id: str
+    ) -> None:
+        """Delete a private registry module and publish it again from its repository with
+        another OAuth token (HashiCorp's recipe: a module's VCS source is not changed in
+        place). A module already gone is published all the same."""
+        org = quote(organization, safe="")
+        try:
+            self._call(
+                "DELETE",
+                f"/organizations/{org}/registry-modules/private/{org}/"
+                f"{quote(name, safe='')}/{quote(provider, safe='')}",
+                what=f"registry module {name}/{provider}",
+            )
+        except TFEError as error:
+            if error.kind != TFEErrorKind.NOT_FOUND:
+                raise
+        self._call(
+            "POST",
+            f"/organizations/{org}/registry-modules/vcs",
+            json={
+                "data": {
+                    "type": "registry-modules",
+                    "attributes": {
+                        "vcs-repo": {
+                            "identifier": identifier,
+                            "oauth-token-id": token_id,
+                            "display-identifier": identifier,
+                        }
+                    },
+                }
+            },
+            what=f"registry module {name}/{provider}",
+        )
 
     def relink(
         self, kind: str, item_id: str, *, token_id: str, identifier: str, branch: str | None
@@ -102,4 +138,5 @@ def _dependent(kind: str, item: dict[str, Any]) -> Dependent:
         branch=repo.get("branch") or None,
         oauth_token_id=repo.get("oauth-token-id"),
         project_id=project.get("id") if isinstance(project, dict) else None,
+        provider=attributes.get("provider") if kind == "registry module" else None,
     )

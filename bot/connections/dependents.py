@@ -43,6 +43,8 @@ class Linked(Protocol):
     def oauth_token_id(self) -> str | None: ...
     @property
     def project_id(self) -> str | None: ...
+    @property
+    def provider(self) -> str | None: ...
 
 
 class Dependents:
@@ -80,6 +82,7 @@ class Dependents:
                             branch=(item.branch or None) and item.branch[:255],
                             oauth_token_id=item.oauth_token_id,
                             project_id=item.project_id,
+                            provider=item.provider,
                         )
                     )
                 counts[COUNTED[kind]] = len(seen)

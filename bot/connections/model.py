@@ -390,6 +390,7 @@ class Dependent(Base):
     branch: Mapped[str | None] = mapped_column(String(255))
     oauth_token_id: Mapped[str | None] = mapped_column(String(64))
     project_id: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str | None] = mapped_column(String(64))  # a registry module's
 
     __table_args__ = (UniqueConstraint("connection_id", "kind", "tfe_id"),)
 

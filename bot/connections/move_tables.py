@@ -50,6 +50,9 @@ class Move(Base):
     message_channel: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     old_client_deleted_by: Mapped[str | None] = mapped_column(String(32))
+    # Registry modules re-published from the new connection, after their own confirmation.
+    modules_republished_by: Mapped[str | None] = mapped_column(String(32))
+    modules_report: Mapped[str | None] = mapped_column(Text)
 
 
 class MoveItem(Base):

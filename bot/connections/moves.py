@@ -296,6 +296,41 @@ class Moves:
                 .values(message_channel=channel, message_ts=ts)
             )
 
+    def modules_of(self, move: Move) -> list[Dependent]:
+        """The registry modules that used the old connection's token, as last counted."""
+        with self._sessions.begin() as session:
+            return list(
+                session.scalars(
+                    select(Dependent)
+                    .where(
+                        Dependent.connection_id == move.from_connection_id,
+                        Dependent.kind == "registry module",
+                    )
+                    .order_by(Dependent.name)
+                )
+            )
+
+    def claim_republish(self, move_id: int, user: str) -> bool:
+        """The right to re-publish a move's modules: once, for the first who confirms."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Move)
+                .where(Move.id == move_id, Move.modules_republished_by.is_(None))
+                .values(modules_republished_by=user)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def modules_republished(self, move_id: int, user: str, report: str) -> None:
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            move = self._locked(session, move_id)
+            assert move is not None
+            move.modules_report = report
+            self._note_on(
+                session, move.to_connection_id, user, f"re-published modules after move #{move_id}"
+            )
+            owe(session, move.to_connection_id, [(Owed.MOVE, str(move_id))], now)
+
     def old_client_deleted(self, move_id: int, user: str) -> None:
         now = self._clock.now()
         with self._sessions.begin() as session:

@@ -101,6 +101,15 @@ class FakeTFE(FakeServer):
             self.route("PATCH", base + rf"/(?P<what>{path})/(?P<id>[^/]+)", self._relink)
         # Repositories no token may see: relinking to one is refused with a 422.
         self.hidden_repos: set[str] = set()
+        self.route(
+            "DELETE",
+            base + r"/organizations/(?P<org>[^/]+)/registry-modules/private/[^/]+/"
+            r"(?P<name>[^/]+)/(?P<provider>[^/]+)",
+            self._delete_module,
+        )
+        self.route(
+            "POST", base + r"/organizations/(?P<org>[^/]+)/registry-modules/vcs", self._publish
+        )
         # Projects per organization: name → id.
         self.projects: dict[str, dict[str, str]] = {}
         self.route("GET", base + r"/organizations/(?P<org>[^/]+)/projects", self._projects)
@@ -169,6 +178,7 @@ class FakeTFE(FakeServer):
         identifier: str = "acme-team/infra",
         branch: str = "main",
         project: str | None = None,
+        provider: str = "aws",
     ) -> str:
         """A workspace, policy set or registry module (`what`: the list's path) linked to a
         repository through `token_id` (None: not linked to VCS)."""
@@ -185,6 +195,8 @@ class FakeTFE(FakeServer):
                 "type": what,
                 "attributes": {"name": name, "vcs-repo": repo},
             }
+            if what == "registry-modules":
+                item["attributes"].update(provider=provider, namespace=organization)
             if project:
                 item["relationships"] = {"project": {"data": {"id": project, "type": "projects"}}}
             self.linked.setdefault(organization, {}).setdefault(what, []).append(item)
@@ -197,6 +209,47 @@ class FakeTFE(FakeServer):
         with self.lock:
             items = list(self.linked.get(org.name, {}).get(match["what"], []))
         return Reply(200, self._page(items, request), content_type=JSONAPI)
+
+    def _delete_module(self, request: Request, match: re.Match[str]) -> Reply:
+        org = self._org(match["org"], manage=True)
+        if org is None:
+            return _error(404, "not found")
+        with self.lock:
+            modules = self.linked.get(org.name, {}).get("registry-modules", [])
+            for module in modules:
+                attributes = module["attributes"]
+                if (attributes["name"], attributes.get("provider")) == (
+                    match["name"],
+                    match["provider"],
+                ):
+                    modules.remove(module)
+                    return Reply(204)
+        return _error(404, "not found")
+
+    def _publish(self, request: Request, match: re.Match[str]) -> Reply:
+        """Publish from VCS: the module's name and provider come from its repository's name,
+        terraform-<provider>-<name>, as Terraform requires."""
+        org = self._org(match["org"], manage=True)
+        if org is None:
+            return _error(404, "not found")
+        try:
+            repo = request.json()["data"]["attributes"]["vcs-repo"]
+            identifier, token = repo["identifier"], repo["oauth-token-id"]
+        except Exception:
+            return _error(422, "invalid attribute", "vcs-repo needs identifier and oauth-token-id")
+        with self.lock:
+            known = any(t["id"] == token for c in self.clients.values() for t in c.tokens)
+        parts = identifier.split("/")[-1].split("-", 2)
+        if not known or identifier in self.hidden_repos:
+            return _error(422, "invalid attribute", "Oauth token not found or cannot see it")
+        if len(parts) != 3 or parts[0] != "terraform":
+            return _error(
+                422, "invalid attribute", "Repository name must be terraform-<PROVIDER>-<NAME>"
+            )
+        self.link(
+            org.name, "registry-modules", parts[2], token, identifier=identifier, provider=parts[1]
+        )
+        return Reply(201, {"data": {"type": "registry-modules", "attributes": {"name": parts[2]}}})
 
     def add_project(self, organization: str, name: str) -> str:
         project_id = "prj-" + secrets.token_hex(6)

@@ -94,7 +94,9 @@ def test_a_deleted_client_is_replaced_and_what_it_unlinked_is_relinked_from_the_
         fake_tfe.link(ORG, "policy-sets", f"policies-{n}", token, identifier="acme-team/policies")
         for n in range(2)
     ]
-    fake_tfe.link(ORG, "registry-modules", "network", token, identifier="acme-team/tf-network")
+    fake_tfe.link(
+        ORG, "registry-modules", "network", token, identifier="acme-team/terraform-aws-network"
+    )
     eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 30, timeout=10)
 
     fake_tfe.delete_client(client_id)  # as TFE does: all 33 are unlinked
@@ -145,6 +147,25 @@ def test_a_deleted_client_is_replaced_and_what_it_unlinked_is_relinked_from_the_
         r.path for r in fake_tfe.requests_to("PATCH", r"/api/v2/(workspaces|policy-sets)/.*")
     ]
     assert len(patched) == len(set(patched)) == 32
+    # Modules are re-published only after their own confirmation, by an approver.
+    slack.click("Re-publish modules", user=OWNER, found=button_in(report, "Re-publish modules"))
+    eventually(
+        lambda: [m for m in fake_slack.ephemeral if "Only an approver can do that" in m.text]
+    )
+    slack.click("Re-publish modules", user=APPROVER, found=button_in(report, "Re-publish modules"))
+    confirm = slack.wait_for_view(
+        APPROVER, lambda v: v.get("callback_id") == "republish_modules_confirm"
+    )
+    assert "with all its versions" in json.dumps(confirm.view)
+    assert "network/aws" in json.dumps(confirm.view)
+    assert not fake_tfe.requests_to("DELETE", r"/api/v2/organizations/.*/registry-modules/.*")
+    slack.submit(confirm, {}, user=APPROVER)
+    slack.wait_for_view_text(
+        APPROVER, "network/aws: re-published from acme-team/terraform-aws-network"
+    )
+    [module] = fake_tfe.linked[ORG]["registry-modules"]
+    assert module["attributes"]["vcs-repo"]["oauth-token-id"] == new_token
+    eventually(lambda: "Registry modules re-published by" in json.dumps(report.blocks))
     # The client is gone already: Delete old client says so and records it.
     slack.click("Delete old client", user=APPROVER, found=button_in(report, "Delete old client"))
     eventually(lambda: [m for m in fake_slack.ephemeral if "gone from Terraform already" in m.text])

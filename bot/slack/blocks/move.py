@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block
 from bot.connections.move_tables import Move, MoveItem, MoveState
 from bot.connections.moves import Tally
 from bot.slack import ids
-from bot.slack.blocks.kit import button, context_block, section
+from bot.slack.blocks.kit import button, context_block, modal, section
 from bot.slack.blocks.status import fit_escaped_lines
 from bot.slack.text import code, escape, fit_escaped
 
@@ -30,6 +30,29 @@ def bar(tally: Tally) -> str:
     settled = tally.done + tally.failed
     filled = round(BAR * settled / tally.total) if tally.total else BAR
     return "▓" * filled + "░" * (BAR - filled)
+
+
+def republish_view(move: Move, names: Sequence[str]) -> dict[str, Any]:
+    """The separate confirmation: what re-publishing does to the modules' versions."""
+    listed = ", ".join(code(n) for n in names[:20]) + (" and more" if len(names) > 20 else "")
+    return modal(
+        "Re-publish modules",
+        [
+            section(
+                f"Re-publish {len(names)} registry module{'s' if len(names) != 1 else ''} of "
+                f"*{escape(move.organization)}* from the new connection: {listed}.\n"
+                "For each, the bot *deletes the module from the private registry, with all its "
+                "versions*, then publishes it again from its repository with the new token. "
+                "Versions come back only from the repository's tags: a version without a tag "
+                "is gone, and configurations pinned to it fail until they use another. "
+                "Download counts start again."
+            )
+        ],
+        callback_id=ids.REPUBLISH_VIEW,
+        submit="Re-publish",
+        close="Cancel",
+        metadata={"move": move.id},
+    )
 
 
 def move_message(
@@ -110,6 +133,26 @@ def move_message(
             )
         )
     )
+    if move.modules_report:
+        body.append(
+            section(
+                f"*Registry modules re-published by <@{move.modules_republished_by}>:*\n"
+                + "\n".join(
+                    f"• {fit_escaped(line, 300)}" for line in move.modules_report.split("\n")[:20]
+                )
+            )
+        )
+    elif move.modules_republished_by:
+        body.append(
+            context_block(f"<@{move.modules_republished_by}> is re-publishing the modules…")
+        )
+    elif move.modules_left and move.state == MoveState.DONE:
+        body.append(
+            ActionsBlock(
+                block_id="move_modules",
+                elements=[button("Re-publish modules", ids.REPUBLISH, value=str(move.id))],
+            )
+        )
     if move.old_client_deleted_by:
         body.append(
             context_block(
