@@ -15,7 +15,7 @@ from bot.connections.states import State
 from bot.slack import ids
 from bot.slack.blocks.kit import button, context_block, section, step_number, steps_of
 from bot.slack.blocks.progress import cancel_button
-from bot.slack.blocks.status import ownership
+from bot.slack.blocks.status import linked, ownership
 from bot.slack.text import code, escape
 
 
@@ -97,8 +97,15 @@ def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, 
             f"{code(connection.authorized_as or '')}, not the service account "
             f"{code(connection.bitbucket_username or '')}: the connection is tied to that "
             f"person's account and stops working if they lose access. <@{connection.owner_id}> "
-            "has a fresh Authorize link to fix it."
+            "can press *Re-authorize* to fix it."
         )
+    used = linked(connection)
+    text += (
+        f"\nUsed by {used}."
+        if used
+        else f"\nWhat uses it in Terraform is counted with its first health check: "
+        f"`/connect-bitbucket status {connection.id}` lists it."
+    )
     return (
         f"Bitbucket Cloud is connected to {escape(connection.organization)}",
         [section(text).to_dict()],
