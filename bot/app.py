@@ -40,7 +40,7 @@ from bot.flows.rotation_due import RotationDue
 from bot.flows.stalled import StallFlow
 from bot.flows.token_watch import FlowSettings
 from bot.gate import SlackGate
-from bot.jobs.due import DueWork
+from bot.jobs.due import BULK_SHARE, DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.shared_rate import SharedRateLimiter
@@ -304,6 +304,7 @@ def build_runtime(
         ),
         health_every=settings.health_every,
         tfe_rate=settings.tfe_rate,
+        bulk_pace=SharedRateLimiter(sessions, "tfe-bulk", settings.tfe_rate * BULK_SHARE),
         idle=sweep_interval(settings.token_poll_every),
     )
     deps = SlackDeps(

@@ -46,6 +46,7 @@ class SharedRateLimiter(RateLimiter):
         # Windows a second, each allowing at least one call; a sliding second then holds at
         # most one window more than the rate (30 at 25 a second: TFE's documented limit).
         self._windows = min(5, max(1, int(per_second)))
+        self._rate = per_second
         self._limit = max(1, int(per_second / self._windows))
         # Calls taken per transaction: a few, so that replicas share a window fairly and one
         # that stops using its block wastes little.
@@ -87,11 +88,12 @@ class SharedRateLimiter(RateLimiter):
                     .values(name=self._name, second=second, used=0)
                     .on_conflict_do_nothing()
                 )
+                limit = self._limit_of(second)
                 for want in (self._block, 1):
                     taken = session.execute(
                         update(RateWindow)
                         .where(RateWindow.name == self._name, RateWindow.second == second)
-                        .where(RateWindow.used + want <= self._limit)
+                        .where(RateWindow.used + want <= limit)
                         .values(used=RateWindow.used + want)
                         .returning(RateWindow.used)
                     ).first()
@@ -106,6 +108,14 @@ class SharedRateLimiter(RateLimiter):
                 self._warned_at = time.monotonic()
                 log.warning("could not read the shared Terraform rate; pacing alone")
             return 1
+
+    def _limit_of(self, window: int) -> int:
+        """This window's share: the second's whole calls spread over its windows (21.25 a
+        second in five windows is 4, 4, 4, 5, 4), so a rate that does not divide evenly is
+        still used to its whole calls, not rounded down in every window."""
+        i = window % self._windows
+        share = int((i + 1) * self._rate / self._windows) - int(i * self._rate / self._windows)
+        return max(1, share)
 
     def _clean(self, session: Session, window: int) -> None:
         keep = KEEP_SECONDS * self._windows

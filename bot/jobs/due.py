@@ -73,6 +73,7 @@ class DueWork(Reminders):
         moves: tuple[Moves, MoveWork] | None = None,
         health_every: float = 21600,
         tfe_rate: float = 25.0,
+        bulk_pace: RateLimiter | None = None,
         idle: float = 1.0,
     ) -> None:
         self.service = service
@@ -92,7 +93,10 @@ class DueWork(Reminders):
         self.rotation_due = rotation_due
         self.moves = moves
         self.health_every = health_every
-        bulk_pace = RateLimiter(tfe_rate * BULK_SHARE)
+        # Bulk work's share of the Terraform rate: shared by every replica's bulk lanes when
+        # given one kept in the database, so two replicas' health rounds and moves together
+        # still leave people's work its room.
+        bulk_pace = bulk_pace or RateLimiter(tfe_rate * BULK_SHARE)
         self.lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
                 PEOPLE,

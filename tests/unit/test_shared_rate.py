@@ -48,3 +48,15 @@ def test_two_replicas_share_one_rate(database_url: str) -> None:
     densest = max(sum(1 for u in times[i:] if u - t < 1.0) for i, t in enumerate(times))
     assert densest <= 14, densest
     assert sum(whole) >= 0.8 * 10 * len(whole), whole  # the budget is used, not wasted
+
+
+def test_a_rate_that_does_not_divide_is_used_to_its_whole_calls() -> None:
+    """21.25 a second in five windows: 4, 4, 4, 5, 4 (21 a second), not 4 in each (20)."""
+    from bot.shared_rate import SharedRateLimiter
+
+    limiter = SharedRateLimiter(None, "share", 21.25)  # type: ignore[arg-type]
+    shares = [limiter._limit_of(window) for window in range(10)]
+    assert sum(shares[:5]) == sum(shares[5:]) == 21
+    assert max(shares) - min(shares) == 1
+    even = SharedRateLimiter(None, "even", 25)  # type: ignore[arg-type]
+    assert [even._limit_of(w) for w in range(5)] == [5, 5, 5, 5, 5]
