@@ -28,6 +28,10 @@ log = logging.getLogger("bot")
 
 # Threads for concurrent Slack requests; each ack is quick, so this is plenty for bursts.
 HTTP_THREADS = 16
+# A stop (SIGTERM) waits this long for the work in hand; past it the process exits anyway:
+# what was in flight stays claimed in the database (its lease runs out in seconds, and a
+# restart frees it at once), so nothing owed is lost. Platforms kill after 10 s or more.
+STOP_WITHIN = 8.0
 
 
 def _start(settings: Settings) -> Runtime:
@@ -140,8 +144,23 @@ def serve(settings: Settings) -> None:
                 if not stop.is_set():  # closing the server mid-select ends run() this way
                     raise
     finally:
-        runtime.close()
+        _close_within(runtime, STOP_WITHIN)
+
+
+def _close_within(runtime: Runtime, seconds: float) -> None:
+    """Close the runtime, waiting at most `seconds` for work in flight (a Slack or Terraform
+    call that hangs may hold a thread for its whole timeout and retries)."""
+    closing = threading.Thread(target=runtime.close, name="close", daemon=True)
+    closing.start()
+    closing.join(seconds)
+    if not closing.is_alive():
         log.info("stopped")
+        return
+    log.warning(
+        "stopped with work still in flight; its claims run out in seconds, or at the next start"
+    )
+    logging.shutdown()
+    os._exit(0)
 
 
 def _database_url() -> str:

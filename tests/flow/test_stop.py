@@ -1,0 +1,42 @@
+"""SIGTERM stops the bot within 10 s even while Slack holds one of its calls, and what that
+call owed is sent by the next run."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.fakes.slack import FakeSlack, SlackDriver
+from tests.fakes.tfe import FakeTFE
+from tests.flow.test_outbox import POST, notices, to_authorize
+from tests.harness import BotProcess, eventually
+
+
+def test_sigterm_while_slack_holds_a_call_stops_within_ten_seconds_and_loses_nothing(
+    env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
+) -> None:
+    log = tmp_path / "bot.log"
+    first = BotProcess(env, log).wait_ready()
+    slack = SlackDriver(fake_slack, first.url)
+    client_id = to_authorize(slack, fake_slack, fake_tfe)
+    posts = len(fake_slack.requests_to("POST", POST))
+    fake_slack.fail("POST", POST, delay=60, mode="drop", times=5)  # Slack hangs
+    fake_tfe.authorize(client_id)
+    eventually(lambda: len(fake_slack.requests_to("POST", POST)) > posts, timeout=20)
+    started = time.monotonic()
+    first.process.send_signal(signal.SIGTERM)
+    code = first.process.wait(timeout=20)
+    took = time.monotonic() - started
+    first.stop()
+    assert took < 10, f"took {took:.1f} s to stop"
+    assert code == 0
+    assert not notices(fake_slack)
+    fake_slack.clear_faults()
+    second = BotProcess(env, log).wait_ready()
+    try:
+        eventually(lambda: notices(fake_slack), timeout=30, message="the channel was never told")
+        time.sleep(1)
+        assert len(notices(fake_slack)) == 1
+    finally:
+        assert second.stop() == 0
