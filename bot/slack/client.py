@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,7 @@ from urllib.parse import urlencode
 from urllib.request import Request
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -33,14 +35,21 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import SlackResponse
 
 from bot.config import Settings
 from bot.redaction import REDACTOR
 from bot.slack.kept_alive import KeptAlive
+from bot.slack.pacing import SlackPacer
 
 # Enough connections for every thread that may call Slack at once (waitress's 16, the work
 # pools and the sweep).
 POOL_SIZE = 32
+# The longest the outbox waits for its turn under Slack's limits; past it the call is
+# refused and the message is sent when its turn comes. Other background work (reminders)
+# waits up to LONGEST_TURN, then goes anyway.
+SHORT_TURN = 1.0
+LONGEST_TURN = 5.0
 
 _background = threading.local()
 
@@ -56,6 +65,18 @@ def in_background() -> Iterator[None]:
         yield
     finally:
         _background.on = previous
+
+
+@contextmanager
+def refusable() -> Iterator[None]:
+    """Calls made in this thread meanwhile may be refused ahead of Slack's limits instead of
+    waiting their turn: the outbox's, which sends a refused message when its turn comes."""
+    previous = getattr(_background, "refusable", False)
+    _background.refusable = True
+    try:
+        yield
+    finally:
+        _background.refusable = previous
 
 
 class RateLimitRetryForPeople(RateLimitErrorRetryHandler):
@@ -123,12 +144,49 @@ class SlackClient(WebClient):
         self._http = KeptAlive(timeout=self.timeout, size=POOL_SIZE, ssl_context=self.ssl)
         self._answers_final = all(type(h) in _ANSWERS_FINAL for h in self.retry_handlers)
         self._first = threading.local()  # a failed fast attempt, for slack_sdk's loop
+        self._pacer = SlackPacer()  # Slack's limits, kept ahead of time
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         for name in ("data", "params", "json"):
             if kwargs.get(name) is not None:
                 kwargs[name] = REDACTOR.scrub_deep(kwargs[name])
+        self._take_turn(api_method, kwargs)
         return super().api_call(api_method, **kwargs)
+
+    def _take_turn(self, api_method: str, kwargs: dict[str, Any]) -> None:
+        """Background work waits its turn for the method (and the channel); in the outbox a
+        turn longer than SHORT_TURN refuses the call as Slack would (429, Retry-After), so it
+        is sent later and no shared thread sleeps long. A person's own calls go at once
+        (Slack's limits are "N and more" a minute, and a 429 there is waited out)."""
+        if not getattr(_background, "on", False):
+            return
+        channel = next(
+            (
+                str(kwargs[name]["channel"])
+                for name in ("json", "params", "data")
+                if isinstance(kwargs.get(name), dict) and kwargs[name].get("channel")
+            ),
+            None,
+        )
+        waited = 0.0
+        while (wait := self._pacer.wait_for(api_method, channel)) > 0:
+            if waited + wait > LONGEST_TURN:
+                return  # waited long enough: go, and let Slack say if it minds
+            if wait > SHORT_TURN and getattr(_background, "refusable", False):
+                raise SlackApiError(
+                    f"paced: {api_method}",
+                    SlackResponse(
+                        client=self,
+                        http_verb="POST",
+                        api_url=api_method,
+                        req_args={},
+                        data={"ok": False, "error": "ratelimited"},
+                        headers={"Retry-After": f"{wait:.2f}"},
+                        status_code=429,
+                    ),
+                )
+            time.sleep(wait)
+            waited += wait
 
     def _perform_urllib_http_request(
         self, *, url: str, args: dict[str, dict[str, Any]]

@@ -18,7 +18,7 @@ from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import State
 from bot.redaction import REDACTOR
-from bot.slack.client import in_background
+from bot.slack.client import in_background, refusable
 from bot.slack.home import Overview
 from bot.slack.move_messages import MoveMessages
 from bot.slack.notify import Notifier
@@ -86,7 +86,7 @@ class Courier:
     def _send(self, debts: Sequence[Debt]) -> None:
         # Owed messages are nobody's answer: whichever thread sends them (a listener's right
         # after its commit, a lane's), a 429 reschedules them instead of holding the thread.
-        with in_background():
+        with in_background(), refusable():
             self._send_in_order(debts)
 
     def _send_in_order(self, debts: Sequence[Debt]) -> None:

@@ -156,6 +156,10 @@ class FakeSlack(FakeServer):
         # An Enterprise Grid org-wide install: each workspace's members (users.list then
         # wants a team_id). Empty: a plain workspace install.
         self.grid: dict[str, list[str]] = {}
+        # Posts a second per channel and the burst allowed, then 429 (None: no limit).
+        self.channel_rate: tuple[float, int] | None = None
+        self.refused_for_rate = 0
+        self._channel_posts: dict[str, tuple[float, float]] = {}
         # Until this time.monotonic(), every Web API call answers 503 (a Slack outage).
         self.down_until = 0.0
         # The bot token's scopes, as Slack reports them in the x-oauth-scopes header.
@@ -238,6 +242,10 @@ class FakeSlack(FakeServer):
             return Reply(200, {"ok": False, "error": "invalid_blocks", "errors": [str(error)]})
         except SlackError as error:
             return Reply(200, {"ok": False, "error": str(error)})
+        except RateLimited:
+            with self.lock:
+                self.refused_for_rate += 1
+            return Reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"})
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -297,6 +305,16 @@ class FakeSlack(FakeServer):
         }
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.channel_rate is not None:
+            # A token bucket per channel: `burst` at once, then `rate` a second.
+            rate, burst = self.channel_rate
+            now = time.monotonic()
+            with self.lock:
+                tokens, at = self._channel_posts.get(str(args.get("channel")), (burst, now))
+                tokens = min(burst, tokens + (now - at) * rate)
+                if tokens < 1:
+                    raise RateLimited
+                self._channel_posts[str(args.get("channel"))] = (tokens - 1, now)
         message = self._post(args, ephemeral=False)
         return {
             "channel": message.channel,
@@ -445,6 +463,10 @@ class FakeSlack(FakeServer):
 
 class SlackError(Exception):
     pass
+
+
+class RateLimited(Exception):
+    """Slack's 429: too many calls (here, posts in one channel)."""
 
 
 def _label(block: dict[str, Any]) -> str:

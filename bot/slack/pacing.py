@@ -1,0 +1,79 @@
+"""Slack's rate limits, kept ahead of time: each method the bot calls is paced to its tier,
+and chat.postMessage to about one message a second per channel (short bursts allowed), so a
+flood of owed messages meets no 429 of our own making.
+
+Paced: work in the background (the outbox, due work). A short turn is waited for; a longer
+one refuses the call at once as Slack would (a 429 with Retry-After), and the outbox sends
+that message when its turn comes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+# Calls a minute, by Slack's documented tiers (Tier 2: 20, Tier 3: 50, Tier 4: 100).
+PER_MINUTE = {
+    "users.list": 20,
+    "usergroups.users.list": 20,
+    "auth.teams.list": 20,
+    "chat.update": 50,
+    "conversations.open": 50,
+    "conversations.history": 50,
+    "chat.postEphemeral": 100,
+    "views.publish": 100,
+    "views.open": 100,
+    "views.update": 100,
+    "users.info": 100,
+}
+# chat.postMessage: about one a second in one channel, a few at once (a little under what
+# Slack allows, so clocks that differ a little never meet a 429).
+POSTS_PER_SECOND = 0.9
+POST_BURST = 3
+
+
+class Bucket:
+    """A token bucket: `burst` at once, then `rate` a second."""
+
+    def __init__(self, rate: float, burst: float, now: Callable[[], float]) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.at = now()
+        self.now = now
+
+    def take(self) -> float:
+        """Take a call now if there is room (0.0), else how long until there is."""
+        now = self.now()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class SlackPacer:
+    """Per method, and per channel for chat.postMessage; safe to share between threads."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._buckets: dict[tuple[str, str], Bucket] = {}
+        self._lock = threading.Lock()
+
+    def wait_for(self, method: str, channel: str | None) -> float:
+        """Take a turn for this call: 0.0 when it may go now, else the seconds until its
+        turn (nothing is taken then)."""
+        if method == "chat.postMessage" and channel:
+            key, rate, burst = (method, channel), POSTS_PER_SECOND, float(POST_BURST)
+        elif method in PER_MINUTE:
+            per_minute = PER_MINUTE[method]
+            key, rate, burst = (method, ""), per_minute / 60, float(per_minute)
+        else:
+            return 0.0
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = Bucket(rate, burst, self._now)
+            return bucket.take()

@@ -1,0 +1,69 @@
+"""Slack's limits kept ahead of time: a flood of owed messages to one channel goes out at
+about one a second, with no 429 of our own making, and nothing is lost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import update
+
+from bot.connections.model import AccountKind, OwedMessage
+from bot.connections.outbox import Owed, owe
+from bot.connections.service import NewConnection
+from bot.slack.pacing import Bucket
+from tests.fakes.slack import FakeSlack
+from tests.harness import RunningBot, eventually
+
+NOTICES = 6
+
+
+def test_a_bucket_allows_a_burst_then_its_rate() -> None:
+    now = [0.0]
+    bucket = Bucket(1.0, 4, lambda: now[0])
+    assert [bucket.take() for _ in range(4)] == [0.0] * 4
+    assert bucket.take() == pytest.approx(1.0)
+    now[0] = 0.5
+    assert bucket.take() == pytest.approx(0.5)
+    now[0] = 1.0
+    assert bucket.take() == 0.0
+
+
+@pytest.mark.sqlite_only
+def test_a_flood_of_notices_to_one_channel_meets_no_429(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.channel_rate = (1.0, 4)  # as Slack: about one a second, short bursts
+    bot = make_bot()
+    service = bot.runtime.service
+    ids = [
+        service.start(
+            NewConnection(
+                request_ref=f"flood:{i}",
+                team_id="T",
+                channel_id="C9FLOOD",
+                owner_id="U1OWNER",
+                organization=f"flood-{i}",
+                account_kind=AccountKind.SERVICE_ACCOUNT,
+                bitbucket_username="svc",
+            )
+        ).id
+        for i in range(NOTICES)
+    ]
+    sessions = bot.runtime.courier.outbox._sessions
+    with sessions.begin() as session:
+        for connection_id in ids:
+            owe(session, connection_id, [Owed.CONNECTED], service._clock.now())
+        session.execute(update(OwedMessage).values(due_at=service._clock.now()))
+    started = time.monotonic()
+    # Each connection's progress message and its notice: twenty posts in one channel.
+    eventually(
+        lambda: len(fake_slack.channel_messages("C9FLOOD")) == 2 * NOTICES,
+        timeout=60,
+        message=lambda: f"{len(fake_slack.channel_messages('C9FLOOD'))} posted",
+    )
+    took = time.monotonic() - started
+    assert fake_slack.refused_for_rate == 0
+    assert took >= (2 * NOTICES - 3) / 0.9 - 2  # a burst of three, then 0.9 a second
+    assert not bot.runtime.courier.outbox.owed()
