@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.flow.steps import OWNER, REASON, SERVICE, WHY, open_form
 from tests.harness import BotProcess, RunningBot, eventually
@@ -46,12 +48,15 @@ def test_a_card_whose_answer_was_lost_is_adopted_not_posted_again(
     }
 
 
+@pytest.mark.parametrize("replicas", [1, 2])
 def test_after_a_kill_mid_card_no_card_keeps_live_buttons_after_the_decision(
-    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path, replicas: int
 ) -> None:
+    """One replica: it is killed and started again. Two: the other takes over."""
     env = {**env, "APPROVERS": f"{FIRST} {SECOND}"}
     log = tmp_path / "bot.log"
     first = BotProcess(env, log).wait_ready()
+    other = BotProcess(env, tmp_path / "other.log").wait_ready() if replicas == 2 else None
     slack = SlackDriver(fake_slack, first.url)
     # Slack holds the first card 4 s, then takes it; the bot is killed meanwhile.
     fake_slack.fail("POST", POST, mode="drop_after", delay=4, body_contains=CARD)
@@ -60,7 +65,7 @@ def test_after_a_kill_mid_card_no_card_keeps_live_buttons_after_the_decision(
         lambda: [r for r in fake_slack.requests_to("POST", POST) if CARD in r.body], timeout=15
     )
     first.kill()
-    second = BotProcess(env, log).wait_ready()
+    second = other or BotProcess(env, log).wait_ready()
     try:
         slack = SlackDriver(fake_slack, second.url)
         # Both approvers have a card with buttons (one may have two: Slack took the held one
