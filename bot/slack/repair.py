@@ -39,6 +39,17 @@ def reauthorize(
     """Re-authorize pressed: the owner (or whoever was named) gets the steps; an approver
     names someone; anyone else is told who can."""
     user, channel = body["user"]["id"], _channel(body)
+    if user in (connection.owner_id, connection.repair_by) and (
+        deps.directory.full_member(user) is not True
+    ):
+        deps.service.record(connection.id, user, "refused: not a full member tried to re-authorize")
+        deps.notifier.tell_user(
+            channel,
+            user,
+            "Only full members of this workspace can look after a connection; an approver can "
+            "press Re-authorize and name someone.",
+        )
+        return
     if user in (connection.owner_id, connection.repair_by):
         asked_again = user == connection.repair_by and connection.repairing
         username = (

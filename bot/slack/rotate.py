@@ -38,6 +38,8 @@ USAGE = (
 
 def refusal_to_rotate(deps: SlackDeps, connection: Connection, user: str) -> str | None:
     """Why `user` may not rotate this connection, or None."""
+    if deps.directory.full_member(user) is not True:
+        return "Only full members of this workspace can rotate a connection's key and secret."
     if user != connection.owner_id and not deps.access.is_approver(user):
         return (
             f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, or an approver "

@@ -231,3 +231,22 @@ def test_a_deleted_client_offers_reconnect_only_and_a_tampered_button_changes_no
     )
     slack.post_payload(payload)
     eventually(lambda: [m for m in fake_slack.ephemeral if "no longer exists" in m.text])
+
+
+def test_an_owner_made_a_guest_cannot_re_authorize_or_rotate(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    fake_tfe.clients[client_id].tokens.clear()
+    broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
+    fake_slack.user_flags[OWNER] = {"is_restricted": True}
+    slack.event({"type": "user_change", "user": fake_slack.person(OWNER)})
+    eventually(lambda: bot.runtime.directory.known(OWNER) is False)
+    slack.click("Re-authorize", user=OWNER, found=button_in(broken, "Re-authorize"))
+    eventually(lambda: [m for m in fake_slack.ephemeral if "Only full members" in m.text])
+    slack.command("rotate 1", user=OWNER, channel="C1CHAN")
+    eventually(lambda: len([m for m in fake_slack.ephemeral if "Only full members" in m.text]) == 2)
+    assert not bot.runtime.service.get(1).repairing
+    assert not fake_tfe.requests_to("PATCH", r"/api/v2/oauth-clients/.*")
