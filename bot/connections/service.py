@@ -177,6 +177,7 @@ class ConnectionService(CreateClaims, Rotations):
         note: str | None = None,
         expect: State | None = None,
         owes: Sequence[Owed | tuple[Owed, str]] = (),
+        unless_repairing: bool = False,
         **changes: Any,
     ) -> Connection:
         """Move a connection to `target` (InvalidTransition if the graph forbids it).
@@ -190,6 +191,9 @@ class ConnectionService(CreateClaims, Rotations):
             connection = self._locked(session, connection_id)
             current = connection.state
             if expect is not None and current != expect:
+                raise InvalidTransition(current, target)
+            if unless_repairing and connection.repairing:
+                # Someone was asked to re-authorize meanwhile: the repair watch finishes it.
                 raise InvalidTransition(current, target)
             for name, value in changes.items():
                 setattr(connection, name, value)

@@ -104,6 +104,7 @@ class HealthWatch:
                 oauth_token_created=token_created,
                 status_note=None,
                 owes=[Owed.HEALED],
+                unless_repairing=True,
             )
         log.debug(
             "connection healthy" if not problem else "still broken",

@@ -223,3 +223,41 @@ def test_a_lease_is_renewed_only_by_its_holder(
     assert queue.claim_due("b", limit=1, lease_seconds=30) == []
     assert queue.release_leases(["a"]) == 1
     assert queue.claim_due("b", limit=1, lease_seconds=30) == [connection.id]
+
+
+def test_a_heal_found_while_a_repair_is_asked_is_left_to_the_repair(
+    service: ConnectionService,
+) -> None:
+    """The health watch may find the new token first; the repair watch then finishes the
+    repair (one "repaired", not also a "works again")."""
+    from bot.connections.repairs import RepairReason
+
+    made = service.start(
+        NewConnection(
+            request_ref="heal:1",
+            team_id="T",
+            channel_id="C",
+            owner_id="U1",
+            organization="acme-heal",
+            account_kind=AccountKind.SERVICE_ACCOUNT,
+            bitbucket_username="svc",
+        )
+    )
+    service.advance_to(made.id, State.AWAITING_AUTHORIZATION, actor="t")
+    service.advance_to(
+        made.id, State.CONNECTED, actor="t", oauth_client_id="oc-1", oauth_token_id="ot-1"
+    )
+    service.advance_to(made.id, State.BROKEN, actor="t")
+    service.start_repair(made.id, by="U1", actor="U1", reason=RepairReason.TOKEN_LOST)
+    with pytest.raises(InvalidTransition):
+        service.advance_to(
+            made.id, State.CONNECTED, actor="bot", expect=State.BROKEN, unless_repairing=True
+        )
+    connection = service.get(made.id)
+    assert connection.state == State.BROKEN and connection.repairing
+    started = connection.repair_started_at
+    assert started is not None
+    repaired, changed = service.finish_repair(
+        made.id, started_at=started, token_id="ot-2", token_created=None, authorized_as="svc"
+    )
+    assert changed and repaired.state == State.CONNECTED and not repaired.repairing
