@@ -41,6 +41,23 @@ class CannotRepair(Problem):
     """Re-authorizing cannot help this connection (not settled, or its client is gone)."""
 
 
+def check_has_client(connection: Connection, doing: str, done: str) -> None:
+    """Raise CannotRepair unless the connection is settled on an OAuth client that still
+    exists: the one thing Re-authorize and Rotate act on."""
+    if connection.state not in SETTLED or not connection.oauth_client_id:
+        raise CannotRepair(
+            f"Connection #{connection.id} is {connection.state.words}: there is nothing to "
+            f"{doing} yet.",
+            retryable=False,
+        )
+    if connection.client_gone:
+        raise CannotRepair(
+            f"The OAuth client of connection #{connection.id} is gone from Terraform, so it "
+            f"cannot be {done}. Press *Reconnect* to set up a new one.",
+            retryable=False,
+        )
+
+
 def reason_for(connection: Connection, *, owner_left: bool = False) -> RepairReason:
     """Why a connection would be re-authorized now, as best the bot knows."""
     if connection.state == State.BROKEN:
@@ -86,18 +103,7 @@ class Repairs(Store):
         username: str | None,
         now: datetime,
     ) -> None:
-        if connection.state not in SETTLED or not connection.oauth_client_id:
-            raise CannotRepair(
-                f"Connection #{connection.id} is {connection.state.words}: there is "
-                "nothing to re-authorize yet.",
-                retryable=False,
-            )
-        if connection.client_gone:
-            raise CannotRepair(
-                f"The OAuth client of connection #{connection.id} is gone from Terraform, "
-                "so it cannot be re-authorized. Press *Reconnect* to set up a new one.",
-                retryable=False,
-            )
+        check_has_client(connection, "re-authorize", "re-authorized")
         if not connection.repairing:
             # The token there now; a new id, or the same id made later, ends the repair.
             connection.repair_from_token = (

@@ -11,8 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.connections.model import AccountKind, Connection, RotationCard
 from bot.connections.outbox import Owed, owe
-from bot.connections.repairs import CannotRepair, RepairReason, Repairs
-from bot.connections.states import SETTLED
+from bot.connections.repairs import RepairReason, Repairs, check_has_client
 
 
 class RotationStage(StrEnum):
@@ -180,15 +179,4 @@ class Rotations(Repairs):
 
 def check_rotatable(connection: Connection) -> None:
     """Raise CannotRepair unless the connection has credentials in Terraform to rotate."""
-    if connection.state not in SETTLED or not connection.oauth_client_id:
-        raise CannotRepair(
-            f"Connection #{connection.id} is {connection.state.words}: there are no "
-            "credentials in Terraform to rotate yet.",
-            retryable=False,
-        )
-    if connection.client_gone:
-        raise CannotRepair(
-            f"The OAuth client of connection #{connection.id} is gone from Terraform, so "
-            "there is nothing to rotate. Press *Reconnect* to set up a new one.",
-            retryable=False,
-        )
+    check_has_client(connection, "rotate", "rotated")

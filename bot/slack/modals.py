@@ -9,6 +9,8 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.connections.model import Connection
+from bot.connections.service import ConnectionNotFound
 from bot.slack import blocks
 from bot.slack.deps import SlackDeps
 
@@ -100,3 +102,17 @@ class OpenModal:
         if remaining > 0:
             time.sleep(remaining)
         self.client.views_update(view_id=self.view_id, view=view)
+
+
+def submitted_connection(
+    deps: SlackDeps, body: dict[str, Any], connection_id: int, modal: OpenModal, title: str
+) -> Connection | None:
+    """After a modal's ack: its connection, once per submission (None for a repeated
+    delivery, or when it no longer exists, which the modal then says)."""
+    if not deps.deliveries.first_time(body):
+        return None
+    try:
+        return deps.service.get(connection_id)
+    except ConnectionNotFound:
+        modal.show(blocks.message_view(title, "That connection no longer exists."))
+        return None

@@ -21,7 +21,7 @@ from bot.slack.actions import _action, _channel, _for_owner
 from bot.slack.blocks import repair as repair_blocks
 from bot.slack.deps import SlackDeps
 from bot.slack.directory import USER_ID
-from bot.slack.modals import TRIGGER_FAILED, OpenModal
+from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection
 
 TITLE = "Re-authorize"
 
@@ -175,14 +175,10 @@ def _name(
     username: str | None,
     modal: OpenModal,
 ) -> None:
-    if not deps.deliveries.first_time(body):
+    connection = submitted_connection(deps, body, connection_id, modal, TITLE)
+    if connection is None:
         return
     user = body["user"]["id"]
-    try:
-        connection = deps.service.get(connection_id)
-    except ConnectionNotFound:
-        modal.show(blocks.message_view(TITLE, "That connection no longer exists."))
-        return
     if not may_name(deps, user):
         deps.service.record(connection.id, user, "refused: tried to name who re-authorizes")
         modal.show(blocks.message_view(TITLE, "Only an approver can name who re-authorizes."))

@@ -25,7 +25,7 @@ from bot.slack.actions import _action, _channel, _for_owner
 from bot.slack.blocks import rotate as rotate_blocks
 from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.deps import SlackDeps
-from bot.slack.modals import TRIGGER_FAILED, OpenModal
+from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection
 
 log = logging.getLogger(__name__)
 
@@ -173,14 +173,10 @@ def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
 def _ask(
     deps: SlackDeps, body: dict[str, Any], connection_id: int, reason: str, modal: OpenModal
 ) -> None:
-    if not deps.deliveries.first_time(body):
+    connection = submitted_connection(deps, body, connection_id, modal, TITLE)
+    if connection is None:
         return
     user = body["user"]["id"]
-    try:
-        connection = deps.service.get(connection_id)
-    except ConnectionNotFound:
-        modal.show(blocks.message_view(TITLE, "That connection no longer exists."))
-        return
     refusal = refusal_to_rotate(deps, connection, user)
     if refusal is not None:
         deps.service.record(connection.id, user, "refused: tried to rotate")
@@ -328,14 +324,10 @@ def _rotate_held(
     secret: str,
     modal: OpenModal,
 ) -> None:
-    if not deps.deliveries.first_time(body):
+    connection = submitted_connection(deps, body, connection_id, modal, TITLE)
+    if connection is None:
         return
     user = body["user"]["id"]
-    try:
-        connection = deps.service.get(connection_id)
-    except ConnectionNotFound:
-        modal.show(blocks.message_view(TITLE, "That connection no longer exists."))
-        return
     refusal = refusal_to_rotate(deps, connection, user)
     approved = (
         connection.rotation_stage == RotationStage.AWAITING_CREDENTIALS
