@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.shapes import envelope_ok, payload_ok
+from bot.shapes import command_ok, envelope_ok, payload_ok
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,9 @@ def _well_formed(text: str, content_type: str) -> bool:
         if "payload" in form:
             payload = json.loads(form["payload"][0])
             return isinstance(payload, dict) and payload_ok(payload)
-        return "command" in form or "ssl_check" in form
+        if "ssl_check" in form:
+            return True
+        return "command" in form and command_ok(form)
     except ValueError:
         return False
 

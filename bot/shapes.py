@@ -118,6 +118,15 @@ def payload_ok(payload: dict[str, Any]) -> bool:
     return True
 
 
+# Fields Slack sends with every slash command; a listener reads each of them.
+_COMMAND_FIELDS = ("command", "user_id", "team_id", "channel_id", "trigger_id")
+
+
+def command_ok(form: dict[str, list[str]]) -> bool:
+    """A slash command form of the shape Slack sends: each field once and not empty."""
+    return all(len(form.get(name) or []) == 1 and form[name][0] for name in _COMMAND_FIELDS)
+
+
 def envelope_ok(envelope: dict[str, Any]) -> bool:
     """An Events API body of a shape Slack sends."""
     if not isinstance(envelope.get("type"), str) or not _typed(envelope, _ENVELOPE_TYPES):
