@@ -133,6 +133,10 @@ class Connection(Base):
     repair_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     repair_from_token: Mapped[str | None] = mapped_column(String(64))
     repair_from_created: Mapped[str | None] = mapped_column(String(64))
+    # Everyone asked during this repair (space-separated), and the last of them who opened
+    # a link of the steps: the token that follows is theirs, so the connection is too.
+    repair_asked: Mapped[str | None] = mapped_column(Text)
+    repair_clicked_by: Mapped[str | None] = mapped_column(String(32))
     # When the consumer's key and secret were last set in Terraform (ROTATE_EVERY counts
     # from here; the first connection counts as a setting).
     credentials_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -111,6 +111,8 @@ class Repairs(Store):
             )
             connection.repair_from_created = connection.oauth_token_created
         connection.repair_by = by
+        asked = (connection.repair_asked or "").split()
+        connection.repair_asked = " ".join([*[a for a in asked if a != by], by])
         connection.repair_username = username or None
         connection.repair_reason = reason.value
         connection.repair_started_at = now
@@ -147,13 +149,25 @@ class Repairs(Store):
             if connection.repair_started_at != started_at or connection.state not in SETTLED:
                 return connection, False
             old_token = connection.repair_from_token
-            by = connection.repair_by or connection.owner_id
-            if by != connection.owner_id:
-                # Whoever re-authorized now looks after it (the owner left, or an approver
-                # named a keeper); their DM and time zone are asked afresh.
+            # The token is whoever opened a link of the steps they were sent (an approver
+            # named them: an audited decision); nobody did, the owner keeps it.
+            by = connection.repair_clicked_by or connection.owner_id
+            previous = connection.owner_id
+            if by != previous:
                 connection.owner_id = by
                 connection.owner_dm_channel = None
                 connection.owner_tz = None
+                self._record(
+                    session,
+                    connection,
+                    connection.state,
+                    connection.state,
+                    by,
+                    now,
+                    note=f"ownership passed from <@{previous}> to <@{by}>, who re-authorized it "
+                    "as asked",
+                )
+                owe(session, connection.id, [(Owed.OWNER_CHANGED, previous)], now)
             if connection.repair_username:
                 connection.account_kind = AccountKind.SERVICE_ACCOUNT
                 connection.bitbucket_username = connection.repair_username
@@ -214,13 +228,15 @@ class Repairs(Store):
             owe(session, connection.id, [(Owed.REPAIR_STOPPED, f"{asked}\n{why}"), Owed.HOME], now)
             return connection
 
-    def repair_link_opened(self, connection_id: int) -> bool:
-        """Whoever was asked opened a link of the steps: watch closely from now on."""
+    def repair_link_opened(self, connection_id: int, user: str) -> bool:
+        """Someone asked during this repair opened a link of the steps: watch closely from
+        now on, and the token that follows is theirs. Anyone else changes nothing."""
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
-            if not connection.repairing:
+            if not connection.repairing or user not in (connection.repair_asked or "").split():
                 return False
+            connection.repair_clicked_by = user
             connection.repair_started_at = now
             connection.next_due_at = now
             connection.updated_at = now
@@ -234,3 +250,5 @@ class Repairs(Store):
         connection.repair_started_at = None
         connection.repair_from_token = None
         connection.repair_from_created = None
+        connection.repair_asked = None
+        connection.repair_clicked_by = None

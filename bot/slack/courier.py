@@ -22,7 +22,12 @@ from bot.slack.client import in_background, refusable
 from bot.slack.home import Overview
 from bot.slack.move_messages import MoveMessages
 from bot.slack.notify import Notifier
-from bot.slack.repair_messages import announce_repaired, send_repair_steps, tell_repair_stopped
+from bot.slack.repair_messages import (
+    announce_repaired,
+    send_repair_steps,
+    tell_owner_changed,
+    tell_repair_stopped,
+)
 from bot.slack.rotation_messages import send_rotation_cards, tell_rotation_decision
 
 log = logging.getLogger(__name__)
@@ -134,6 +139,8 @@ class Courier:
             announce_repaired(notifier, connection, debt.detail or "")
         elif debt.kind == Owed.REPAIR_STOPPED:
             tell_repair_stopped(notifier, connection, debt.detail or "")
+        elif debt.kind == Owed.OWNER_CHANGED:
+            tell_owner_changed(notifier, connection, debt.detail or "")
         elif debt.kind == Owed.ROTATION_CARDS:
             send_rotation_cards(notifier, connection)
         elif debt.kind == Owed.ROTATION_DECISION:

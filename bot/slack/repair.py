@@ -27,10 +27,9 @@ TITLE = "Re-authorize"
 
 
 def may_name(deps: SlackDeps, user: str) -> bool:
-    """Approvers name who re-authorizes; with no approvers set, anyone who may start one."""
-    if deps.access.needs_approval:
-        return deps.access.is_approver(user)
-    return deps.access.refusal_to_start(user) is None
+    """Approvers name who re-authorizes (an audited decision that can hand the connection
+    to someone else); with no approvers set, nobody but the owner, who re-authorizes."""
+    return deps.access.is_approver(user)
 
 
 def reauthorize(
@@ -68,7 +67,10 @@ def reauthorize(
             channel,
             user,
             f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, or an "
-            "approver can re-authorize it.",
+            "approver can re-authorize it."
+            if deps.access.needs_approval
+            else f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, can "
+            "re-authorize it.",
         )
         return
     owner_here = deps.directory.full_member(connection.owner_id)
@@ -125,11 +127,9 @@ def on_repair_link(ack: Ack, body: dict[str, Any], deps: SlackDeps) -> None:
 
 def _link_opened(deps: SlackDeps, connection_id: int, user: str) -> None:
     try:
-        connection = deps.service.get(connection_id)
+        deps.service.repair_link_opened(connection_id, user)
     except ConnectionNotFound:
         return
-    if user == connection.repair_by:
-        deps.service.repair_link_opened(connection_id)
 
 
 def on_repairer_named(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.connections.model import Connection
 from bot.slack.blocks import repair as repair_blocks
 from bot.slack.notify import Notifier
+from bot.slack.text import escape
 
 
 def send_repair_steps(notifier: Notifier, connection: Connection) -> None:
@@ -33,3 +34,13 @@ def tell_repair_stopped(notifier: Notifier, connection: Connection, detail: str)
     notifier.client.chat_postMessage(
         channel=notifier.dm(asked or connection.owner_id), text=text, blocks=body
     )
+
+
+def tell_owner_changed(notifier: Notifier, connection: Connection, previous: str) -> None:
+    """The old owner hears who looks after the connection now, and why."""
+    text = (
+        f"Connection #{connection.id} ({escape(connection.organization)}) is now looked after "
+        f"by <@{connection.owner_id}>: an approver asked them to re-authorize it, and they did. "
+        "If that is wrong, ask an approver."
+    )
+    notifier.client.chat_postMessage(channel=notifier.dm(previous), text=text)

@@ -185,6 +185,8 @@ def test_an_owner_who_left_is_replaced_by_whom_an_approver_names(
     steps = eventually(lambda: dm(fake_slack, KEEPER, "Re-authorize the Bitbucket connection"))
     assert "svc-terraform" in json.dumps(steps[0].blocks)
     assert bot.runtime.service.get(1).owner_id == OWNER  # nothing changes until it is done
+    slack.click("Authorize", user=KEEPER, found=button_in(steps[0], "Authorize"))
+    eventually(lambda: bot.runtime.service.get(1).repair_clicked_by == KEEPER)
 
     fake_tfe.reauthorize(client_id, user="svc-terraform")
     eventually(lambda: channel_says(fake_slack, "is repaired"), timeout=10)

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from tests.fakes.slack import SlackDriver
+from bot.slack.blocks.repair import repairer_view
+from tests.fakes.slack import FakeSlack, SlackDriver, StoredView
+from tests.fakes.tfe import FakeTFE
+from tests.flow.steps import (
+    CHANNEL,
+    OWNER,
+    REASON,
+    SERVICE,
+    STRANGER,
+    WHY,
+    approve,
+    open_form,
+)
+from tests.flow.test_health import APPROVER, channel_says, connected
+from tests.flow.test_reauthorize import KEEPER, button_in, dm
+from tests.harness import RunningBot, eventually
 
 FORM = "application/x-www-form-urlencoded"
+OTHER_APPROVER = "U7OTHER"
+LATE = "U6LATE"
 
 
 @pytest.mark.sqlite_only
@@ -24,3 +44,128 @@ def test_a_signed_command_of_a_shape_slack_never_sends_is_400(
     slack: SlackDriver, body: bytes
 ) -> None:
     assert slack.post(body, FORM).status_code == 400
+
+
+# 1. With APPROVERS empty, another member cannot take a connection over.
+
+
+def test_with_no_approvers_another_member_can_neither_re_authorize_nor_name_himself(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    fake_tfe.clients[client_id].tokens.clear()
+    broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
+    slack.click("Re-authorize", user=OWNER, found=button_in(broken, "Re-authorize"))
+    steps = eventually(lambda: dm(fake_slack, OWNER, "Re-authorize the Bitbucket connection"))[0]
+
+    # The other member presses Re-authorize too: refused, and no naming form for him.
+    slack.click("Re-authorize", user=STRANGER, found=button_in(broken, "Re-authorize"))
+    eventually(
+        lambda: [
+            m
+            for m in fake_slack.ephemeral
+            if m.user == STRANGER and "who owns connection #1, can re-authorize it" in m.text
+        ]
+    )
+    assert not [v for v in fake_slack.views.values() if v.user == STRANGER]
+    # He forges the naming form, naming himself with the real service account: refused.
+    form = StoredView(
+        id="VFORGED",
+        hash="h",
+        view=repairer_view(bot.runtime.service.get(1), suggested=STRANGER),
+        user=STRANGER,
+    )
+    payload = slack.submission_payload(
+        form,
+        {"Who re-authorizes": STRANGER, "Service account (Bitbucket username)": "svc-terraform"},
+        STRANGER,
+    )
+    assert slack.post_payload(payload).status_code == 200
+    eventually(
+        lambda: any(
+            "refused: tried to name who re-authorizes" in (e.note or "")
+            for e in bot.runtime.service.events(1)
+        )
+    )
+    # And he opens the owner's Authorize link with a forged click: it is not his token.
+    slack.click("Authorize", user=STRANGER, found=button_in(steps, "Authorize"))
+    connection = bot.runtime.service.get(1)
+    assert connection.repair_by == OWNER and connection.repair_clicked_by is None
+
+    slack.click("Authorize", user=OWNER, found=button_in(steps, "Authorize"))
+    eventually(lambda: bot.runtime.service.get(1).repair_clicked_by == OWNER)
+    fake_tfe.reauthorize(client_id, user="svc-terraform")
+    eventually(lambda: channel_says(fake_slack, "is repaired"), timeout=10)
+    assert bot.runtime.service.get(1).owner_id == OWNER
+    # The owner still rotates; the other member is refused.
+    slack.command("rotate 1", user=STRANGER, channel=CHANNEL)
+    eventually(lambda: [m for m in fake_slack.ephemeral if "or an approver can rotate" in m.text])
+    assert not fake_tfe.requests_to("PATCH", r"/api/v2/oauth-clients/.*")
+
+
+# 7. Ownership after a repair: whoever opened the steps that produced the token.
+
+
+def test_ownership_goes_to_whoever_opened_the_steps_not_to_whoever_was_named_last(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=f"{APPROVER} {OTHER_APPROVER}")
+    slack = SlackDriver(fake_slack, bot.url)
+    slack.submit(open_form(slack), {**SERVICE, WHY: REASON})
+    slack.wait_for_view_text(OWNER, "waits for an approver")
+    approve(slack)
+    client_id = connected(slack, fake_slack, fake_tfe, bot, values=False)
+    fake_tfe.clients[client_id].tokens.clear()
+    broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
+
+    def name(who: str) -> None:
+        slack.click("Re-authorize", user=APPROVER, found=button_in(broken, "Re-authorize"))
+        form = eventually(
+            lambda: [
+                v
+                for key, v in list(fake_slack.views.items())
+                if key not in seen and v.view.get("callback_id") == "name_repairer"
+            ]
+        )[0]
+        seen.add(form.id)
+        slack.submit(form, {"Who re-authorizes": who}, user=APPROVER)
+        eventually(lambda: dm(fake_slack, who, "Re-authorize the Bitbucket connection"))
+
+    seen: set[Any] = set()
+    name(KEEPER)
+    steps = dm(fake_slack, KEEPER, "Re-authorize the Bitbucket connection")[0]
+    slack.click("Authorize", user=KEEPER, found=button_in(steps, "Authorize"))
+    eventually(lambda: bot.runtime.service.get(1).repair_clicked_by == KEEPER)
+    name(LATE)  # named after the keeper had opened the link; never opens it
+    assert bot.runtime.service.get(1).repair_by == LATE
+
+    fake_tfe.reauthorize(client_id, user="svc-terraform")
+    eventually(lambda: channel_says(fake_slack, "is repaired"), timeout=10)
+    assert bot.runtime.service.get(1).owner_id == KEEPER
+    told = eventually(lambda: dm(fake_slack, OWNER, "is now looked after by <@U5KEEPER>"))
+    assert len(told) == 1
+    notes = [e.note or "" for e in bot.runtime.service.events(1)]
+    assert any("ownership passed from <@U1OWNER> to <@U5KEEPER>" in n for n in notes)
+
+
+def test_nobody_opened_the_steps_so_the_owner_keeps_the_connection(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=f"{APPROVER} {OTHER_APPROVER}")
+    slack = SlackDriver(fake_slack, bot.url)
+    slack.submit(open_form(slack), {**SERVICE, WHY: REASON})
+    slack.wait_for_view_text(OWNER, "waits for an approver")
+    approve(slack)
+    client_id = connected(slack, fake_slack, fake_tfe, bot, values=False)
+    fake_tfe.clients[client_id].tokens.clear()
+    broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
+    slack.click("Re-authorize", user=APPROVER, found=button_in(broken, "Re-authorize"))
+    form = slack.wait_for_view(APPROVER, lambda v: v.get("callback_id") == "name_repairer")
+    slack.submit(form, {"Who re-authorizes": KEEPER}, user=APPROVER)
+    eventually(lambda: dm(fake_slack, KEEPER, "Re-authorize the Bitbucket connection"))
+    fake_tfe.reauthorize(client_id, user="svc-terraform")  # from Terraform's own page
+    eventually(lambda: channel_says(fake_slack, "is repaired"), timeout=10)
+    assert bot.runtime.service.get(1).owner_id == OWNER
+    assert not dm(fake_slack, OWNER, "is now looked after")
