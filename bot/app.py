@@ -92,6 +92,7 @@ class Runtime:
     tfe: TFEClient
     bitbucket: BitbucketClient
     directory: MemberDirectory
+    moves: Moves
     scheduler: BackgroundScheduler | None = field(default=None)
 
     def start_jobs(self) -> None:
@@ -348,4 +349,5 @@ def build_runtime(
         tfe=tfe,
         bitbucket=bitbucket,
         directory=directory,
+        moves=moves,
     )

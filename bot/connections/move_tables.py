@@ -50,6 +50,10 @@ class Move(Base):
     message_channel: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     old_client_deleted_by: Mapped[str | None] = mapped_column(String(32))
+    # Who is deleting the old client right now (so two presses send one DELETE); a claim
+    # left by a process that died is taken over after a minute.
+    old_client_claimed_by: Mapped[str | None] = mapped_column(String(32))
+    old_client_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Registry modules re-published from the new connection, after their own confirmation.
     modules_republished_by: Mapped[str | None] = mapped_column(String(32))
     modules_report: Mapped[str | None] = mapped_column(Text)

@@ -13,8 +13,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.clients.tfe import TFEError, TFEErrorKind
 from bot.connections.move_tables import Move, MoveState
+from bot.flows.old_client import delete_old_client
 from bot.flows.republish import republish
 from bot.slack import forms, ids
 from bot.slack.actions import _action, _channel
@@ -56,46 +56,9 @@ def _pressed(deps: SlackDeps, body: dict[str, Any], what: str) -> None:
         if not changed:
             deps.notifier.tell_user(channel, user, f"Move #{move.id} is over already.")
     else:
-        deps.notifier.tell_user(channel, user, delete_old_client(deps, move, user))
+        said = delete_old_client(deps.moves, deps.service, deps.flow.tfe, move.id, user)
+        deps.notifier.tell_user(channel, user, said)
     deps.courier.deliver(move.to_connection_id)
-
-
-def delete_old_client(deps: SlackDeps, move: Move, user: str) -> str:
-    """Delete the old OAuth client, only once nothing in Terraform uses its tokens."""
-    if move.state != MoveState.DONE or not move.from_client_id:
-        return f"Move #{move.id} is not done: the old client stays until it is."
-    if move.old_client_deleted_by:
-        return f"<@{move.old_client_deleted_by}> deleted the old client already."
-    tfe = deps.flow.tfe
-    old = deps.service.get(move.from_connection_id)
-    try:
-        client = tfe.get_oauth_client(move.from_client_id)
-    except TFEError as error:
-        if error.kind != TFEErrorKind.NOT_FOUND:
-            return f"{error.user_message} The old client stays."
-        deps.moves.old_client_deleted(move.id, user)
-        return f"The old client {move.from_client_id} is gone from Terraform already."
-    tokens = {*client.token_ids, old.oauth_token_id or ""} - {""}
-    try:
-        found = tfe.list_dependents(move.organization, tokens) if tokens else {}
-    except TFEError as error:
-        return f"{error.user_message} The old client stays."
-    using = [d for kind in found.values() for d in (kind or [])]
-    if using:
-        names = ", ".join(f"{d.kind} {d.name}" for d in using[:10])
-        more = f" and {len(using) - 10} more" if len(using) > 10 else ""
-        return (
-            f"Refused: {len(using)} still use the old client ({names}{more}). Relink them (or "
-            "move them again), then press Delete old client."
-        )
-    try:
-        tfe.delete_oauth_client(move.from_client_id)
-    except TFEError as error:
-        if error.kind != TFEErrorKind.NOT_FOUND:
-            return f"{error.user_message} The old client stays."
-    deps.moves.old_client_deleted(move.id, user)
-    log.info("deleted an old OAuth client after a move", extra={"connection": old.id})
-    return f"Deleted the old OAuth client {move.from_client_id}."
 
 
 def _open_republish(deps: SlackDeps, body: dict[str, Any], client: WebClient) -> None:

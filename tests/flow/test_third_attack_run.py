@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.harness import RunningBot, eventually
 FORM = "application/x-www-form-urlencoded"
 OTHER_APPROVER = "U7OTHER"
 LATE = "U6LATE"
+ORG = "acme-infra"
 
 
 @pytest.mark.sqlite_only
@@ -169,3 +171,56 @@ def test_nobody_opened_the_steps_so_the_owner_keeps_the_connection(
     eventually(lambda: channel_says(fake_slack, "is repaired"), timeout=10)
     assert bot.runtime.service.get(1).owner_id == OWNER
     assert not dm(fake_slack, OWNER, "is now looked after")
+
+
+# 2. A forged Delete old client on a re-authorization's relink (a move to itself).
+
+
+def reauthorized_under_a_new_id(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> tuple[RunningBot, SlackDriver, str, Any]:
+    """Connected, token lost, re-authorized under a new token id: the relink is done."""
+    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=APPROVER)
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    token = bot.runtime.service.get(1).oauth_token_id
+    for n in range(2):
+        fake_tfe.link(ORG, "workspaces", f"ws-{n}", token, identifier=f"acme-team/r{n}")
+    fake_tfe.link(ORG, "registry-modules", "network", token, identifier="acme-team/tf-network")
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 2, timeout=10)
+    fake_tfe.clients[client_id].tokens.clear()
+    broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
+    slack.click("Re-authorize", user=OWNER, found=button_in(broken, "Re-authorize"))
+    eventually(lambda: bot.runtime.service.get(1).repairing)
+    fake_tfe.reauthorize(client_id)
+    report = eventually(lambda: channel_says(fake_slack, "Move of acme-infra done"), timeout=10)
+    return bot, slack, client_id, report[0]
+
+
+def test_a_forged_delete_of_a_self_move_is_refused_and_sends_no_delete(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot, slack, client_id, report = reauthorized_under_a_new_id(make_bot, fake_slack, fake_tfe)
+    assert "Delete old client" not in json.dumps(report.blocks)  # the button is not shown
+    forged = {
+        "type": "button",
+        "action_id": "delete_old_client",
+        "value": "1",
+        "text": {"type": "plain_text", "text": "Delete old client"},
+    }
+    block = {"type": "actions", "block_id": "move_done", "elements": [forged]}
+    slack.post_payload(slack.click_payload(report, block, forged, APPROVER))
+    eventually(
+        lambda: [m for m in fake_slack.ephemeral if "its OAuth client is the live" in m.text]
+    )
+    assert not fake_tfe.requests_to("DELETE", r"/api/v2/oauth-clients/.*")
+    assert client_id in fake_tfe.clients
+    assert bot.runtime.service.get(1).state == "connected"
+
+
+def test_the_store_refuses_to_claim_a_live_client_whoever_asks(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot, _, _, _ = reauthorized_under_a_new_id(make_bot, fake_slack, fake_tfe)
+    refusal = bot.runtime.moves.claim_old_client(1, APPROVER)
+    assert refusal is not None and "live one" in refusal
