@@ -25,6 +25,7 @@ from bot.connections.member_changes import MemberChanges
 from bot.connections.member_lists import MemberLists
 from bot.connections.moves import Moves
 from bot.connections.notices import Notices
+from bot.connections.old_clients import OldClients
 from bot.connections.outbox import Outbox
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
@@ -34,6 +35,7 @@ from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.health import HealthWatch
 from bot.flows.move import MoveWork, project_scope
+from bot.flows.old_client import OldClientDeletion
 from bot.flows.repair import RepairWatch
 from bot.flows.rotate import RotateFlow
 from bot.flows.rotation_due import RotationDue
@@ -93,6 +95,7 @@ class Runtime:
     bitbucket: BitbucketClient
     directory: MemberDirectory
     moves: Moves
+    old_clients: OldClientDeletion
     scheduler: BackgroundScheduler | None = field(default=None)
 
     def start_jobs(self) -> None:
@@ -325,6 +328,7 @@ def build_runtime(
         directory=directory,
         rotate=RotateFlow(service, tfe, ConsumerChecker(bitbucket)),
         moves=moves,
+        old_clients=OldClientDeletion(moves, OldClients(sessions, clock), service, tfe),
     )
     app.use(provide(deps))
     commands.register(app)
@@ -350,4 +354,5 @@ def build_runtime(
         bitbucket=bitbucket,
         directory=directory,
         moves=moves,
+        old_clients=deps.old_clients,
     )

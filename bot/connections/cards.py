@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.connections.model import ApprovalCard
+from bot.connections.card_tables import ApprovalCard
 
 
 class ApprovalCards:

@@ -133,8 +133,7 @@ class Connection(Base):
     repair_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     repair_from_token: Mapped[str | None] = mapped_column(String(64))
     repair_from_created: Mapped[str | None] = mapped_column(String(64))
-    # Everyone asked during this repair (space-separated), and the last of them who opened
-    # a link of the steps: the token that follows is theirs, so the connection is too.
+    # Who was asked during this repair, and the last of them who opened the steps (owner next).
     repair_asked: Mapped[str | None] = mapped_column(Text)
     repair_clicked_by: Mapped[str | None] = mapped_column(String(32))
     # When the consumer's key and secret were last set in Terraform (ROTATE_EVERY counts
@@ -147,6 +146,8 @@ class Connection(Base):
     rotation_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rotation_reason: Mapped[str | None] = mapped_column(Text)
     rotation_decided_by: Mapped[str | None] = mapped_column(String(32))
+    # Since when one submission holds the rotation while its PATCH is out (one per approval).
+    rotation_sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # What is due lives here: the sweep reads only rows whose time has come.
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -265,35 +266,6 @@ class ConnectionNotice(Base):
     __table_args__ = (UniqueConstraint("connection_id", "kind", "slot_at"),)
 
 
-class ApprovalCard(Base):
-    """Where an approver's card about a connection is, so a decision updates every card."""
-
-    __tablename__ = "approval_cards"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
-    approver_id: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[str] = mapped_column(String(32))
-    ts: Mapped[str] = mapped_column(String(32))
-
-    __table_args__ = (UniqueConstraint("connection_id", "approver_id"),)
-
-
-class RotationCard(Base):
-    """An approver's card about one rotation request (`asked_at` tells requests apart)."""
-
-    __tablename__ = "rotation_cards"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
-    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    approver_id: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[str] = mapped_column(String(32))
-    ts: Mapped[str] = mapped_column(String(32))
-
-    __table_args__ = (UniqueConstraint("connection_id", "asked_at", "approver_id"),)
-
-
 class OwedMessage(Base):
     """A Slack message owed because of a state change, written in the same transaction.
 
@@ -400,4 +372,4 @@ class Dependent(Base):
 
 
 # The move tables share Base; importing them here registers them wherever the model is used.
-from bot.connections import move_tables  # noqa: E402, F401
+from bot.connections import card_tables, move_tables  # noqa: E402, F401

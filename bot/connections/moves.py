@@ -15,12 +15,9 @@ from bot.clock import Clock
 from bot.connections.model import Connection, ConnectionEvent, Dependent
 from bot.connections.move_tables import ItemStatus, Move, MoveItem, MoveState
 from bot.connections.outbox import Owed, owe
-from bot.connections.states import SETTLED
 
 # What a move relinks; registry modules are re-published instead, never PATCHed.
 MOVED_KINDS = ("workspace", "policy set")
-# A press of Delete old client holds its claim this long if its process dies mid-call.
-DELETE_CLAIM_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -333,55 +330,6 @@ class Moves:
                 session, move.to_connection_id, user, f"re-published modules after move #{move_id}"
             )
             owe(session, move.to_connection_id, [(Owed.MOVE, str(move_id))], now)
-
-    def claim_old_client(self, move_id: int, user: str) -> str | None:
-        """The right to delete a move's old OAuth client, for one press at a time; returns
-        why not (in words for the one who pressed), or None when this call holds it. The
-        same checks that hide the button run here, in the transaction that claims."""
-        now = self._clock.now()
-        with self._sessions.begin() as session:
-            move = self._locked(session, move_id)
-            if move is None:
-                return "That move no longer exists."
-            if move.from_connection_id == move.to_connection_id:
-                return (
-                    f"Move #{move.id} relinked a re-authorized connection to its own new token: "
-                    "its OAuth client is the live one, and stays."
-                )
-            if move.state != MoveState.DONE or not move.from_client_id:
-                return f"Move #{move.id} is not done: the old client stays until it is."
-            if move.old_client_deleted_by:
-                return f"<@{move.old_client_deleted_by}> deleted the old client already."
-            live = session.scalars(
-                select(Connection.id).where(
-                    Connection.oauth_client_id == move.from_client_id,
-                    Connection.state.in_(list(SETTLED)),
-                )
-            ).first()
-            if live is not None:
-                return (
-                    f"The OAuth client {move.from_client_id} is the client of connection #{live}, "
-                    "which is still connected (or broken, to be repaired): it stays."
-                )
-            held = move.old_client_claimed_at
-            if (
-                move.old_client_claimed_by
-                and held is not None
-                and now - held < timedelta(seconds=DELETE_CLAIM_SECONDS)
-            ):
-                return f"<@{move.old_client_claimed_by}> is deleting the old client right now."
-            move.old_client_claimed_by = user
-            move.old_client_claimed_at = now
-            return None
-
-    def release_old_client(self, move_id: int, user: str) -> None:
-        """The delete was refused or failed: the next press may try again."""
-        with self._sessions.begin() as session:
-            session.execute(
-                update(Move)
-                .where(Move.id == move_id, Move.old_client_claimed_by == user)
-                .values(old_client_claimed_by=None, old_client_claimed_at=None)
-            )
 
     def kept_tokens(self, connection_id: int) -> set[str]:
         """Every token that what used a connection named, as last counted."""

@@ -9,16 +9,22 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.connections.model import AccountKind, Connection, RotationCard
+from bot.connections.card_tables import RotationCard
+from bot.connections.model import AccountKind, Connection
 from bot.connections.outbox import Owed, owe
-from bot.connections.repairs import RepairReason, Repairs, check_has_client
+from bot.connections.repairs import CannotRepair, RepairReason, Repairs, check_has_client
 
 
 class RotationStage(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     AWAITING_CREDENTIALS = "awaiting_credentials"
+    SENDING = "sending"  # one submission's key and secret are on their way to Terraform
     DENIED = "denied"
     DONE = "done"
+
+
+# How long a submission holds the rotation if its process dies mid-PATCH.
+SENDING_HOLD_SECONDS = 60.0
 
 
 # A rotation is under way in these stages; the others say how the last one ended.
@@ -98,13 +104,66 @@ class Rotations(Repairs):
             )
             return connection, True
 
+    def claim_rotation(self, connection_id: int, *, by: str, needs_approval: bool) -> Connection:
+        """The right to send one new key and secret to Terraform, checked and taken in one
+        transaction before the PATCH: the connection still stands on a live client, an
+        approver approved this person's rotation (where approvals are set), and no other
+        submission holds it. Raises CannotRepair (nothing changes) otherwise."""
+        now = self._clock.now()
+        with self._transaction() as session:
+            connection = self._locked(session, connection_id)
+            check_rotatable(connection)
+            stage = connection.rotation_stage
+            held = connection.rotation_sending_at
+            if (
+                stage == RotationStage.SENDING
+                and held is not None
+                and (now - held).total_seconds() < SENDING_HOLD_SECONDS
+            ):
+                raise CannotRepair(
+                    f"A new key and secret for connection #{connection.id} are on their way to "
+                    "Terraform already; wait for that answer.",
+                    retryable=False,
+                )
+            approved = (
+                stage in (RotationStage.AWAITING_CREDENTIALS, RotationStage.SENDING)
+                and connection.rotation_by == by
+                and connection.rotation_decided_by is not None
+            )
+            if needs_approval and not approved:
+                raise CannotRepair(
+                    "An approver must approve this rotation first: press Rotate to ask.",
+                    retryable=False,
+                )
+            if not needs_approval and stage != RotationStage.AWAITING_CREDENTIALS:
+                connection.rotation_decided_by = None
+            connection.rotation_by = by
+            connection.rotation_stage = RotationStage.SENDING.value
+            connection.rotation_sending_at = now
+            return connection
+
+    def release_rotation(self, connection_id: int, *, by: str) -> None:
+        """Bitbucket or Terraform said no: the one who holds the rotation may send again."""
+        with self._transaction() as session:
+            connection = self._locked(session, connection_id)
+            if connection.rotation_stage != RotationStage.SENDING or connection.rotation_by != by:
+                return
+            connection.rotation_sending_at = None
+            connection.rotation_stage = (
+                RotationStage.AWAITING_CREDENTIALS.value
+                if connection.rotation_decided_by
+                else RotationStage.DONE.value
+            )
+
     def rotated(self, connection_id: int, *, actor: str) -> Connection:
-        """Terraform took the new key and secret: the rotation is done, and the same client
-        must now be re-authorized (tokens of the old consumer stop refreshing)."""
+        """Terraform took the new key and secret: that is recorded whatever happened
+        meanwhile, and the same client must now be re-authorized (tokens of the old
+        consumer stop refreshing), unless the connection no longer stands on it."""
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
             connection.rotation_stage = RotationStage.DONE.value
+            connection.rotation_sending_at = None
             connection.credentials_set_at = now
             self._record(
                 session,
@@ -115,6 +174,19 @@ class Rotations(Repairs):
                 now,
                 note="rotated the consumer's key and secret in Terraform",
             )
+            try:
+                check_rotatable(connection)
+            except CannotRepair as problem:
+                self._record(
+                    session,
+                    connection,
+                    connection.state,
+                    connection.state,
+                    "bot",
+                    now,
+                    note=f"no re-authorization follows the rotation: {problem.message}",
+                )
+                return connection
             self._begin_repair(
                 session,
                 connection,

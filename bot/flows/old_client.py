@@ -7,29 +7,37 @@ import logging
 
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.connections.moves import Moves
+from bot.connections.old_clients import OldClients
 from bot.connections.service import ConnectionService
 
 log = logging.getLogger(__name__)
 
 
-def delete_old_client(
-    moves: Moves, service: ConnectionService, tfe: TFEClient, move_id: int, user: str
-) -> str:
-    """Delete a finished move's old OAuth client; returns what the one who pressed is told.
-    The caller has checked that `user` may."""
-    refusal = moves.claim_old_client(move_id, user)
-    if refusal is not None:
-        return refusal
-    try:
-        said, deleted = _delete(moves, service, tfe, move_id)
-    except Exception:
-        moves.release_old_client(move_id, user)
-        raise
-    if deleted:
-        moves.old_client_deleted(move_id, user)
-    else:
-        moves.release_old_client(move_id, user)
-    return said
+class OldClientDeletion:
+    def __init__(
+        self, moves: Moves, claims: OldClients, service: ConnectionService, tfe: TFEClient
+    ) -> None:
+        self.moves = moves
+        self.claims = claims
+        self.service = service
+        self.tfe = tfe
+
+    def delete(self, move_id: int, user: str) -> str:
+        """Delete a finished move's old OAuth client; returns what the one who pressed is
+        told. The caller has checked that `user` may."""
+        refusal = self.claims.claim_old_client(move_id, user)
+        if refusal is not None:
+            return refusal
+        try:
+            said, deleted = _delete(self.moves, self.service, self.tfe, move_id)
+        except Exception:
+            self.claims.release_old_client(move_id, user)
+            raise
+        if deleted:
+            self.moves.old_client_deleted(move_id, user)
+        else:
+            self.claims.release_old_client(move_id, user)
+        return said
 
 
 def _delete(

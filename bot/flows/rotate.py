@@ -24,31 +24,37 @@ class RotateFlow:
         self.checker = checker
 
     def rotate(
-        self, connection_id: int, *, key: str, secret: str, actor: str
+        self, connection_id: int, *, key: str, secret: str, actor: str, needs_approval: bool
     ) -> tuple[Connection, ConsumerReport]:
         """Check the new consumer, give Terraform its key and secret, and ask `actor` to
         re-authorize. Raises Problem (on a field where it belongs) and changes nothing when
-        Bitbucket or Terraform says no."""
+        the store refuses (not approved, not a live client, another submission under way)
+        or Bitbucket or Terraform says no."""
         with REDACTOR.holding(secret, key=key):
-            connection = self.service.get(connection_id)
-            if connection.oauth_client_id is None:
-                raise Problem("This connection has no OAuth client to rotate.", retryable=False)
-            report = self.checker.check(
-                key=key,
-                secret=secret,
-                username=connection.bitbucket_username,
-                workspace=connection.bitbucket_workspace,
+            connection = self.service.claim_rotation(
+                connection_id, by=actor, needs_approval=needs_approval
             )
+            assert connection.oauth_client_id is not None  # claim_rotation checked it
             try:
+                report = self.checker.check(
+                    key=key,
+                    secret=secret,
+                    username=connection.bitbucket_username,
+                    workspace=connection.bitbucket_workspace,
+                )
                 self.tfe.update_oauth_client_credentials(
                     connection.oauth_client_id, key=key, secret=secret
                 )
             except TFEError as error:
+                self.service.release_rotation(connection_id, by=actor)
                 log.warning(
                     "Terraform refused the new key and secret",
                     extra={"connection": connection_id, "status": error.status},
                 )
                 raise _refusal(error, connection) from None
+            except BaseException:
+                self.service.release_rotation(connection_id, by=actor)
+                raise
         log.info("consumer key and secret rotated", extra={"connection": connection_id})
         return self.service.rotated(connection_id, actor=actor), report
 

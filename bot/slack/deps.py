@@ -13,6 +13,7 @@ from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
+from bot.flows.old_client import OldClientDeletion
 from bot.flows.rotate import RotateFlow
 from bot.flows.stalled import StallFlow
 from bot.slack.access import Access
@@ -43,6 +44,7 @@ class SlackDeps:
     directory: MemberDirectory  # who is a full member, kept current by Slack's events
     rotate: RotateFlow  # new consumer key and secret on an existing client
     moves: Moves  # what used an old client, relinked to a new one
+    old_clients: OldClientDeletion  # Delete old client, after a move
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:

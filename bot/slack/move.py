@@ -14,7 +14,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections.move_tables import Move, MoveState
-from bot.flows.old_client import delete_old_client
 from bot.flows.republish import republish
 from bot.slack import forms, ids
 from bot.slack.actions import _action, _channel
@@ -56,7 +55,7 @@ def _pressed(deps: SlackDeps, body: dict[str, Any], what: str) -> None:
         if not changed:
             deps.notifier.tell_user(channel, user, f"Move #{move.id} is over already.")
     else:
-        said = delete_old_client(deps.moves, deps.service, deps.flow.tfe, move.id, user)
+        said = deps.old_clients.delete(move.id, user)
         deps.notifier.tell_user(channel, user, said)
     deps.courier.deliver(move.to_connection_id)
 

@@ -329,18 +329,22 @@ def _rotate_held(
         return
     user = body["user"]["id"]
     refusal = refusal_to_rotate(deps, connection, user)
-    approved = (
-        connection.rotation_stage == RotationStage.AWAITING_CREDENTIALS
-        and connection.rotation_by == user
-    )
-    if refusal is None and deps.access.needs_approval and not approved:
-        refusal = "An approver must approve this rotation first: press Rotate to ask."
     if refusal is not None:
         deps.service.record(connection.id, user, "refused: tried to rotate")
         modal.show(blocks.message_view(TITLE, refusal))
         return
     try:
-        deps.rotate.rotate(connection_id, key=key, secret=secret, actor=user)
+        deps.rotate.rotate(
+            connection_id,
+            key=key,
+            secret=secret,
+            actor=user,
+            needs_approval=deps.access.needs_approval,
+        )
+    except CannotRepair as problem:
+        deps.service.record(connection.id, user, f"refused a rotation: {problem.message}")
+        modal.show(blocks.message_view(TITLE, problem.message))
+        return
     except Problem as problem:
         again = "Enter the secret again to retry."
         values = deps.pages.consumer_values(connection)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from bot.connections.repairs import CannotRepair
+from bot.connections.states import State
 from bot.slack.blocks.repair import repairer_view
+from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver, StoredView
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import (
@@ -222,5 +226,115 @@ def test_the_store_refuses_to_claim_a_live_client_whoever_asks(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
     bot, _, _, _ = reauthorized_under_a_new_id(make_bot, fake_slack, fake_tfe)
-    refusal = bot.runtime.moves.claim_old_client(1, APPROVER)
+    refusal = bot.runtime.old_clients.claims.claim_old_client(1, APPROVER)
     assert refusal is not None and "live one" in refusal
+
+
+# 3. One rotation approval, one PATCH.
+
+NEW_KEY = "fakeRotatedKey0987654"
+NEW_SECRET = "fakeRotatedSecretNotReal9876543210"
+
+
+def approved_rotation(
+    make_bot: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+) -> tuple[RunningBot, SlackDriver, str, Any]:
+    """Connected with two approvers; the owner asked to rotate and one approved: returns
+    the owner's "approved" DM with its Enter Key and Secret button."""
+    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=f"{APPROVER} {OTHER_APPROVER}")
+    slack = SlackDriver(fake_slack, bot.url)
+    slack.submit(open_form(slack), {**SERVICE, WHY: REASON})
+    slack.wait_for_view_text(OWNER, "waits for an approver")
+    approve(slack)
+    client_id = connected(slack, fake_slack, fake_tfe, bot, values=False)
+    fake_bitbucket.add_consumer(NEW_KEY, NEW_SECRET, owner="svc-terraform")
+    slack.command("rotate 1", user=OWNER, channel=CHANNEL)
+    why = slack.wait_for_view(OWNER, lambda v: v.get("callback_id") == "rotate_request")
+    slack.submit(why, {"Why rotate?": "The secret leaked."}, user=OWNER)
+    card = eventually(lambda: dm(fake_slack, APPROVER, "Rotate the key and secret"))[0]
+    with pytest.raises(CannotRepair, match="must approve this rotation first"):
+        bot.runtime.service.claim_rotation(1, by=OWNER, needs_approval=True)
+    slack.click("Approve", user=APPROVER, found=button_in(card, "Approve"))
+    approved = eventually(lambda: dm(fake_slack, OWNER, "Rotation of acme-infra approved"))[-1]
+    return bot, slack, client_id, approved
+
+
+def test_two_key_submissions_after_one_approval_send_one_patch(
+    make_bot: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+) -> None:
+    bot, slack, client_id, approved = approved_rotation(
+        make_bot, fake_slack, fake_tfe, fake_bitbucket
+    )
+    forms = []
+    for _ in range(2):
+        before = set(fake_slack.views)
+        slack.click(
+            "Enter Key and Secret", user=OWNER, found=button_in(approved, "Enter Key and Secret")
+        )
+        forms.append(
+            eventually(
+                lambda before=before: [
+                    v
+                    for key, v in list(fake_slack.views.items())
+                    if key not in before and v.view.get("callback_id") == "rotate_credentials"
+                ]
+            )[0]
+        )
+    fake_bitbucket.latency = 0.4  # the check takes a while: both submissions are in flight
+    payloads = [
+        slack.submission_payload(form, {"Key": NEW_KEY, "Secret": NEW_SECRET}, OWNER)
+        for form in forms
+    ]
+    threads = [threading.Thread(target=slack.post_payload, args=(p,)) for p in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    eventually(lambda: bot.runtime.service.get(1).repairing, timeout=10)
+    eventually(
+        lambda: any(
+            "on their way to Terraform already" in json.dumps(v.view)
+            for v in list(fake_slack.views.values())
+        ),
+        timeout=10,
+    )
+    fake_bitbucket.latency = 0.0
+    patched = fake_tfe.requests_to("PATCH", rf"/api/v2/oauth-clients/{client_id}")
+    assert len(patched) == 1
+    notes = [e.note or "" for e in bot.runtime.service.events(1)]
+    assert notes.count("rotated the consumer's key and secret in Terraform") == 1
+
+
+# 4. A rotation submitted after its connection was replaced: refused before any PATCH.
+
+
+def test_a_rotation_of_a_connection_no_longer_settled_is_refused_before_the_patch(
+    make_bot: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    fake_bitbucket.add_consumer(NEW_KEY, NEW_SECRET, owner="svc-terraform")
+    slack.command("rotate 1", user=OWNER, channel=CHANNEL)
+    form = slack.wait_for_view(OWNER, lambda v: v.get("callback_id") == "rotate_credentials")
+    fake_tfe.clients[client_id].tokens.clear()
+    eventually(lambda: bot.runtime.service.get(1).state == "broken", timeout=10)
+    # A new connection replaces it, as the token watch closes a replaced one.
+    bot.runtime.service.advance_to(
+        1, State.CANCELLED, actor="bot", note="replaced by connection #2", expect=State.BROKEN
+    )
+
+    slack.submit(form, {"Key": NEW_KEY, "Secret": NEW_SECRET}, user=OWNER)
+    slack.wait_for_view_text(OWNER, "there is nothing to rotate")
+    assert not fake_tfe.requests_to("PATCH", rf"/api/v2/oauth-clients/{client_id}")
+    notes = [e.note or "" for e in bot.runtime.service.events(1)]
+    assert any(n.startswith("refused a rotation: Connection #1 is cancelled") for n in notes)

@@ -1,0 +1,39 @@
+"""Tables of the approvers' cards: where each one is, so a decision updates every card."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.connections.columns import Base, UTCDateTime
+
+
+class ApprovalCard(Base):
+    """Where an approver's card about a connection is, so a decision updates every card."""
+
+    __tablename__ = "approval_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    approver_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("connection_id", "approver_id"),)
+
+
+class RotationCard(Base):
+    """An approver's card about one rotation request (`asked_at` tells requests apart)."""
+
+    __tablename__ = "rotation_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), index=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approver_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("connection_id", "asked_at", "approver_id"),)
