@@ -282,6 +282,7 @@ def build_runtime(
             # What uses a connection changes slowly: counted every fourth check, at most daily.
             count_every=min(86400.0, 4 * settings.health_every),
             clock=clock,
+            moves=moves,
         ),
         repair=RepairWatch(
             service,

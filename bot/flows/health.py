@@ -14,9 +14,11 @@ from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock, SystemClock
 from bot.connections.dependents import Dependents
 from bot.connections.model import Connection
+from bot.connections.moves import Moves
 from bot.connections.outbox import Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
+from bot.flows.new_token import relink_old_token
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,9 @@ class HealthWatch:
         *,
         count_every: float = 86400.0,
         clock: Clock | None = None,
+        moves: Moves | None = None,
     ) -> None:
+        self.moves = moves
         self.service = service
         self.tfe = tfe
         self.dependents = dependents
@@ -95,7 +99,7 @@ class HealthWatch:
             )
         if not problem and connection.state == State.BROKEN:
             log.info("connection works again", extra={"connection": connection_id})
-            return self._move(
+            healed, changed = self._move(
                 connection_id,
                 State.CONNECTED,
                 expect=State.BROKEN,
@@ -106,6 +110,9 @@ class HealthWatch:
                 owes=[Owed.HEALED],
                 unless_repairing=True,
             )
+            if changed:
+                relink_old_token(self.moves, healed, connection.oauth_token_id)
+            return healed, changed
         log.debug(
             "connection healthy" if not problem else "still broken",
             extra={"connection": connection_id},

@@ -13,6 +13,7 @@ from bot.connections import schedule
 from bot.connections.model import Connection
 from bot.connections.moves import Moves
 from bot.connections.service import ConnectionService
+from bot.flows.new_token import relink_old_token
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,9 @@ class RepairWatch:
         )
         if changed:
             log.info("connection re-authorized in place", extra={"connection": connection_id})
-            old = connection.repair_from_token or connection.oauth_token_id
-            if self.moves is not None and old and old != token.id:
-                # Terraform issued the new token under a new id: what still names the old one
-                # is moved to it now, without asking again.
-                self.moves.plan(repaired, repaired, asked_by="bot", only_token=old, approved=True)
+            relink_old_token(
+                self.moves, repaired, connection.repair_from_token or connection.oauth_token_id
+            )
         return repaired, changed
 
     def next_check(self, connection: Connection) -> datetime | None:

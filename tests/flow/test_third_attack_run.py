@@ -338,3 +338,36 @@ def test_a_rotation_of_a_connection_no_longer_settled_is_refused_before_the_patc
     assert not fake_tfe.requests_to("PATCH", rf"/api/v2/oauth-clients/{client_id}")
     notes = [e.note or "" for e in bot.runtime.service.events(1)]
     assert any(n.startswith("refused a rotation: Connection #1 is cancelled") for n in notes)
+
+
+# 5. A re-authorization under a new token id after the Re-authorize watch gave up.
+
+
+def test_a_late_re_authorization_under_a_new_id_relinks_everything_once(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3", EXPIRE_AFTER="2")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    token = bot.runtime.service.get(1).oauth_token_id
+    linked = [
+        fake_tfe.link(ORG, "workspaces", f"ws-{n}", token, identifier=f"acme-team/r{n}")
+        for n in range(3)
+    ]
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 3, timeout=10)
+    fake_tfe.clients[client_id].tokens.clear()
+    broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
+    slack.click("Re-authorize", user=OWNER, found=button_in(broken, "Re-authorize"))
+    eventually(lambda: dm(fake_slack, OWNER, "Stopped waiting"), timeout=10)
+    assert not bot.runtime.service.get(1).repairing
+
+    new_token = fake_tfe.reauthorize(client_id)  # later, from Terraform's own page
+    assert new_token != token
+    eventually(lambda: channel_says(fake_slack, "works again"), timeout=10)
+    report = eventually(lambda: channel_says(fake_slack, "Move of acme-infra done"), timeout=10)
+    assert "3 of 3 moved" in report[0].text
+    for item in linked:
+        repo = fake_tfe.linked_item(item)["attributes"]["vcs-repo"]  # type: ignore[index]
+        assert repo["oauth-token-id"] == new_token
+    patched = [r.path for r in fake_tfe.requests_to("PATCH", r"/api/v2/workspaces/.*")]
+    assert len(patched) == len(set(patched)) == 3
