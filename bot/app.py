@@ -23,6 +23,7 @@ from bot.connections.cards import ApprovalCards
 from bot.connections.dependents import Dependents
 from bot.connections.member_changes import MemberChanges
 from bot.connections.member_lists import MemberLists
+from bot.connections.move_cards import MoveCards
 from bot.connections.moves import Moves
 from bot.connections.notices import Notices
 from bot.connections.old_clients import OldClients
@@ -43,6 +44,7 @@ from bot.flows.stalled import StallFlow
 from bot.flows.token_watch import FlowSettings
 from bot.gate import SlackGate
 from bot.jobs.due import BULK_SHARE, DueWork
+from bot.jobs.move_reminders import MoveReminders
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.shared_rate import SharedRateLimiter
@@ -262,7 +264,7 @@ def build_runtime(
     dependents = Dependents(sessions, clock)
     overview = Overview(client, queries, service, access, tfe, stall.policy, clock, dependents)
     moves = Moves(sessions, clock)
-    move_messages = MoveMessages(client, moves, service)
+    move_messages = MoveMessages(notifier, moves, service, MoveCards(sessions))
     courier = Courier(Outbox(sessions, clock), notifier, service, worker, overview, move_messages)
     due = DueWork(
         service,
@@ -292,6 +294,7 @@ def build_runtime(
             give_up_after=settings.expire_after,
             moves=moves,
         ),
+        move_reminders=MoveReminders(moves, move_messages, notices, courier, stall.policy, clock),
         moves=(
             moves,
             MoveWork(

@@ -1,4 +1,4 @@
-"""Tables of the approvers' cards: where each one is, so a decision updates every card."""
+"""Tables of the cards sent to people: where each one is, so a decision updates every card."""
 
 from __future__ import annotations
 
@@ -37,3 +37,18 @@ class RotationCard(Base):
     ts: Mapped[str] = mapped_column(String(32))
 
     __table_args__ = (UniqueConstraint("connection_id", "asked_at", "approver_id"),)
+
+
+class MoveCard(Base):
+    """Where one person's card about a move is: an approver's (or, with no approvers, the
+    new connection's owner's) with Move workspaces and Cancel move, or the owner's own copy."""
+
+    __tablename__ = "move_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    move_id: Mapped[int] = mapped_column(ForeignKey("moves.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("move_id", "user_id"),)

@@ -4,6 +4,7 @@ one item at a time (day two)."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,18 +12,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.connections.columns import Base, UTCDateTime
 
 
-class MoveState:
+class MoveState(StrEnum):
     PLANNED = "planned"  # the dry run is shown; waiting for an approver
     RUNNING = "running"  # approved: items are relinked in the bulk lane
     DONE = "done"  # every item done or failed; the report is out
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # nobody decided in EXPIRE_AFTER
 
 
-class ItemStatus:
+# A move is over in these states: no decision is asked of anyone any more.
+MOVE_OVER = frozenset({MoveState.DONE, MoveState.CANCELLED, MoveState.EXPIRED})
+
+
+class ItemStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
-    SKIPPED = "skipped"  # the move was cancelled before it came to this one
+    SKIPPED = "skipped"  # the move was cancelled (or expired) before it came to this one
 
 
 class Move(Base):
@@ -40,6 +46,7 @@ class Move(Base):
     state: Mapped[str] = mapped_column(String(16))
     asked_by: Mapped[str] = mapped_column(String(32))
     approved_by: Mapped[str | None] = mapped_column(String(32))
+    cancelled_by: Mapped[str | None] = mapped_column(String(32))
     # Registry modules are not relinked by a move: they are re-published, separately.
     modules_left: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)

@@ -85,21 +85,13 @@ class Moves:
             )
             session.add(move)
             session.flush()
-            for dependent in items:
-                session.add(
-                    MoveItem(
-                        move_id=move.id,
-                        kind=dependent.kind,
-                        tfe_id=dependent.tfe_id,
-                        name=dependent.name,
-                        identifier=dependent.identifier,
-                        branch=dependent.branch,
-                        project_id=dependent.project_id,
-                        status=ItemStatus.PENDING,
-                        attempts=0,
-                    )
-                )
+            _add_items(session, move, items)
             self._note(session, new, asked_by, f"planned move #{move.id} from connection #{old.id}")
+            if not approved:
+                # The deciders' reminders are due work of the new connection: look soon.
+                new_row = session.get(Connection, new.id)
+                if new_row is not None:
+                    new_row.next_due_at = now
             if approved:
                 move.state = MoveState.RUNNING
                 move.approved_by = asked_by
@@ -115,20 +107,13 @@ class Moves:
         with self._sessions.begin() as session:
             return session.get(Move, move_id)
 
-    def open_for(self, connection_id: int) -> list[Move]:
-        """Moves into or out of a connection that are not over."""
+    def planned_into(self, connection_id: int) -> list[Move]:
+        """Moves to a connection that still wait for a decision."""
         with self._sessions.begin() as session:
-            return list(
-                session.scalars(
-                    select(Move).where(
-                        or_(
-                            Move.to_connection_id == connection_id,
-                            Move.from_connection_id == connection_id,
-                        ),
-                        Move.state.in_([MoveState.PLANNED, MoveState.RUNNING]),
-                    )
-                )
+            query = select(Move).where(
+                Move.to_connection_id == connection_id, Move.state == MoveState.PLANNED
             )
+            return list(session.scalars(query.order_by(Move.id)))
 
     def start(self, move_id: int, approver: str) -> tuple[Move | None, bool]:
         """The approver's go: the items are due now. Returns whether this call started it."""
@@ -151,21 +136,28 @@ class Moves:
                 self._finish(session, move, now)
             return move, True
 
-    def cancel(self, move_id: int, user: str) -> tuple[Move | None, bool]:
-        """Stop a move: what was not yet changed is skipped (what was changed stays)."""
+    def cancel(self, move_id: int, user: str, *, expired: bool = False) -> tuple[Move | None, bool]:
+        """Stop a move: what was not yet changed is skipped (what was changed stays). An
+        expiry stops only a move that still waits for its decision."""
         now = self._clock.now()
         with self._sessions.begin() as session:
             move = self._locked(session, move_id)
-            if move is None or move.state not in (MoveState.PLANNED, MoveState.RUNNING):
+            open_states = (
+                (MoveState.PLANNED,) if expired else (MoveState.PLANNED, MoveState.RUNNING)
+            )
+            if move is None or move.state not in open_states:
                 return move, False
-            move.state = MoveState.CANCELLED
+            move.state = MoveState.EXPIRED if expired else MoveState.CANCELLED
+            move.cancelled_by = None if expired else user
             move.finished_at = now
+            why = "nobody decided in time" if expired else "the move was cancelled"
             session.execute(
                 update(MoveItem)
                 .where(MoveItem.move_id == move_id, MoveItem.status == ItemStatus.PENDING)
-                .values(status=ItemStatus.SKIPPED, due_at=None, reason="the move was cancelled")
+                .values(status=ItemStatus.SKIPPED, due_at=None, reason=why)
             )
-            self._note_on(session, move.to_connection_id, user, f"cancelled move #{move_id}")
+            verb = "expired" if expired else "cancelled"
+            self._note_on(session, move.to_connection_id, user, f"{verb} move #{move_id}")
             owe(session, move.to_connection_id, [(Owed.MOVE, str(move_id))], now)
             return move, True
 
@@ -395,5 +387,22 @@ class Moves:
                 from_state=connection.state,
                 to_state=connection.state,
                 note=note,
+            )
+        )
+
+
+def _add_items(session: Session, move: Move, items: Sequence[Dependent]) -> None:
+    for dependent in items:
+        session.add(
+            MoveItem(
+                move_id=move.id,
+                kind=dependent.kind,
+                tfe_id=dependent.tfe_id,
+                name=dependent.name,
+                identifier=dependent.identifier,
+                branch=dependent.branch,
+                project_id=dependent.project_id,
+                status=ItemStatus.PENDING,
+                attempts=0,
             )
         )

@@ -23,6 +23,7 @@ from bot.flows.repair import RepairWatch
 from bot.flows.rotation_due import RotationDue
 from bot.flows.stalled import StallFlow
 from bot.jobs.lanes import Lane
+from bot.jobs.move_reminders import MoveReminders
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
 from bot.jobs.reminders import CARDS_FIRST_RETRY, RETRY_AFTER_FAILURE, Reminders
 from bot.slack.audience import Audience
@@ -71,6 +72,7 @@ class DueWork(Reminders):
         repair: RepairWatch | None = None,
         rotation_due: RotationDue | None = None,
         moves: tuple[Moves, MoveWork] | None = None,
+        move_reminders: MoveReminders | None = None,
         health_every: float = 21600,
         tfe_rate: float = 25.0,
         bulk_pace: RateLimiter | None = None,
@@ -92,12 +94,19 @@ class DueWork(Reminders):
         self.repair = repair
         self.rotation_due = rotation_due
         self.moves = moves
+        self.move_reminders = move_reminders
         self.health_every = health_every
         # Bulk work's share of the Terraform rate: shared by every replica's bulk lanes when
         # given one kept in the database, so two replicas' health rounds and moves together
         # still leave people's work its room.
-        bulk_pace = bulk_pace or RateLimiter(tfe_rate * BULK_SHARE)
-        self.lanes: dict[str, Lane[Any]] = {
+        self.lanes = self._lanes(
+            parallel, idle, bulk_pace or RateLimiter(tfe_rate * BULK_SHARE), courier
+        )
+
+    def _lanes(
+        self, parallel: int, idle: float, bulk_pace: RateLimiter, courier: Courier
+    ) -> dict[str, Lane[Any]]:
+        lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
                 PEOPLE,
                 self._claimer(PEOPLE),
@@ -124,10 +133,10 @@ class DueWork(Reminders):
                 around=in_background,
             ),
         }
-        if moves is not None:
+        if self.moves is not None:
             # Moving workspaces is bulk work too: it shares the health rounds' pace, so both
             # together stay within their share of the Terraform rate.
-            self.lanes[MOVES] = Lane(
+            lanes[MOVES] = Lane(
                 MOVES,
                 self._claim_items,
                 self._handle_item,
@@ -136,6 +145,7 @@ class DueWork(Reminders):
                 pace=bulk_pace,
                 around=in_background,
             )
+        return lanes
 
     def _claimer(self, lane: str) -> Callable[[int], list[tuple[int, datetime]]]:
         def claim(free: int) -> list[tuple[int, datetime]]:
@@ -251,7 +261,7 @@ class DueWork(Reminders):
         if connection.repairing and self.repair is not None:
             return self._watch_repair(connection)
         if connection.state in SETTLED:
-            return self._watch_health(connection)
+            return _earliest(self._watch_health(connection), self._watch_moves(connection))
         if not is_open(connection.state):
             return None
         connection = self._watch_token(connection)
@@ -325,6 +335,12 @@ class DueWork(Reminders):
         if self.rotation_due is not None and connection.state == State.CONNECTED:
             self.rotation_due.check(connection)
         return self._next_health_check(connection)
+
+    def _watch_moves(self, connection: Connection) -> datetime | None:
+        """Moves to this connection that wait for a decision are reminded and expire."""
+        if self.move_reminders is None:
+            return None
+        return self.move_reminders.due(connection.id)
 
     def _watch_owner(self, connection: Connection) -> None:
         """Once per connection: its personal-account owner left the workspace."""

@@ -146,7 +146,7 @@ class Courier:
         elif debt.kind == Owed.ROTATION_DECISION:
             tell_rotation_decision(notifier, connection, debt.detail or "")
         elif debt.kind == Owed.MOVE and self.moves is not None:
-            self.moves.show(int(debt.detail or 0))
+            self.moves.show(int(debt.detail or 0), sweep=True)
         elif debt.kind == Owed.HEALED:
             notifier.announce_healed(connection)
         elif debt.kind == Owed.HOME and self.overview is not None:

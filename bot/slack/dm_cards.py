@@ -18,8 +18,12 @@ CARD_EVENT = "connect_bitbucket_card"
 LOOK_BACK = 100
 
 
-def card_metadata(connection_id: int) -> dict[str, Any]:
-    return {"event_type": CARD_EVENT, "event_payload": {"connection": connection_id}}
+def card_metadata(connection_id: int, move: int | None = None) -> dict[str, Any]:
+    """What a card carries: its connection (and its move, for a move's card)."""
+    payload: dict[str, Any] = {"connection": connection_id}
+    if move is not None:
+        payload["move"] = move
+    return {"event_type": CARD_EVENT, "event_payload": payload}
 
 
 class DmCards:
@@ -27,10 +31,11 @@ class DmCards:
         self.client = client
         self._warned = False
 
-    def find(self, dm: str, connection_id: int) -> list[str]:
-        """The timestamps of this connection's cards in the bot's DM, newest first; empty
-        when there are none or the bot may not read its DMs (an app from an older manifest
-        without im:history: then a lost answer can still mean a second card)."""
+    def find(self, dm: str, connection_id: int, move: int | None = None) -> list[str]:
+        """The timestamps of this connection's cards (or of one of its moves) in the bot's
+        DM, newest first; empty when there are none or the bot may not read its DMs (an app
+        from an older manifest without im:history: then a lost answer can still mean a
+        second card)."""
         try:
             answer = self.client.conversations_history(
                 channel=dm, limit=LOOK_BACK, include_all_metadata=True
@@ -47,8 +52,10 @@ class DmCards:
         for message in answer.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == CARD_EVENT and payload.get("connection") == (
-                connection_id
+            if (
+                metadata.get("event_type") == CARD_EVENT
+                and payload.get("connection") == connection_id
+                and payload.get("move") == move
             ):
                 found.append(str(message.get("ts")))
         return found

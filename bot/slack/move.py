@@ -1,4 +1,4 @@
-"""Move workspaces, Cancel move, Delete old client: the buttons of a move's message.
+"""Move workspaces, Cancel move, Delete old client: the buttons of a move's cards.
 Approvers decide (where no APPROVERS are set, the new connection's owner does); the server
 checks it at every press."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -25,13 +26,34 @@ from bot.slack.modals import TRIGGER_FAILED, OpenModal
 log = logging.getLogger(__name__)
 
 
+class Press(StrEnum):
+    """A button on a move's card, by what it does."""
+
+    START = "start the move"
+    CANCEL = "cancel the move"
+    DELETE = "delete the old client"
+
+
 def may_decide(deps: SlackDeps, move: Move, user: str) -> bool:
+    """Approvers decide a move (never one they asked for); with no approvers, the new
+    connection's owner. The cards' buttons are shown by the same rule."""
     if deps.access.needs_approval:
-        return deps.access.is_approver(user)
+        return deps.access.is_approver(user) and user != move.asked_by
     return user == deps.service.get(move.to_connection_id).owner_id
 
 
-def _pressed(deps: SlackDeps, body: dict[str, Any], what: str) -> None:
+def decided_already(move: Move) -> str:
+    """What a late press is told: who decided first, or how the move ended."""
+    if move.approved_by and move.approved_by != "bot":
+        return f"Move #{move.id} was already started by <@{move.approved_by}>."
+    if move.cancelled_by:
+        return f"Move #{move.id} was already cancelled by <@{move.cancelled_by}>."
+    if move.state == MoveState.EXPIRED:
+        return f"Move #{move.id} expired: nobody decided in time."
+    return f"Move #{move.id} is {move.state} already."
+
+
+def _pressed(deps: SlackDeps, body: dict[str, Any], press: Press) -> None:
     if not deps.deliveries.first_time(body):
         return
     user, channel = body["user"]["id"], _channel(body)
@@ -41,22 +63,22 @@ def _pressed(deps: SlackDeps, body: dict[str, Any], what: str) -> None:
         deps.notifier.tell_user(channel, user, "That move no longer exists.")
         return
     if not may_decide(deps, move, user):
-        deps.service.record(move.to_connection_id, user, f"refused: tried to {what} #{move.id}")
-        who = "an approver" if deps.access.needs_approval else "the new connection's owner"
+        deps.service.record(move.to_connection_id, user, f"refused: tried to {press} #{move.id}")
+        who = "another approver" if deps.access.needs_approval else "the new connection's owner"
+        if deps.access.needs_approval and not deps.access.is_approver(user):
+            who = "an approver"
         deps.notifier.tell_user(channel, user, f"Only {who} can do that for move #{move.id}.")
         return
-    if what == "start the move":
+    if press == Press.START:
         started, changed = deps.moves.start(move.id, user)
         if not changed:
-            state = started.state if started else "gone"
-            deps.notifier.tell_user(channel, user, f"Move #{move.id} is {state} already.")
-    elif what == "cancel the move":
-        _, changed = deps.moves.cancel(move.id, user)
+            deps.notifier.tell_user(channel, user, decided_already(started or move))
+    elif press == Press.CANCEL:
+        cancelled, changed = deps.moves.cancel(move.id, user)
         if not changed:
-            deps.notifier.tell_user(channel, user, f"Move #{move.id} is over already.")
+            deps.notifier.tell_user(channel, user, decided_already(cancelled or move))
     else:
-        said = deps.old_clients.delete(move.id, user)
-        deps.notifier.tell_user(channel, user, said)
+        deps.notifier.tell_user(channel, user, deps.old_clients.delete(move.id, user))
     deps.courier.deliver(move.to_connection_id)
 
 
@@ -127,15 +149,15 @@ def _republish(
     modal.show(message_view(title, report or "Those modules were re-published already."))
 
 
-def _on(what: str) -> Any:
+def _on(press: Press) -> Any:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
         ack()
         user, channel = body["user"]["id"], _channel(body)
         deps.work.submit(
-            what,
-            partial(_pressed, deps, body, what),
+            press.value,
+            partial(_pressed, deps, body, press),
             on_error=lambda _e: deps.notifier.tell_user(
-                channel, user, f"Something went wrong while trying to {what}. Press it again."
+                channel, user, f"Something went wrong while trying to {press}. Press it again."
             ),
         )
 
@@ -143,8 +165,8 @@ def _on(what: str) -> Any:
 
 
 def register(app: App) -> None:
-    app.action(ids.MOVE_START)(_on("start the move"))
-    app.action(ids.MOVE_CANCEL)(_on("cancel the move"))
-    app.action(ids.DELETE_OLD_CLIENT)(_on("delete the old client"))
+    app.action(ids.MOVE_START)(_on(Press.START))
+    app.action(ids.MOVE_CANCEL)(_on(Press.CANCEL))
+    app.action(ids.DELETE_OLD_CLIENT)(_on(Press.DELETE))
     app.action(ids.REPUBLISH)(on_republish)
     app.view(ids.REPUBLISH_VIEW)(on_republish_confirmed)

@@ -1,52 +1,67 @@
-"""Posting a move's one message, then updating it in place as the move goes on."""
+"""Sending a move's messages: the channel's one message (counts only), and a card for each
+person who decides it (approvers, or the new connection's owner where there are none) and
+for the owner, each updated in place as the move goes on. A card Slack took but whose answer
+was lost is found in the DM (message metadata) and adopted, never posted twice."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import defaultdict
+from datetime import datetime
+from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.connections.move_tables import ItemStatus, MoveState
+from bot.connections.move_cards import MoveCards
+from bot.connections.move_tables import MOVE_OVER, ItemStatus, Move, MoveState
 from bot.connections.moves import Moves
 from bot.connections.service import ConnectionService
-from bot.slack.blocks.move import SHOWN, move_message
+from bot.slack.blocks.move import (
+    SHOWN,
+    MoveView,
+    channel_message,
+    earlier_card,
+    move_card,
+    reminder_line,
+)
+from bot.slack.dm_cards import card_metadata
+from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
 
 
 class MoveMessages:
-    def __init__(self, client: WebClient, moves: Moves, service: ConnectionService) -> None:
-        self.client = client
+    def __init__(
+        self, notifier: Notifier, moves: Moves, service: ConnectionService, cards: MoveCards
+    ) -> None:
+        self.notifier = notifier
+        self.client = notifier.client
         self.moves = moves
         self.service = service
+        self.cards = cards
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
-    def show(self, move_id: int) -> None:
-        """Post the move's message in the new connection's channel, or update it in place.
-        Raises what Slack raised (the outbox tries again)."""
+    def deciders(self, move: Move) -> list[str]:
+        """Who decides a move: the approvers, or the new connection's owner where none are
+        set. The same rule the buttons are checked by (bot.slack.move.may_decide)."""
+        if self.notifier.approvers.everyone:
+            return [self.service.get(move.to_connection_id).owner_id]
+        return [user for user in self.notifier.approvers.members() if user != move.asked_by]
+
+    def show(self, move_id: int, *, sweep: bool = False) -> None:
+        """Post or update the channel's message and every card; with `sweep` (what the
+        outbox sends after a decision), cards Slack took whose answer was lost lose their
+        buttons too. Raises what Slack raised (the outbox tries again)."""
         with self._locks[move_id]:
             move = self.moves.get(move_id)
             if move is None:
                 return
-            tally = self.moves.tally(move_id)
-            items = (
-                self.moves.items(move_id, limit=SHOWN) if move.state == MoveState.PLANNED else []
-            )
-            failures = self.moves.items(move_id, ItemStatus.FAILED, limit=SHOWN)
-            text, body = move_message(move, tally, items=items, failures=failures)
-            if move.message_channel and move.message_ts:
-                self.client.chat_update(
-                    channel=move.message_channel, ts=move.message_ts, text=text, blocks=body
-                )
-                return
-            connection = self.service.get(move.to_connection_id)
-            answer = self.client.chat_postMessage(
-                channel=connection.announce_channel, text=text, blocks=body
-            )
-            self.moves.placed(move_id, str(answer["channel"]), str(answer["ts"]))
+            view = self._view(move)
+            self._show_in_channel(view)
+            self._show_cards(view)
+            if sweep and move.state != MoveState.PLANNED:
+                self._strip_lost_cards(move)
 
     def progress(self, move_id: int) -> None:
         """The bar, while the move runs; never raises (the next update, or the report,
@@ -55,3 +70,99 @@ class MoveMessages:
             self.show(move_id)
         except (SlackApiError, OSError) as error:
             log.info("could not update a move's progress", extra={"error": type(error).__name__})
+
+    def remind(self, move: Move, *, number: int, expires: datetime) -> list[str]:
+        """Each decider gets a fresh card headed by the reminder; the card before it loses
+        its buttons, so a decision (which updates the cards) leaves no live button."""
+        view = self._view(move)
+        told = []
+        line = reminder_line(move, number=number, expires=expires)
+        for user in self.deciders(move):
+            text, body = move_card(view, decides=True, reminder=line)
+            answer = self.client.chat_postMessage(
+                channel=self.notifier.dm(user),
+                text=f"Reminder: {text}",
+                blocks=body,
+                metadata=card_metadata(move.to_connection_id, move=move.id),
+            )
+            before = self.cards.move(move.id, user, str(answer["channel"]), str(answer["ts"]))
+            if before is not None:
+                self._update(move, before, *earlier_card(move))
+            told.append(user)
+        return told
+
+    def _view(self, move: Move) -> MoveView:
+        planned = move.state == MoveState.PLANNED
+        return MoveView(
+            move=move,
+            tally=self.moves.tally(move.id),
+            items=self.moves.items(move.id, limit=SHOWN) if planned else [],
+            failures=self.moves.items(move.id, ItemStatus.FAILED, limit=SHOWN),
+        )
+
+    def _show_in_channel(self, view: MoveView) -> None:
+        move = view.move
+        text, body = channel_message(view)
+        if move.message_channel and move.message_ts:
+            self.client.chat_update(
+                channel=move.message_channel, ts=move.message_ts, text=text, blocks=body
+            )
+            return
+        connection = self.service.get(move.to_connection_id)
+        answer = self.client.chat_postMessage(
+            channel=connection.announce_channel, text=text, blocks=body
+        )
+        self.moves.placed(move.id, str(answer["channel"]), str(answer["ts"]))
+
+    def _recipients(self, move: Move) -> list[str]:
+        owner = self.service.get(move.to_connection_id).owner_id
+        if move.asked_by == "bot":
+            return [owner]  # a re-authorization's relink: nobody is asked
+        return sorted({owner, *self.deciders(move)})
+
+    def _show_cards(self, view: MoveView) -> None:
+        move = view.move
+        deciders = set(self.deciders(move))
+        carded = {card.user_id: card for card in self.cards.of(move.id)}
+        for user, card in carded.items():
+            self._update(move, (card.channel, card.ts), *move_card(view, decides=user in deciders))
+        if move.state in MOVE_OVER:
+            return  # cards go out while a move waits or runs; later ones only update
+        for user in self._recipients(move):
+            if user in carded:
+                continue
+            text, body = move_card(view, decides=user in deciders)
+            dm = self.notifier.dm(user)
+            taken = self.notifier.dm_cards.find(dm, move.to_connection_id, move=move.id)
+            if taken:
+                # Slack took a card whose answer was lost: adopt it, never post a second.
+                self.client.chat_update(channel=dm, ts=taken[0], text=text, blocks=body)
+                self.cards.add(move.id, user, dm, taken[0])
+                continue
+            answer = self.client.chat_postMessage(
+                channel=dm,
+                text=text,
+                blocks=body,
+                metadata=card_metadata(move.to_connection_id, move=move.id),
+            )
+            self.cards.add(move.id, user, str(answer["channel"]), str(answer["ts"]))
+
+    def _strip_lost_cards(self, move: Move) -> None:
+        recorded = {(card.channel, card.ts) for card in self.cards.of(move.id)}
+        for user in self._recipients(move):
+            dm = self.notifier.dm(user)
+            for ts in self.notifier.dm_cards.find(dm, move.to_connection_id, move=move.id):
+                if (dm, ts) not in recorded:
+                    self._update(move, (dm, ts), *earlier_card(move))
+
+    def _update(
+        self, move: Move, where: tuple[str, str], text: str, body: list[dict[str, Any]]
+    ) -> None:
+        channel, ts = where
+        try:
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=body)
+        except SlackApiError as error:
+            log.warning(
+                "could not update a move's card",
+                extra={"connection": move.to_connection_id, "error": error.response.get("error")},
+            )

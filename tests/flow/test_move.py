@@ -33,6 +33,18 @@ def channel(fake_slack: FakeSlack, words: str) -> list[Any]:
     return [m for m in fake_slack.channel_messages(CHANNEL) if words in m.text]
 
 
+def move_card(fake_slack: FakeSlack, user: str, words: str) -> list[Any]:
+    """The user's cards about a move (in their DM with the bot) that say `words`."""
+    return [m for m in fake_slack.channel_messages("D" + user) if words in m.text]
+
+
+def decide_move(slack: SlackDriver, fake_slack: FakeSlack, user: str, label: str) -> Any:
+    """Press Move workspaces (or Cancel move) on the user's card; returns the card."""
+    card = eventually(lambda: move_card(fake_slack, user, "to the new connection?"), timeout=10)
+    slack.click(label, user=user, found=button_in(card[-1], label))
+    return card[-1]
+
+
 def replace_connection(
     slack: SlackDriver,
     fake_slack: FakeSlack,
@@ -105,15 +117,24 @@ def test_a_deleted_client_is_replaced_and_what_it_unlinked_is_relinked_from_the_
     new_token = replace_connection(slack, fake_slack, fake_tfe, bot, client_id)
 
     dry = eventually(lambda: channel(fake_slack, "to the new connection?"), timeout=10)[0]
-    text = json.dumps(dry.blocks, ensure_ascii=False)
+    said_in_channel = json.dumps(dry.blocks, ensure_ascii=False)
+    assert "Dry run:* 32 would be pointed" in said_in_channel
+    assert "app-00" not in said_in_channel and "acme-team/" not in said_in_channel  # no names
+    assert "Move workspaces" not in said_in_channel  # decided on the cards
+    card = eventually(lambda: move_card(fake_slack, APPROVER, "to the new connection?"))[0]
+    text = json.dumps(card.blocks, ensure_ascii=False)
     assert "Dry run:* 32 would be pointed" in text
     assert "app-00" in text and "acme-team/app-00" in text and "app-19" in text
     assert "…and 12 more" in text  # 20 shown of 32
     assert "1 registry module also used the old client" in text
+    # The owner has the list too, without the buttons; each approver has a card.
+    own = eventually(lambda: move_card(fake_slack, OWNER, "to the new connection?"))[0]
+    assert "app-00" in json.dumps(own.blocks) and "Move workspaces" not in json.dumps(own.blocks)
+    assert eventually(lambda: move_card(fake_slack, OTHER_APPROVER, "to the new connection?"))
     assert fake_tfe.requests_to("PATCH", r"/api/v2/(workspaces|policy-sets)/.*") == []
 
     # A tampered move id finds nothing.
-    message, block, start = button_in(dry, "Move workspaces")
+    message, block, start = button_in(card, "Move workspaces")
     for value in ("999", "1 OR 1=1", ""):
         slack.post_payload(slack.click_payload(message, block, {**start, "value": value}, APPROVER))
     eventually(
@@ -121,19 +142,27 @@ def test_a_deleted_client_is_replaced_and_what_it_unlinked_is_relinked_from_the_
             len([m for m in fake_slack.ephemeral if "That move no longer exists" in m.text]) == 3
         )
     )
-    # The requester is no approver: pressing changes nothing.
-    slack.click("Move workspaces", user=OWNER, found=button_in(dry, "Move workspaces"))
+    # The requester is no approver: a forged press changes nothing.
+    slack.click("Move workspaces", user=OWNER, found=button_in(card, "Move workspaces"))
     eventually(lambda: [m for m in fake_slack.ephemeral if "Only an approver" in m.text])
     assert fake_tfe.requests_to("PATCH", r"/api/v2/(workspaces|policy-sets)/.*") == []
 
-    slack.click("Move workspaces", user=APPROVER, found=button_in(dry, "Move workspaces"))
-    report = eventually(
+    slack.click("Move workspaces", user=APPROVER, found=button_in(card, "Move workspaces"))
+    in_channel = eventually(
         lambda: [m for m in channel(fake_slack, "Move of acme-infra done")], timeout=20
     )[0]
+    assert "31 of 32 moved, 1 failed, 0 left" in in_channel.text
+    assert "app-07" not in json.dumps(in_channel.blocks)  # the channel hears counts
+    assert dry.ts == in_channel.ts  # one message, updated in place
+    report = eventually(lambda: move_card(fake_slack, APPROVER, "Move of acme-infra done"))[0]
+    assert report.ts == card.ts  # the card too
     said = json.dumps(report.blocks)
     assert "31 of 32 moved, 1 failed, 0 left" in said
     assert "app-07" in said and "cannot see it" in said
-    assert dry.ts == report.ts  # one message, updated in place
+    # The other approver's card lost its buttons and says who decided.
+    other = eventually(lambda: move_card(fake_slack, OTHER_APPROVER, "Move of acme-infra done"))
+    assert "Move workspaces" not in json.dumps(other[0].blocks)
+    assert "app-07" in json.dumps(other[0].blocks)
     for item_id in workspaces + policy_sets:
         repo = fake_tfe.linked_item(item_id)["attributes"]["vcs-repo"]  # type: ignore[index]
         if item_id == workspaces[7]:
@@ -165,7 +194,13 @@ def test_a_deleted_client_is_replaced_and_what_it_unlinked_is_relinked_from_the_
     )
     [module] = fake_tfe.linked[ORG]["registry-modules"]
     assert module["attributes"]["vcs-repo"]["oauth-token-id"] == new_token
-    eventually(lambda: "Registry modules re-published by" in json.dumps(report.blocks))
+    eventually(
+        lambda: (
+            "Registry modules re-published by"
+            in json.dumps(move_card(fake_slack, APPROVER, "Move of acme-infra done")[0].blocks)
+        )
+    )
+    assert "network" not in json.dumps(channel(fake_slack, "Move of acme-infra done")[0].blocks)
     # The client is gone already: Delete old client says so and records it.
     slack.click("Delete old client", user=APPROVER, found=button_in(report, "Delete old client"))
     eventually(lambda: [m for m in fake_slack.ephemeral if "gone from Terraform already" in m.text])
@@ -183,9 +218,10 @@ def test_the_old_client_is_deleted_only_once_nothing_uses_it(
     fake_tfe.clients[client_id].tokens.clear()  # the token is gone; the client stays
     fake_tfe.hidden_repos.add("acme-team/svc-1")
     new_token = replace_connection(slack, fake_slack, fake_tfe, bot, client_id)
-    dry = eventually(lambda: channel(fake_slack, "to the new connection?"), timeout=10)[0]
-    slack.click("Move workspaces", user=OTHER_APPROVER, found=button_in(dry, "Move workspaces"))
-    report = eventually(lambda: channel(fake_slack, "Move of acme-infra done"), timeout=20)[0]
+    decide_move(slack, fake_slack, OTHER_APPROVER, "Move workspaces")
+    report = eventually(
+        lambda: move_card(fake_slack, APPROVER, "Move of acme-infra done"), timeout=20
+    )[0]
     assert "2 of 3 moved, 1 failed" in report.text
 
     slack.click("Delete old client", user=OWNER, found=button_in(report, "Delete old client"))

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import OWNER, REASON, SERVICE, WHY, approve, open_form
-from tests.flow.test_move import ORG, channel, first_connection, replace_connection
-from tests.flow.test_reauthorize import button_in
+from tests.flow.test_move import ORG, decide_move, first_connection, move_card, replace_connection
 from tests.harness import RunningBot, eventually
 
 PROJECTS = "Limit to projects (optional)"
@@ -63,9 +62,10 @@ def test_a_move_to_a_limited_connection_refuses_what_lies_outside_it(
     new_token = replace_connection(
         slack, fake_slack, fake_tfe, bot, client_id, **{PROJECTS: "Platform"}
     )
-    dry = eventually(lambda: channel(fake_slack, "to the new connection?"), timeout=10)[0]
-    slack.click("Move workspaces", user="U9APPROVER", found=button_in(dry, "Move workspaces"))
-    report = eventually(lambda: channel(fake_slack, "Move of acme-infra done"), timeout=20)[0]
+    decide_move(slack, fake_slack, "U9APPROVER", "Move workspaces")
+    report = eventually(
+        lambda: move_card(fake_slack, "U9APPROVER", "Move of acme-infra done"), timeout=20
+    )[0]
     said = json.dumps(report.blocks)
     assert "1 of 2 moved, 1 failed" in report.text
     assert ("storefront" in said and "outside the new connection&#39;s projects" in said) or (

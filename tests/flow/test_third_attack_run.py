@@ -26,6 +26,7 @@ from tests.flow.steps import (
     open_form,
 )
 from tests.flow.test_health import APPROVER, channel_says, connected
+from tests.flow.test_move import decide_move, first_connection, move_card, replace_connection
 from tests.flow.test_reauthorize import KEEPER, button_in, dm
 from tests.harness import RunningBot, eventually
 
@@ -371,3 +372,32 @@ def test_a_late_re_authorization_under_a_new_id_relinks_everything_once(
         assert repo["oauth-token-id"] == new_token
     patched = [r.path for r in fake_tfe.requests_to("PATCH", r"/api/v2/workspaces/.*")]
     assert len(patched) == len(set(patched)) == 3
+
+
+# 6. Two approvers press Delete old client at once: one DELETE, one audit row.
+
+
+def test_two_deletes_at_once_send_one_delete_and_write_one_row(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot, slack, client_id, token = first_connection(make_bot, fake_slack, fake_tfe)
+    fake_tfe.link(ORG, "workspaces", "svc-0", token, identifier="acme-team/svc-0")
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 1, timeout=10)
+    fake_tfe.clients[client_id].tokens.clear()  # the token is gone; the client stays
+    replace_connection(slack, fake_slack, fake_tfe, bot, client_id)
+    decide_move(slack, fake_slack, APPROVER, "Move workspaces")
+    report = eventually(lambda: move_card(fake_slack, APPROVER, "Move of acme-infra done"))[0]
+    other = eventually(lambda: move_card(fake_slack, OTHER_APPROVER, "Move of acme-infra done"))[0]
+    fake_tfe.latency = 0.3  # every Terraform call takes a while: the presses overlap
+    slack.click("Delete old client", user=APPROVER, found=button_in(report, "Delete old client"))
+    slack.click(
+        "Delete old client", user=OTHER_APPROVER, found=button_in(other, "Delete old client")
+    )
+    eventually(
+        lambda: len([m for m in fake_slack.ephemeral if "the old" in m.text]) == 2, timeout=10
+    )
+    fake_tfe.latency = 0.0
+    assert len(fake_tfe.requests_to("DELETE", r"/api/v2/oauth-clients/.*")) == 1
+    assert client_id not in fake_tfe.clients
+    rows = [e for e in bot.runtime.service.events(1) if "deleted OAuth client" in (e.note or "")]
+    assert len(rows) == 1

@@ -75,6 +75,39 @@ def _plain_request_view(form: RequestForm, offer_add_another: bool) -> dict[str,
 def _build_request_view(
     form: RequestForm, errors: dict[str, str], notice: str | None, offer_add_another: bool
 ) -> dict[str, Any]:
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(section(f":warning: {escape(notice)}"))
+    blocks += [*_who_owns_inputs(form), *_where_inputs(form)]
+    if form.ask_reason:
+        blocks.append(
+            InputBlock(
+                block_id=ids.REASON,
+                label="Why is this connection needed?",
+                hint="An approver reads this before the bot creates anything in Terraform.",
+                element=PlainTextInputElement(
+                    action_id=ids.VALUE,
+                    multiline=True,
+                    initial_value=fit(form.reason, REASON_MAX) or None,
+                    max_length=REASON_MAX,
+                ),
+            )
+        )
+    if offer_add_another:
+        blocks.append(add_another_input())
+    blocks = _errors_under(blocks, errors)
+    return modal(
+        "Connect Bitbucket",
+        blocks,
+        callback_id=ids.REQUEST_VIEW,
+        submit="Continue",
+        close="Cancel",
+        metadata={"channel": form.channel_id, "reason": form.ask_reason},
+    )
+
+
+def _who_owns_inputs(form: RequestForm) -> list[Block]:
+    """The organization, and whose Bitbucket account owns the connection."""
     kinds = {
         AccountKind.SERVICE_ACCOUNT: Option(
             value=AccountKind.SERVICE_ACCOUNT,
@@ -95,10 +128,7 @@ def _build_request_view(
         value="yes",
         text=PlainTextObject(text="I understand the connection will be recorded as owned by me"),
     )
-    blocks: list[Block] = []
-    if notice:
-        blocks.append(section(f":warning: {escape(notice)}"))
-    blocks += [
+    return [
         InputBlock(
             block_id=ids.ORGANIZATION,
             label="Terraform organization",
@@ -141,6 +171,12 @@ def _build_request_view(
                 initial_options=[ack_option] if form.acknowledged else None,
             ),
         ),
+    ]
+
+
+def _where_inputs(form: RequestForm) -> list[Block]:
+    """The Bitbucket workspace, and the Terraform projects it is limited to."""
+    return [
         InputBlock(
             block_id=ids.WORKSPACE,
             label="Bitbucket workspace",
@@ -165,31 +201,6 @@ def _build_request_view(
             ),
         ),
     ]
-    if form.ask_reason:
-        blocks.append(
-            InputBlock(
-                block_id=ids.REASON,
-                label="Why is this connection needed?",
-                hint="An approver reads this before the bot creates anything in Terraform.",
-                element=PlainTextInputElement(
-                    action_id=ids.VALUE,
-                    multiline=True,
-                    initial_value=fit(form.reason, REASON_MAX) or None,
-                    max_length=REASON_MAX,
-                ),
-            )
-        )
-    if offer_add_another:
-        blocks.append(add_another_input())
-    blocks = _errors_under(blocks, errors)
-    return modal(
-        "Connect Bitbucket",
-        blocks,
-        callback_id=ids.REQUEST_VIEW,
-        submit="Continue",
-        close="Cancel",
-        metadata={"channel": form.channel_id, "reason": form.ask_reason},
-    )
 
 
 def _errors_under(blocks: list[Block], errors: dict[str, str]) -> list[Block]:

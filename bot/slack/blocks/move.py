@@ -1,9 +1,13 @@
-"""A move's one message: the dry run with Move workspaces, then a progress bar, then the
-report naming every failure, with Delete old client."""
+"""A move's messages. The channel's one message says counts and outcomes only (guests of the
+channel read it). The cards in the deciders' and the owner's direct messages name what is
+moved and what failed, and carry the buttons: Move workspaces and Cancel move while it waits,
+then Re-publish modules and Delete old client."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block
@@ -19,6 +23,16 @@ SHOWN = 20
 BAR = 20
 
 
+@dataclass(frozen=True)
+class MoveView:
+    """What a move's messages are built from, read once per send."""
+
+    move: Move
+    tally: Tally
+    items: Sequence[MoveItem]  # the dry run's first items (while planned)
+    failures: Sequence[MoveItem]  # the first items that failed
+
+
 def _line(item: MoveItem, reason: bool = False) -> str:
     where = f" · {code(item.identifier)}" if item.identifier else ""
     where += f" @ {code(item.branch)}" if item.branch else ""
@@ -32,107 +46,168 @@ def bar(tally: Tally) -> str:
     return "▓" * filled + "░" * (BAR - filled)
 
 
-def republish_view(move: Move, names: Sequence[str]) -> dict[str, Any]:
-    """The separate confirmation: what re-publishing does to the modules' versions."""
-    listed = ", ".join(code(n) for n in names[:20]) + (" and more" if len(names) > 20 else "")
-    return modal(
-        "Re-publish modules",
-        [
-            section(
-                f"Re-publish {len(names)} registry module{'s' if len(names) != 1 else ''} of "
-                f"*{escape(move.organization)}* from the new connection: {listed}.\n"
-                "For each, the bot *deletes the module from the private registry, with all its "
-                "versions*, then publishes it again from its repository with the new token. "
-                "Versions come back only from the repository's tags: a version without a tag "
-                "is gone, and configurations pinned to it fail until they use another. "
-                "Download counts start again."
-            )
-        ],
-        callback_id=ids.REPUBLISH_VIEW,
-        submit="Re-publish",
-        close="Cancel",
-        metadata={"move": move.id},
-    )
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
-def move_message(
-    move: Move,
-    tally: Tally,
-    *,
-    items: Sequence[MoveItem],
-    failures: Sequence[MoveItem],
-) -> tuple[str, list[dict[str, Any]]]:
+def _head(move: Move) -> str:
     org = escape(move.organization)
-    head = (
-        f"*Move what used connection #{move.from_connection_id}* (OAuth client "
-        f"{code(move.from_client_id or 'gone')}) *to connection #{move.to_connection_id}* of "
-        f"*{org}* (token {code(move.to_token_id)})"
-        if move.from_connection_id != move.to_connection_id
-        else f"*Relink what still named the old token of {org}'s connection "
+    if move.from_connection_id != move.to_connection_id:
+        return (
+            f"*Move what used connection #{move.from_connection_id}* (OAuth client "
+            f"{code(move.from_client_id or 'gone')}) *to connection #{move.to_connection_id}* "
+            f"of *{org}* (token {code(move.to_token_id)})"
+        )
+    return (
+        f"*Relink what still named the old token of {org}'s connection "
         f"#{move.to_connection_id}* to its new token {code(move.to_token_id)} (re-authorized)"
     )
-    modules = (
-        f"\n{move.modules_left} registry module{'s' if move.modules_left != 1 else ''} also used "
-        "the old client: a move does not relink modules (they are re-published from the new "
-        "connection, which deletes and re-creates their versions), so they are left as they are."
-        if move.modules_left
-        else ""
+
+
+def _modules_note(move: Move) -> str:
+    if not move.modules_left:
+        return ""
+    return (
+        f"\n{_plural(move.modules_left, 'registry module')} also used the old client: a move "
+        "does not relink modules (they are re-published from the new connection, which deletes "
+        "and re-creates their versions), so they are left as they are."
     )
-    body: list[Block] = []
+
+
+def _counts(tally: Tally) -> str:
+    return f"{tally.done} of {tally.total} moved, {tally.failed} failed, {tally.pending} left"
+
+
+def _ended(move: Move) -> str:
+    if move.state == MoveState.CANCELLED:
+        return "cancelled" + (f" by <@{move.cancelled_by}>" if move.cancelled_by else "")
+    if move.state == MoveState.EXPIRED:
+        return "expired: nobody decided in time"
+    return "done"
+
+
+def _title(move: Move, tally: Tally) -> str:
+    org = escape(move.organization)
     if move.state == MoveState.PLANNED:
-        more = f"\n…and {tally.total - len(items)} more." if tally.total > len(items) else ""
+        return f"Move {tally.total} items of {org} to the new connection?"
+    if move.state == MoveState.RUNNING:
+        return f"Moving {org}: {_counts(tally)}"
+    verb = str(move.state)
+    return f"Move of {org} {verb}: {_counts(tally)}"
+
+
+# The channel's message: counts and outcomes, no names.
+
+
+def channel_message(view: MoveView) -> tuple[str, list[dict[str, Any]]]:
+    """For the connection's channel: where the move stands, in numbers."""
+    move, tally = view.move, view.tally
+    if move.state == MoveState.PLANNED:
+        text = (
+            f"{_head(move)}\n*Dry run:* {tally.total} would be pointed at the new token, "
+            "keeping their repository and branch. Nothing changes until an approver decides: "
+            "each has the list and the buttons in a direct message." + _modules_note(move)
+        )
+    elif move.state == MoveState.RUNNING:
+        text = (
+            f"{_head(move)}\n`{bar(tally)}` {_counts(tally)}. Approved by "
+            f"<@{move.approved_by}>; paced under Terraform's rate limit."
+        )
+    else:
+        text = f"{_head(move)}\n`{bar(tally)}` Move {_ended(move)}: {_counts(tally)}."
+        if tally.failed:
+            text += " What failed, and why, is in the approvers' and the owner's direct messages."
+        text += _modules_note(move) if move.state == MoveState.DONE else ""
+    body: list[Block] = [section(text)]
+    if move.modules_republished_by:
+        body.append(context_block(f"<@{move.modules_republished_by}> re-published the modules."))
+    if move.old_client_deleted_by:
+        body.append(
+            context_block(
+                f"<@{move.old_client_deleted_by}> deleted the old OAuth client "
+                f"{code(move.from_client_id or '')}."
+            )
+        )
+    return _title(move, tally), [b.to_dict() for b in body]
+
+
+# The cards: the names, and the buttons for whoever decides.
+
+
+def move_card(
+    view: MoveView, *, decides: bool, reminder: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """One person's card about a move; `decides`: with the buttons (an approver's, or the new
+    connection's owner's where there are no approvers)."""
+    move, tally = view.move, view.tally
+    body: list[Block] = [section(reminder)] if reminder else []
+    if move.state == MoveState.PLANNED:
+        more = (
+            f"\n…and {tally.total - len(view.items)} more." if tally.total > len(view.items) else ""
+        )
+        who = "you decide" if decides else "an approver decides"
         body.append(
             section(
                 fit_escaped_lines(
-                    f"{head}\n*Dry run:* {tally.total} would be pointed at the new token, keeping "
-                    "their repository and branch. Nothing changes until an approver presses "
-                    "*Move workspaces*." + modules,
-                    [_line(item) for item in items],
+                    f"{_head(move)}\n*Dry run:* {tally.total} would be pointed at the new token, "
+                    f"keeping their repository and branch. Nothing changes until {who}."
+                    + _modules_note(move),
+                    [_line(item) for item in view.items],
                     more,
                 )
             )
         )
-        body.append(
-            ActionsBlock(
-                block_id="move",
-                elements=[
-                    button("Move workspaces", ids.MOVE_START, value=str(move.id), primary=True),
-                    button("Cancel move", ids.MOVE_CANCEL, value=str(move.id)),
-                ],
-            )
-        )
-        return f"Move {tally.total} items of {org} to the new connection?", [
-            b.to_dict() for b in body
-        ]
-    counts = f"{tally.done} of {tally.total} moved, {tally.failed} failed, {tally.pending} left"
+        if decides:
+            body.append(_decision_buttons(move))
+        return _title(move, tally), [b.to_dict() for b in body]
     if move.state == MoveState.RUNNING:
         body.append(
             section(
-                f"{head}\n`{bar(tally)}` {counts}. Approved by <@{move.approved_by}>; paced "
-                "under Terraform's rate limit."
+                f"{_head(move)}\n`{bar(tally)}` {_counts(tally)}. Approved by "
+                f"<@{move.approved_by}>; paced under Terraform's rate limit."
             )
         )
-        body.append(
-            ActionsBlock(
-                block_id="move",
-                elements=[button("Cancel move", ids.MOVE_CANCEL, value=str(move.id))],
+        if decides:
+            body.append(
+                ActionsBlock(
+                    block_id="move",
+                    elements=[button("Cancel move", ids.MOVE_CANCEL, value=str(move.id))],
+                )
             )
-        )
-        return f"Moving {org}: {counts}", [b.to_dict() for b in body]
-    verb = "cancelled" if move.state == MoveState.CANCELLED else "done"
-    lines = [_line(item, reason=True) for item in failures]
-    more = f"\n…and {tally.failed - len(failures)} more." if tally.failed > len(failures) else ""
-    body.append(
+        return _title(move, tally), [b.to_dict() for b in body]
+    body += _report(view, decides=decides)
+    return _title(move, tally), [b.to_dict() for b in body]
+
+
+def _decision_buttons(move: Move) -> ActionsBlock:
+    return ActionsBlock(
+        block_id="move",
+        elements=[
+            button("Move workspaces", ids.MOVE_START, value=str(move.id), primary=True),
+            button("Cancel move", ids.MOVE_CANCEL, value=str(move.id)),
+        ],
+    )
+
+
+def _report(view: MoveView, *, decides: bool) -> list[Block]:
+    move, tally = view.move, view.tally
+    lines = [_line(item, reason=True) for item in view.failures]
+    more = (
+        f"\n…and {tally.failed - len(view.failures)} more."
+        if tally.failed > len(view.failures)
+        else ""
+    )
+    body: list[Block] = [
         section(
             fit_escaped_lines(
-                f"{head}\n`{bar(tally)}` Move {verb}: {counts}."
-                + (" Failed, and why:" if failures else "")
-                + modules,
+                f"{_head(move)}\n`{bar(tally)}` Move {_ended(move)}: {_counts(tally)}."
+                + (" Failed, and why:" if view.failures else "")
+                + (_modules_note(move) if move.state == MoveState.DONE else ""),
                 lines,
                 more,
             )
         )
-    )
+    ]
     if move.modules_report:
         body.append(
             section(
@@ -146,13 +221,6 @@ def move_message(
         body.append(
             context_block(f"<@{move.modules_republished_by}> is re-publishing the modules…")
         )
-    elif move.modules_left and move.state == MoveState.DONE:
-        body.append(
-            ActionsBlock(
-                block_id="move_modules",
-                elements=[button("Re-publish modules", ids.REPUBLISH, value=str(move.id))],
-            )
-        )
     if move.old_client_deleted_by:
         body.append(
             context_block(
@@ -160,15 +228,54 @@ def move_message(
                 f"{code(move.from_client_id or '')}."
             )
         )
-    elif (
-        move.from_client_id
-        and move.state == MoveState.DONE
-        and move.from_connection_id != move.to_connection_id
-    ):
-        body.append(
-            ActionsBlock(
-                block_id="move_done",
-                elements=[button("Delete old client", ids.DELETE_OLD_CLIENT, value=str(move.id))],
+    if decides and move.state == MoveState.DONE:
+        buttons = []
+        if move.modules_left and not move.modules_republished_by:
+            buttons.append(button("Re-publish modules", ids.REPUBLISH, value=str(move.id)))
+        if (
+            move.from_client_id
+            and not move.old_client_deleted_by
+            and move.from_connection_id != move.to_connection_id
+        ):
+            buttons.append(button("Delete old client", ids.DELETE_OLD_CLIENT, value=str(move.id)))
+        if buttons:
+            body.append(ActionsBlock(block_id="move_done", elements=buttons))
+    return body
+
+
+def reminder_line(move: Move, *, number: int, expires: datetime) -> str:
+    """The head of a reminder card: which reminder, and when the move expires."""
+    return (
+        f":bell: *Reminder {number}:* move #{move.id} of *{escape(move.organization)}* still "
+        f"waits for a decision. Nobody deciding by {expires:%Y-%m-%d %H:%M} UTC expires it; "
+        "nothing is moved then."
+    )
+
+
+def earlier_card(move: Move) -> tuple[str, list[dict[str, Any]]]:
+    """A card a newer one (a reminder) replaced: no buttons, a pointer to the newer one."""
+    text = f"Move #{move.id} of {escape(move.organization)}: see the newer message below."
+    return text, [section(text).to_dict()]
+
+
+def republish_view(move: Move, names: Sequence[str]) -> dict[str, Any]:
+    """The separate confirmation: what re-publishing does to the modules' versions."""
+    listed = ", ".join(code(n) for n in names[:20]) + (" and more" if len(names) > 20 else "")
+    return modal(
+        "Re-publish modules",
+        [
+            section(
+                f"Re-publish {_plural(len(names), 'registry module')} of "
+                f"*{escape(move.organization)}* from the new connection: {listed}.\n"
+                "For each, the bot *deletes the module from the private registry, with all its "
+                "versions*, then publishes it again from its repository with the new token. "
+                "Versions come back only from the repository's tags: a version without a tag "
+                "is gone, and configurations pinned to it fail until they use another. "
+                "Download counts start again."
             )
-        )
-    return f"Move of {org} {verb}: {counts}", [b.to_dict() for b in body]
+        ],
+        callback_id=ids.REPUBLISH_VIEW,
+        submit="Re-publish",
+        close="Cancel",
+        metadata={"move": move.id},
+    )

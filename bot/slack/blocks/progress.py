@@ -115,99 +115,114 @@ def step_blocks(
     """What the owner does now, with the controls for it (empty once the connection ended)."""
     state = connection.state
     if state == State.AWAITING_APPROVAL:
-        who = mentions(approvers) or "an approver"
-        return [
-            section(
-                f":hourglass_flowing_sand: *Waiting for approval* from {who}. Nothing is created "
-                "in Terraform until an approver approves; then step 1 appears here."
-            ),
-            ActionsBlock(block_id="approval", elements=[cancel_button(connection)]),
-        ]
+        return _waiting_for_approval(connection, approvers)
     decided = [decision_section(connection)] if connection.decided_by else []
     if state == State.AWAITING_CREDENTIALS:
-        return [
-            *decided,
-            section(consumer_instructions(values)),
-            ActionsBlock(
-                block_id="step1",
-                elements=[
-                    button(
-                        "Open Bitbucket: Add OAuth consumer",
-                        ids.OPEN_BITBUCKET,
-                        url=pages.add_consumer,
-                    ),
-                    button(
-                        "Enter Key and Secret",
-                        ids.ENTER_CREDENTIALS,
-                        value=str(connection.id),
-                        primary=True,
-                    ),
-                    cancel_button(connection),
-                ],
-            ),
-        ]
+        return [*decided, *_step_consumer(connection, values, pages)]
     if state == State.AWAITING_CALLBACK:
-        why = (
-            "Terraform gave the OAuth client another callback URL than the one in step 1, so "
-            "the consumer needs this one instead"
-            if connection.callback_differs
-            else "replacing the placeholder"
-        )
-        return [
-            section(
-                ":white_check_mark: Terraform has the OAuth client "
-                f"{code(connection.oauth_client_id or '')}.\n"
-                f"*Step 3: paste this callback URL into the consumer* ({why}):\n"
-                f"```{escape(connection.callback_url or '')}```\n"
-                "In Bitbucket: OAuth consumers → the consumer's ⋯ menu → *Edit* → "
-                "*Callback URL* → *Save*."
-            ),
-            *warnings(connection),
-            ActionsBlock(
-                block_id="step3",
-                elements=[
-                    button(
-                        "Open Bitbucket: OAuth consumers", ids.OPEN_CONSUMERS, url=pages.consumers
-                    ),
-                    button(
-                        "I've updated the callback URL",
-                        ids.CALLBACK_UPDATED,
-                        value=str(connection.id),
-                        primary=True,
-                    ),
-                    cancel_button(connection),
-                ],
-            ),
-        ]
+        return _step_callback(connection, pages)
     if state == State.AWAITING_AUTHORIZATION:
-        if connection.authorize_clicked_at:
-            waiting = (
-                f"<@{connection.owner_id}> opened the authorize link. Waiting for Terraform to "
-                f"receive the token (checking every {poll_every:g}s at first)."
-            )
-        else:
-            waiting = (
-                f"*Step {step_number(connection, 'authorize')}: authorize.* "
-                f"<@{connection.owner_id}> has the *Authorize* link in a "
-                "direct message. Open it while logged in to Terraform, then press *Grant access* "
-                "in Bitbucket with the account that owns the connection."
-            )
-        return [
-            section(waiting),
-            *warnings(connection),
-            ActionsBlock(
-                block_id="step4",
-                elements=[
-                    button(
-                        "Send me the authorize link again",
-                        ids.RESEND_AUTHORIZE,
-                        value=str(connection.id),
-                    ),
-                    cancel_button(connection),
-                ],
-            ),
-        ]
+        return _step_authorize(connection, poll_every)
     return []
+
+
+def _waiting_for_approval(connection: Connection, approvers: tuple[str, ...]) -> list[Block]:
+    who = mentions(approvers) or "an approver"
+    return [
+        section(
+            f":hourglass_flowing_sand: *Waiting for approval* from {who}. Nothing is created "
+            "in Terraform until an approver approves; then step 1 appears here."
+        ),
+        ActionsBlock(block_id="approval", elements=[cancel_button(connection)]),
+    ]
+
+
+def _step_consumer(
+    connection: Connection, values: ConsumerValues, pages: BitbucketPages
+) -> list[Block]:
+    return [
+        section(consumer_instructions(values)),
+        ActionsBlock(
+            block_id="step1",
+            elements=[
+                button(
+                    "Open Bitbucket: Add OAuth consumer",
+                    ids.OPEN_BITBUCKET,
+                    url=pages.add_consumer,
+                ),
+                button(
+                    "Enter Key and Secret",
+                    ids.ENTER_CREDENTIALS,
+                    value=str(connection.id),
+                    primary=True,
+                ),
+                cancel_button(connection),
+            ],
+        ),
+    ]
+
+
+def _step_callback(connection: Connection, pages: BitbucketPages) -> list[Block]:
+    why = (
+        "Terraform gave the OAuth client another callback URL than the one in step 1, so "
+        "the consumer needs this one instead"
+        if connection.callback_differs
+        else "replacing the placeholder"
+    )
+    return [
+        section(
+            ":white_check_mark: Terraform has the OAuth client "
+            f"{code(connection.oauth_client_id or '')}.\n"
+            f"*Step 3: paste this callback URL into the consumer* ({why}):\n"
+            f"```{escape(connection.callback_url or '')}```\n"
+            "In Bitbucket: OAuth consumers → the consumer's ⋯ menu → *Edit* → "
+            "*Callback URL* → *Save*."
+        ),
+        *warnings(connection),
+        ActionsBlock(
+            block_id="step3",
+            elements=[
+                button("Open Bitbucket: OAuth consumers", ids.OPEN_CONSUMERS, url=pages.consumers),
+                button(
+                    "I've updated the callback URL",
+                    ids.CALLBACK_UPDATED,
+                    value=str(connection.id),
+                    primary=True,
+                ),
+                cancel_button(connection),
+            ],
+        ),
+    ]
+
+
+def _step_authorize(connection: Connection, poll_every: float) -> list[Block]:
+    if connection.authorize_clicked_at:
+        waiting = (
+            f"<@{connection.owner_id}> opened the authorize link. Waiting for Terraform to "
+            f"receive the token (checking every {poll_every:g}s at first)."
+        )
+    else:
+        waiting = (
+            f"*Step {step_number(connection, 'authorize')}: authorize.* "
+            f"<@{connection.owner_id}> has the *Authorize* link in a "
+            "direct message. Open it while logged in to Terraform, then press *Grant access* "
+            "in Bitbucket with the account that owns the connection."
+        )
+    return [
+        section(waiting),
+        *warnings(connection),
+        ActionsBlock(
+            block_id="step4",
+            elements=[
+                button(
+                    "Send me the authorize link again",
+                    ids.RESEND_AUTHORIZE,
+                    value=str(connection.id),
+                ),
+                cancel_button(connection),
+            ],
+        ),
+    ]
 
 
 def progress_message(
