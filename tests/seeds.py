@@ -16,10 +16,16 @@ from tests.flow.steps import CHANNEL, OWNER
 
 
 def seeded_move(
-    database_url: str, fake_tfe: FakeTFE, items: int, approver: str = "U9APPROVER"
+    database_url: str,
+    fake_tfe: FakeTFE,
+    items: int,
+    approver: str = "U9APPROVER",
+    *,
+    start: bool = True,
 ) -> tuple[int, str, list[str]]:
-    """Connection #1 (broken, its client gone) replaced by #2; a started move of `items`
-    workspaces. Returns the move id, the new token and the workspaces' ids."""
+    """Connection #1 (broken, its client gone) replaced by #2; a move of `items` workspaces,
+    started by `approver` (or, without `start`, waiting for a decision). Returns the move
+    id, the new token and the workspaces' ids."""
     db.migrate(database_url)
     sessions = db.make_sessionmaker(db.make_engine(database_url))
     clock = SystemClock()
@@ -69,5 +75,6 @@ def seeded_move(
     moves = Moves(sessions, clock)
     move = moves.plan(service.get(made[0].id), service.get(made[1].id), asked_by=OWNER)
     assert move is not None
-    moves.start(move.id, approver)
+    if start:
+        moves.start(move.id, approver)
     return move.id, new_token, workspaces

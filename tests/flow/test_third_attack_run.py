@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +19,10 @@ from tests.fakes.slack import FakeSlack, SlackDriver, StoredView
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import (
     CHANNEL,
+    KEY,
     OWNER,
     REASON,
+    SECRET,
     SERVICE,
     STRANGER,
     WHY,
@@ -28,7 +32,8 @@ from tests.flow.steps import (
 from tests.flow.test_health import APPROVER, channel_says, connected
 from tests.flow.test_move import decide_move, first_connection, move_card, replace_connection
 from tests.flow.test_reauthorize import KEEPER, button_in, dm
-from tests.harness import RunningBot, eventually
+from tests.harness import BotProcess, RunningBot, eventually
+from tests.seeds import seeded_move
 
 FORM = "application/x-www-form-urlencoded"
 OTHER_APPROVER = "U7OTHER"
@@ -401,3 +406,178 @@ def test_two_deletes_at_once_send_one_delete_and_write_one_row(
     assert client_id not in fake_tfe.clients
     rows = [e for e in bot.runtime.service.events(1) if "deleted OAuth client" in (e.note or "")]
     assert len(rows) == 1
+
+
+# 9. A move nobody is asked to approve: cards, reminders, expiry, crashes.
+
+
+def test_an_approver_outside_the_channel_gets_a_card_and_a_late_one_hears_who_decided(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot, slack, client_id, token = first_connection(make_bot, fake_slack, fake_tfe)
+    fake_tfe.link(ORG, "workspaces", "svc-0", token, identifier="acme-team/svc-0")
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 1, timeout=10)
+    fake_tfe.clients[client_id].tokens.clear()
+    replace_connection(slack, fake_slack, fake_tfe, bot, client_id)
+    late = eventually(lambda: move_card(fake_slack, OTHER_APPROVER, "to the new connection?"))[0]
+    pressed_late = button_in(late, "Cancel move")  # as it was before the decision
+    decide_move(slack, fake_slack, APPROVER, "Move workspaces")
+    eventually(lambda: move_card(fake_slack, APPROVER, "Move of acme-infra done"), timeout=20)
+    slack.click("Cancel move", user=OTHER_APPROVER, found=pressed_late)
+    eventually(
+        lambda: [
+            m
+            for m in fake_slack.ephemeral
+            if m.user == OTHER_APPROVER and "already started by <@U9APPROVER>" in m.text
+        ]
+    )
+    for user in (APPROVER, OTHER_APPROVER, OWNER):
+        for card in move_card(fake_slack, user, "acme-infra"):
+            assert "Move workspaces" not in json.dumps(card.blocks), user
+
+
+def test_without_approvers_the_owner_decides_on_a_card(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    token = bot.runtime.service.get(1).oauth_token_id
+    fake_tfe.link(ORG, "workspaces", "svc-0", token, identifier="acme-team/svc-0")
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 1, timeout=10)
+    fake_tfe.delete_client(client_id)
+    reconnect_without_approval(slack, fake_slack, fake_tfe, bot, client_id)
+    # A member who is not the owner cannot start it with a forged press.
+    card = eventually(lambda: move_card(fake_slack, OWNER, "to the new connection?"))[0]
+    slack.click("Move workspaces", user=STRANGER, found=button_in(card, "Move workspaces"))
+    eventually(lambda: [m for m in fake_slack.ephemeral if "the new connection's owner" in m.text])
+    assert bot.runtime.moves.get(1).state == "planned"  # type: ignore[union-attr]
+    decide_move(slack, fake_slack, OWNER, "Move workspaces")
+    eventually(lambda: move_card(fake_slack, OWNER, "Move of acme-infra done"), timeout=20)
+
+
+def reconnect_without_approval(
+    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot, old: str
+) -> str:
+    broken = eventually(lambda: channel_says(fake_slack, "is broken"), timeout=10)[0]
+    slack.click("Reconnect", user=OWNER, found=button_in(broken, "Reconnect"))
+    form = slack.wait_for_view(
+        OWNER, lambda v: v.get("callback_id") == "connect_request" and "acme-team" in json.dumps(v)
+    )
+    slack.submit(form, SERVICE)
+    seen = set(fake_slack.views)
+    slack.click("Enter Key and Secret", user=OWNER)
+    credentials = eventually(
+        lambda: [
+            v
+            for key, v in list(fake_slack.views.items())
+            if key not in seen and v.view.get("callback_id") == "connect_credentials"
+        ]
+    )[0]
+    slack.submit(credentials, {"Key": KEY, "Secret": SECRET})
+    new = eventually(lambda: [c for c in fake_tfe.bitbucket_clients(ORG) if c.id != old])[0]
+    token = fake_tfe.authorize(new.id)
+    eventually(lambda: bot.runtime.service.get(2).state == "connected", timeout=10)
+    return token
+
+
+def test_a_planned_move_nobody_decides_is_reminded_then_expires(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
+) -> None:
+    bot = make_bot(HEALTH_EVERY="0.3", STALL_AFTER="3", REMIND_EVERY="3", EXPIRE_AFTER="9")
+    slack = SlackDriver(fake_slack, bot.url)
+    client_id = connected(slack, fake_slack, fake_tfe, bot)
+    token = bot.runtime.service.get(1).oauth_token_id
+    fake_tfe.link(ORG, "workspaces", "svc-0", token, identifier="acme-team/svc-0")
+    eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 1, timeout=10)
+    fake_tfe.delete_client(client_id)
+    reconnect_without_approval(slack, fake_slack, fake_tfe, bot, client_id)
+    first = eventually(lambda: move_card(fake_slack, OWNER, "to the new connection?"))[0]
+    # Nobody decides: a reminder after STALL_AFTER, the expiry after EXPIRE_AFTER.
+    reminder = eventually(lambda: move_card(fake_slack, OWNER, "Reminder: Move"), timeout=10)
+    assert "Reminder 1" in json.dumps(reminder[0].blocks)
+    assert "Move workspaces" in json.dumps(reminder[0].blocks)
+    eventually(lambda: "Move workspaces" not in json.dumps(first.blocks))  # updated in place
+    eventually(lambda: bot.runtime.moves.get(1).state == "expired", timeout=12)  # type: ignore[union-attr]
+    eventually(lambda: channel_says(fake_slack, "Move of acme-infra expired"), timeout=10)
+    eventually(
+        lambda: (
+            not [
+                m
+                for m in fake_slack.channel_messages("D" + OWNER)
+                if "Move workspaces" in json.dumps(m.blocks)
+            ]
+        ),
+        timeout=10,
+    )
+    assert not fake_tfe.requests_to("PATCH", r"/api/v2/workspaces/.*")
+
+
+CARD = rb"connect_bitbucket_card"
+POST = r"/api/chat.postMessage"
+
+
+def live_move_cards(fake_slack: FakeSlack, user: str) -> list[Any]:
+    return [
+        m
+        for m in fake_slack.channel_messages("D" + user)
+        if "Move workspaces" in json.dumps(m.blocks)
+    ]
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_after_a_kill_mid_move_card_no_card_keeps_live_buttons_after_the_decision(
+    env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path, replicas: int
+) -> None:
+    """One replica: it is killed and started again. Two: the other takes over."""
+    seeded_move(env["DATABASE_URL"], fake_tfe, 3, start=False)
+    env = {**env, "APPROVERS": f"{APPROVER} {OTHER_APPROVER}"}
+    # Slack holds the first card 4 s, then takes it; the bot is killed meanwhile.
+    fake_slack.fail("POST", POST, mode="drop_after", delay=4, body_contains=CARD)
+    log = tmp_path / "bot.log"
+    first = BotProcess(env, log).wait_ready()
+    other = BotProcess(env, tmp_path / "other.log").wait_ready() if replicas == 2 else None
+    eventually(
+        lambda: [r for r in fake_slack.requests_to("POST", POST) if CARD in r.body], timeout=15
+    )
+    first.kill()
+    second = other or BotProcess(env, log).wait_ready()
+    try:
+        slack = SlackDriver(fake_slack, second.url)
+        eventually(
+            lambda: (
+                live_move_cards(fake_slack, APPROVER)
+                and live_move_cards(fake_slack, OTHER_APPROVER)
+            ),
+            timeout=20,
+        )
+        time.sleep(4.5)  # the held card lands
+        found = slack.find_button("Move workspaces", channel="D" + APPROVER)
+        slack.click("Move workspaces", user=APPROVER, found=found)
+        eventually(
+            lambda: (
+                not [
+                    m
+                    for user in (APPROVER, OTHER_APPROVER)
+                    for m in live_move_cards(fake_slack, user)
+                ]
+            ),
+            timeout=20,
+            message=lambda: repr(
+                [
+                    (m.channel, m.ts, m.text)
+                    for user in (APPROVER, OTHER_APPROVER)
+                    for m in live_move_cards(fake_slack, user)
+                ]
+            ),
+        )
+        eventually(
+            lambda: [
+                m
+                for m in fake_slack.channel_messages(CHANNEL)
+                if "Move of acme-infra done" in m.text
+            ],
+            timeout=20,
+        )
+    finally:
+        assert second.stop() == 0
