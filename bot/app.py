@@ -23,10 +23,7 @@ from bot.connections.cards import ApprovalCards
 from bot.connections.dependents import Dependents
 from bot.connections.member_changes import MemberChanges
 from bot.connections.member_lists import MemberLists
-from bot.connections.move_cards import MoveCards
-from bot.connections.moves import Moves
 from bot.connections.notices import Notices
-from bot.connections.old_clients import OldClients
 from bot.connections.outbox import Outbox
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
@@ -35,20 +32,27 @@ from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.health import HealthWatch
-from bot.flows.move import MoveWork, project_scope
-from bot.flows.old_client import OldClientDeletion
-from bot.flows.repair import RepairWatch
-from bot.flows.rotate import RotateFlow
-from bot.flows.rotation_due import RotationDue
 from bot.flows.stalled import StallFlow
 from bot.flows.token_watch import FlowSettings
 from bot.gate import SlackGate
 from bot.jobs.due import BULK_SHARE, DueWork
-from bot.jobs.move_reminders import MoveReminders
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
+from bot.move import listeners as move
+from bot.move.cards import MoveCards
+from bot.move.flow import MoveWork, project_scope
+from bot.move.messages import MoveMessages
+from bot.move.old_client import OldClientDeletion
+from bot.move.old_client_claims import OldClients
+from bot.move.reminders import MoveReminders
+from bot.move.store import Moves
+from bot.repair import listeners as repair
+from bot.repair.flow import RepairWatch
+from bot.rotate import listeners as rotate
+from bot.rotate.due import RotationDue
+from bot.rotate.flow import RotateFlow
 from bot.shared_rate import SharedRateLimiter
-from bot.slack import actions, commands, events, move, repair, rotate, views
+from bot.slack import actions, commands, events, views
 from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.bolt_app import SharedClientApp
@@ -58,7 +62,6 @@ from bot.slack.deliveries import Deliveries
 from bot.slack.deps import SlackDeps, provide
 from bot.slack.directory import MemberDirectory
 from bot.slack.home import Overview
-from bot.slack.move_messages import MoveMessages
 from bot.slack.notify import Notifier
 from bot.slack.prefills import Prefills
 from bot.work import BackgroundWork

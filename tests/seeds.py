@@ -8,9 +8,9 @@ from bot.clients.tfe_dependents import Dependent
 from bot.clock import SystemClock
 from bot.connections.dependents import Dependents
 from bot.connections.model import AccountKind
-from bot.connections.moves import Moves
 from bot.connections.service import ConnectionService, NewConnection
 from bot.connections.states import State
+from bot.move.store import Moves
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL, OWNER
 

@@ -16,7 +16,6 @@ from bot.clock import Clock
 from bot.connections.create_claims import CreateClaims
 from bot.connections.model import AccountKind, Connection, ConnectionEvent, same_organization
 from bot.connections.outbox import Owed, owe
-from bot.connections.rotations import Rotations
 from bot.connections.states import (
     InvalidTransition,
     State,
@@ -24,6 +23,7 @@ from bot.connections.states import (
 )
 from bot.connections.store import ConnectionNotFound
 from bot.problems import Problem
+from bot.rotate.store import Rotations
 
 log = logging.getLogger(__name__)
 

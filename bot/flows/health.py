@@ -14,11 +14,11 @@ from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock, SystemClock
 from bot.connections.dependents import Dependents
 from bot.connections.model import Connection
-from bot.connections.moves import Moves
 from bot.connections.outbox import Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
-from bot.flows.new_token import relink_old_token
+from bot.move.store import Moves
+from bot.repair.new_token import relink_old_token
 
 log = logging.getLogger(__name__)
 

@@ -11,21 +11,21 @@ from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
 from bot.connections.model import Connection
-from bot.connections.moves import Moves
 from bot.connections.notices import OWNER_LEFT, Notices
 from bot.connections.outbox import Debt
 from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
 from bot.flows.connect import ConnectFlow
 from bot.flows.health import HealthWatch
-from bot.flows.move import MoveWork
-from bot.flows.repair import RepairWatch
-from bot.flows.rotation_due import RotationDue
 from bot.flows.stalled import StallFlow
 from bot.jobs.lanes import Lane
-from bot.jobs.move_reminders import MoveReminders
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
 from bot.jobs.reminders import CARDS_FIRST_RETRY, RETRY_AFTER_FAILURE, Reminders
+from bot.move.flow import MoveWork
+from bot.move.reminders import MoveReminders
+from bot.move.store import Moves
+from bot.repair.flow import RepairWatch
+from bot.rotate.due import RotationDue
 from bot.slack.audience import Audience
 from bot.slack.client import in_background
 from bot.slack.courier import Courier

@@ -17,18 +17,18 @@ from slack_sdk.errors import SlackApiError
 from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import State
+from bot.move.messages import MoveMessages
 from bot.redaction import REDACTOR
-from bot.slack.client import in_background, refusable
-from bot.slack.home import Overview
-from bot.slack.move_messages import MoveMessages
-from bot.slack.notify import Notifier
-from bot.slack.repair_messages import (
+from bot.repair.messages import (
     announce_repaired,
     send_repair_steps,
     tell_owner_changed,
     tell_repair_stopped,
 )
-from bot.slack.rotation_messages import send_rotation_cards, tell_rotation_decision
+from bot.rotate.messages import send_rotation_cards, tell_rotation_decision
+from bot.slack.client import in_background, refusable
+from bot.slack.home import Overview
+from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from slack_bolt import BoltContext
 
 from bot.config import Settings
-from bot.connections.moves import Moves
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
 from bot.flows.connect import ConnectFlow
-from bot.flows.old_client import OldClientDeletion
-from bot.flows.rotate import RotateFlow
 from bot.flows.stalled import StallFlow
+from bot.move.old_client import OldClientDeletion
+from bot.move.store import Moves
+from bot.rotate.flow import RotateFlow
 from bot.slack.access import Access
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries

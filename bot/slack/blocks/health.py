@@ -7,9 +7,9 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock
 
 from bot.connections.model import Connection
+from bot.repair.blocks import reauthorize_button
 from bot.slack import ids
 from bot.slack.blocks.kit import button, section
-from bot.slack.blocks.repair import reauthorize_button
 from bot.slack.blocks.status import linked, ownership
 from bot.slack.text import code, escape, fit_escaped
 

@@ -5,7 +5,7 @@ relinked to the new one at once, as a move nobody is asked to approve."""
 from __future__ import annotations
 
 from bot.connections.model import Connection
-from bot.connections.moves import Moves
+from bot.move.store import Moves
 
 
 def relink_old_token(moves: Moves | None, connection: Connection, old_token: str | None) -> None:

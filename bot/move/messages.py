@@ -13,11 +13,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.connections.move_cards import MoveCards
 from bot.connections.move_tables import MOVE_OVER, ItemStatus, Move, MoveState
-from bot.connections.moves import Moves
 from bot.connections.service import ConnectionService
-from bot.slack.blocks.move import (
+from bot.move.blocks import (
     SHOWN,
     MoveView,
     channel_message,
@@ -25,6 +23,8 @@ from bot.slack.blocks.move import (
     move_card,
     reminder_line,
 )
+from bot.move.cards import MoveCards
+from bot.move.store import Moves
 from bot.slack.dm_cards import card_metadata
 from bot.slack.notify import Notifier
 
@@ -44,7 +44,7 @@ class MoveMessages:
 
     def deciders(self, move: Move) -> list[str]:
         """Who decides a move: the approvers, or the new connection's owner where none are
-        set. The same rule the buttons are checked by (bot.slack.move.may_decide)."""
+        set. The same rule the buttons are checked by (bot.move.listeners.may_decide)."""
         if self.notifier.approvers.everyone:
             return [self.service.get(move.to_connection_id).owner_id]
         return [user for user in self.notifier.approvers.members() if user != move.asked_by]

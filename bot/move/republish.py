@@ -9,7 +9,7 @@ import logging
 
 from bot.clients.tfe import TFEClient, TFEError
 from bot.connections.move_tables import Move
-from bot.connections.moves import Moves
+from bot.move.store import Moves
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.connections.model import Connection
 from bot.connections.move_tables import ItemStatus, MoveState
-from bot.connections.moves import Moves
+from bot.move.store import Moves
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.connections.card_tables import RotationCard
 from bot.connections.model import AccountKind, Connection
 from bot.connections.outbox import Owed, owe
-from bot.connections.repairs import CannotRepair, RepairReason, Repairs, check_has_client
+from bot.repair.store import CannotRepair, RepairReason, Repairs, check_has_client
 
 
 class RotationStage(StrEnum):

@@ -13,7 +13,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, Block
 
 from bot.connections.move_tables import Move, MoveItem, MoveState
-from bot.connections.moves import Tally
+from bot.move.store import Tally
 from bot.slack import ids
 from bot.slack.blocks.kit import button, context_block, modal, section
 from bot.slack.blocks.status import fit_escaped_lines

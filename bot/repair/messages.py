@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.connections.model import Connection
-from bot.slack.blocks import repair as repair_blocks
+from bot.repair import blocks as repair_blocks
 from bot.slack.notify import Notifier
 from bot.slack.text import escape
 

@@ -8,8 +8,8 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot.connections.model import Connection
-from bot.connections.rotations import RotationStage
-from bot.slack.blocks import rotate as rotate_blocks
+from bot.rotate import blocks as rotate_blocks
+from bot.rotate.store import RotationStage
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)

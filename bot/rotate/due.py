@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.connections.model import Connection
 from bot.connections.notices import Notices
-from bot.slack.blocks import rotate as rotate_blocks
+from bot.rotate import blocks as rotate_blocks
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
-from bot.connections.moves import Moves
-from bot.connections.old_clients import OldClients
 from bot.connections.service import ConnectionService
+from bot.move.old_client_claims import OldClients
+from bot.move.store import Moves
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from bot.clients.tfe import OAuthToken, TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
-from bot.connections.moves import Moves
 from bot.connections.service import ConnectionService
-from bot.flows.new_token import relink_old_token
+from bot.move.store import Moves
+from bot.repair.new_token import relink_old_token
 
 log = logging.getLogger(__name__)
 

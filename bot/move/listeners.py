@@ -15,11 +15,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections.move_tables import Move, MoveState
-from bot.flows.republish import republish
+from bot.move import blocks
+from bot.move.republish import republish
 from bot.slack import forms, ids
 from bot.slack.actions import _action, _channel
 from bot.slack.blocks import busy_view, message_view
-from bot.slack.blocks import move as blocks
 from bot.slack.deps import SlackDeps
 from bot.slack.modals import TRIGGER_FAILED, OpenModal
 

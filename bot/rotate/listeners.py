@@ -15,14 +15,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
 from bot.connections.model import Connection
-from bot.connections.repairs import CannotRepair
-from bot.connections.rotations import RotationStage, check_rotatable
 from bot.connections.service import ConnectionNotFound
 from bot.problems import Problem
 from bot.redaction import REDACTOR
+from bot.repair.store import CannotRepair
+from bot.rotate import blocks as rotate_blocks
+from bot.rotate.store import RotationStage, check_rotatable
 from bot.slack import blocks, forms, ids
 from bot.slack.actions import _action, _channel, _for_owner
-from bot.slack.blocks import rotate as rotate_blocks
 from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.deps import SlackDeps
 from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection

@@ -10,11 +10,11 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.move_tables import Move
-from bot.connections.moves import Moves
 from bot.connections.notices import Notices
 from bot.connections.schedule import StallPolicy
+from bot.move.messages import MoveMessages
+from bot.move.store import Moves
 from bot.slack.courier import Courier
-from bot.slack.move_messages import MoveMessages
 
 log = logging.getLogger(__name__)
 
