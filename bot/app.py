@@ -42,15 +42,20 @@ from bot.move import listeners as move
 from bot.move.cards import MoveCards
 from bot.move.flow import MoveWork, project_scope
 from bot.move.messages import MoveMessages
+from bot.move.messages import sends as move_sends
 from bot.move.old_client import OldClientDeletion
 from bot.move.old_client_claims import OldClients
 from bot.move.reminders import MoveReminders
 from bot.move.store import Moves
 from bot.repair import listeners as repair
+from bot.repair import messages as repair_messages
 from bot.repair.flow import RepairWatch
+from bot.repair.store import Repairs
 from bot.rotate import listeners as rotate
+from bot.rotate import messages as rotate_messages
 from bot.rotate.due import RotationDue
 from bot.rotate.flow import RotateFlow
+from bot.rotate.store import Rotations
 from bot.shared_rate import SharedRateLimiter
 from bot.slack import actions, commands, events, views
 from bot.slack.access import Access
@@ -100,6 +105,8 @@ class Runtime:
     bitbucket: BitbucketClient
     directory: MemberDirectory
     moves: Moves
+    repairs: Repairs
+    rotations: Rotations
     old_clients: OldClientDeletion
     scheduler: BackgroundScheduler | None = field(default=None)
 
@@ -267,8 +274,21 @@ def build_runtime(
     dependents = Dependents(sessions, clock)
     overview = Overview(client, queries, service, access, tfe, stall.policy, clock, dependents)
     moves = Moves(sessions, clock)
+    repairs = Repairs(sessions, clock)
+    rotations = Rotations(sessions, clock, repairs)
     move_messages = MoveMessages(notifier, moves, service, MoveCards(sessions))
-    courier = Courier(Outbox(sessions, clock), notifier, service, worker, overview, move_messages)
+    courier = Courier(
+        Outbox(sessions, clock),
+        notifier,
+        service,
+        worker,
+        overview,
+        features={
+            **repair_messages.sends(notifier),
+            **rotate_messages.sends(notifier, rotations),
+            **move_sends(move_messages),
+        },
+    )
     due = DueWork(
         service,
         DueQueue(sessions, clock),
@@ -291,6 +311,7 @@ def build_runtime(
         ),
         repair=RepairWatch(
             service,
+            repairs,
             tfe,
             clock,
             poll_every=settings.token_poll_every,
@@ -333,7 +354,9 @@ def build_runtime(
         queries=queries,
         prefills=Prefills(queries.last_workspace),
         directory=directory,
-        rotate=RotateFlow(service, tfe, ConsumerChecker(bitbucket)),
+        rotate=RotateFlow(rotations, tfe, ConsumerChecker(bitbucket)),
+        rotations=rotations,
+        repairs=repairs,
         moves=moves,
         old_clients=OldClientDeletion(moves, OldClients(sessions, clock), service, tfe),
     )
@@ -362,4 +385,6 @@ def build_runtime(
         directory=directory,
         moves=moves,
         old_clients=deps.old_clients,
+        repairs=repairs,
+        rotations=rotations,
     )

@@ -23,7 +23,6 @@ from bot.connections.states import (
 )
 from bot.connections.store import ConnectionNotFound
 from bot.problems import Problem
-from bot.rotate.store import Rotations
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class OrganizationBusy(Problem):
         self.existing = existing
 
 
-class ConnectionService(CreateClaims, Rotations):
+class ConnectionService(CreateClaims):
     """Starts, advances and looks up connections; keeps the audit trail as it goes."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.connections.move_tables import MOVE_OVER, ItemStatus, Move, MoveState
+from bot.connections.outbox import Owed
 from bot.connections.service import ConnectionService
 from bot.move.blocks import (
     SHOWN,
@@ -25,6 +26,7 @@ from bot.move.blocks import (
 )
 from bot.move.cards import MoveCards
 from bot.move.store import Moves
+from bot.slack.courier import Send
 from bot.slack.dm_cards import card_metadata
 from bot.slack.notify import Notifier
 
@@ -166,3 +168,8 @@ class MoveMessages:
                 "could not update a move's card",
                 extra={"connection": move.to_connection_id, "error": error.response.get("error")},
             )
+
+
+def sends(messages: MoveMessages) -> dict[Owed, Send]:
+    """What a move owes, for the courier (the detail is the move's id)."""
+    return {Owed.MOVE: lambda _, detail: messages.show(int(detail or 0), sweep=True)}

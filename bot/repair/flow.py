@@ -14,6 +14,7 @@ from bot.connections.model import Connection
 from bot.connections.service import ConnectionService
 from bot.move.store import Moves
 from bot.repair.new_token import relink_old_token
+from bot.repair.store import Repairs
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class RepairWatch:
     def __init__(
         self,
         service: ConnectionService,
+        repairs: Repairs,
         tfe: TFEClient,
         clock: Clock,
         *,
@@ -49,6 +51,7 @@ class RepairWatch:
     ) -> None:
         self.moves = moves
         self.service = service
+        self.repairs = repairs
         self.tfe = tfe
         self.clock = clock
         self.poll_every = poll_every
@@ -66,7 +69,7 @@ class RepairWatch:
         except TFEError as error:
             if error.kind != TFEErrorKind.NOT_FOUND:
                 raise
-            stopped = self.service.stop_repair(
+            stopped = self.repairs.stop_repair(
                 connection_id,
                 actor="bot",
                 why=f"the OAuth client {connection.oauth_client_id} is gone from Terraform, so "
@@ -77,14 +80,14 @@ class RepairWatch:
         fresh = [t for t in tokens if is_new(t, connection)]
         if not fresh:
             if self.clock.now() - started >= self.give_up_after:
-                return self.service.stop_repair(
+                return self.repairs.stop_repair(
                     connection_id,
                     actor="bot",
                     why="nobody re-authorized it in time; press Re-authorize to try again",
                 ), True
             return connection, False
         token = max(fresh, key=lambda t: _when(t.created_at) or started)
-        repaired, changed = self.service.finish_repair(
+        repaired, changed = self.repairs.finish_repair(
             connection_id,
             started_at=started,
             token_id=token.id,

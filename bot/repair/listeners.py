@@ -89,7 +89,7 @@ def start(
     """Ask `by` to re-authorize and send them the steps; returns what the clicker is told."""
     owner_left = deps.directory.full_member(connection.owner_id) is False
     try:
-        deps.service.start_repair(
+        deps.repairs.start_repair(
             connection.id,
             by=by,
             actor=actor,
@@ -127,7 +127,7 @@ def on_repair_link(ack: Ack, body: dict[str, Any], deps: SlackDeps) -> None:
 
 def _link_opened(deps: SlackDeps, connection_id: int, user: str) -> None:
     try:
-        deps.service.repair_link_opened(connection_id, user)
+        deps.repairs.repair_link_opened(connection_id, user)
     except ConnectionNotFound:
         return
 

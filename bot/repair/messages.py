@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from bot.connections.model import Connection
+from bot.connections.outbox import Owed
 from bot.repair import blocks as repair_blocks
+from bot.slack.courier import Send
 from bot.slack.notify import Notifier
 from bot.slack.text import escape
 
@@ -44,3 +48,13 @@ def tell_owner_changed(notifier: Notifier, connection: Connection, previous: str
         "If that is wrong, ask an approver."
     )
     notifier.client.chat_postMessage(channel=notifier.dm(previous), text=text)
+
+
+def sends(notifier: Notifier) -> dict[Owed, Send]:
+    """What a re-authorization owes, for the courier."""
+    return {
+        Owed.REPAIR_STEPS: lambda connection, _: send_repair_steps(notifier, connection),
+        Owed.REPAIRED: partial(announce_repaired, notifier),
+        Owed.REPAIR_STOPPED: partial(tell_repair_stopped, notifier),
+        Owed.OWNER_CHANGED: partial(tell_owner_changed, notifier),
+    }

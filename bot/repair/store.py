@@ -87,12 +87,12 @@ class Repairs(Store):
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
-            self._begin_repair(
+            self.begin_in(
                 session, connection, by=by, actor=actor, reason=reason, username=username, now=now
             )
             return connection
 
-    def _begin_repair(
+    def begin_in(
         self,
         session: Session,
         connection: Connection,
@@ -103,6 +103,7 @@ class Repairs(Store):
         username: str | None,
         now: datetime,
     ) -> None:
+        """Start the repair inside the caller's transaction (a rotation ends in one)."""
         check_has_client(connection, "re-authorize", "re-authorized")
         if not connection.repairing:
             # The token there now; a new id, or the same id made later, ends the repair.

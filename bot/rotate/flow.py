@@ -7,19 +7,17 @@ import logging
 
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.connections.model import Connection
-from bot.connections.service import ConnectionService
 from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
 from bot.problems import Problem
 from bot.redaction import REDACTOR
+from bot.rotate.store import Rotations
 
 log = logging.getLogger(__name__)
 
 
 class RotateFlow:
-    def __init__(
-        self, service: ConnectionService, tfe: TFEClient, checker: ConsumerChecker
-    ) -> None:
-        self.service = service
+    def __init__(self, rotations: Rotations, tfe: TFEClient, checker: ConsumerChecker) -> None:
+        self.rotations = rotations
         self.tfe = tfe
         self.checker = checker
 
@@ -31,7 +29,7 @@ class RotateFlow:
         the store refuses (not approved, not a live client, another submission under way)
         or Bitbucket or Terraform says no."""
         with REDACTOR.holding(secret, key=key):
-            connection = self.service.claim_rotation(
+            connection = self.rotations.claim_rotation(
                 connection_id, by=actor, needs_approval=needs_approval
             )
             assert connection.oauth_client_id is not None  # claim_rotation checked it
@@ -46,17 +44,17 @@ class RotateFlow:
                     connection.oauth_client_id, key=key, secret=secret
                 )
             except TFEError as error:
-                self.service.release_rotation(connection_id, by=actor)
+                self.rotations.release_rotation(connection_id, by=actor)
                 log.warning(
                     "Terraform refused the new key and secret",
                     extra={"connection": connection_id, "status": error.status},
                 )
                 raise _refusal(error, connection) from None
             except BaseException:
-                self.service.release_rotation(connection_id, by=actor)
+                self.rotations.release_rotation(connection_id, by=actor)
                 raise
         log.info("consumer key and secret rotated", extra={"connection": connection_id})
-        return self.service.rotated(connection_id, actor=actor), report
+        return self.rotations.rotated(connection_id, actor=actor), report
 
 
 def _refusal(error: TFEError, connection: Connection) -> Problem:

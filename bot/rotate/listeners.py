@@ -183,7 +183,7 @@ def _ask(
         modal.show(blocks.message_view(TITLE, refusal))
         return
     try:
-        deps.service.ask_rotation(connection_id, by=user, reason=reason, needs_approval=True)
+        deps.rotations.ask_rotation(connection_id, by=user, reason=reason, needs_approval=True)
     except CannotRepair as problem:
         modal.show(blocks.message_view(TITLE, problem.message))
         return
@@ -213,7 +213,7 @@ def _decide(
             channel, user, "That is your own request: another approver decides."
         )
         return
-    connection, decided = deps.service.decide_rotation(connection.id, user, approve=approve)
+    connection, decided = deps.rotations.decide_rotation(connection.id, user, approve=approve)
     if not decided:
         deps.notifier.tell_user(
             channel, user, f"The rotation of connection #{connection.id} was decided already."

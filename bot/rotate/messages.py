@@ -4,21 +4,24 @@ after the decision, earlier requests' cards stripped of their buttons) and the d
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from slack_sdk.errors import SlackApiError
 
 from bot.connections.model import Connection
+from bot.connections.outbox import Owed
 from bot.rotate import blocks as rotate_blocks
-from bot.rotate.store import RotationStage
+from bot.rotate.store import Rotations, RotationStage
+from bot.slack.courier import Send
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
 
 
-def send_rotation_cards(notifier: Notifier, connection: Connection) -> None:
+def send_rotation_cards(notifier: Notifier, rotations: Rotations, connection: Connection) -> None:
     """Every approver has this request's card, as it now stands; no older card keeps live
     buttons."""
-    service = notifier.service
+    service = rotations
     for card in service.stale_rotation_cards(connection):
         _update(notifier, connection, card.approver_id, card.channel, card.ts, stale=True)
         service.forget_rotation_card(card.id)
@@ -65,3 +68,11 @@ def tell_rotation_decision(notifier: Notifier, connection: Connection, outcome: 
     asked = connection.rotation_by or connection.owner_id
     text, body = rotate_blocks.rotation_decision(connection, outcome)
     notifier.client.chat_postMessage(channel=notifier.dm(asked), text=text, blocks=body)
+
+
+def sends(notifier: Notifier, rotations: Rotations) -> dict[Owed, Send]:
+    """What a rotation owes, for the courier."""
+    return {
+        Owed.ROTATION_CARDS: lambda c, _: send_rotation_cards(notifier, rotations, c),
+        Owed.ROTATION_DECISION: partial(tell_rotation_decision, notifier),
+    }

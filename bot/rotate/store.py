@@ -8,10 +8,13 @@ from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import Clock
 from bot.connections.card_tables import RotationCard
 from bot.connections.model import AccountKind, Connection
 from bot.connections.outbox import Owed, owe
+from bot.connections.store import Store
 from bot.repair.store import CannotRepair, RepairReason, Repairs, check_has_client
 
 
@@ -31,8 +34,13 @@ SENDING_HOLD_SECONDS = 60.0
 UNDER_WAY = frozenset({RotationStage.AWAITING_APPROVAL, RotationStage.AWAITING_CREDENTIALS})
 
 
-class Rotations(Repairs):
-    """The rotation columns and cards; each method one transaction."""
+class Rotations(Store):
+    """The rotation columns and cards; each method one transaction. A rotation done in
+    Terraform starts a re-authorization through `repairs`, in the same transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, repairs: Repairs) -> None:
+        super().__init__(sessions, clock)
+        self.repairs = repairs
 
     def ask_rotation(
         self, connection_id: int, *, by: str, reason: str | None, needs_approval: bool
@@ -187,7 +195,7 @@ class Rotations(Repairs):
                     note=f"no re-authorization follows the rotation: {problem.message}",
                 )
                 return connection
-            self._begin_repair(
+            self.repairs.begin_in(
                 session,
                 connection,
                 by=actor,

@@ -10,27 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from slack_sdk.errors import SlackApiError
 
+from bot.connections.model import Connection
 from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import State
-from bot.move.messages import MoveMessages
 from bot.redaction import REDACTOR
-from bot.repair.messages import (
-    announce_repaired,
-    send_repair_steps,
-    tell_owner_changed,
-    tell_repair_stopped,
-)
-from bot.rotate.messages import send_rotation_cards, tell_rotation_decision
 from bot.slack.client import in_background, refusable
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
+
+# How a feature sends what it owes: the connection as it is now, and the debt's detail.
+Send = Callable[[Connection, str], None]
 
 # As due work's claims (bot/jobs/due.py): kept alive by the heartbeat, lost soon after a crash.
 LEASE_SECONDS = 5.0
@@ -48,9 +44,11 @@ class Courier:
         service: ConnectionService,
         worker: str,
         overview: Overview | None = None,
-        moves: MoveMessages | None = None,
+        features: Mapping[Owed, Send] | None = None,
     ) -> None:
-        self.moves = moves
+        # What the features owe (a repair's steps, a rotation's cards, a move's messages),
+        # wired in app.py, so this kit knows no feature.
+        self.features = dict(features or {})
         self.overview = overview
         self.outbox = outbox
         self.notifier = notifier
@@ -111,7 +109,10 @@ class Courier:
     def _one(self, debt: Debt) -> None:
         connection = self.service.get(debt.connection_id)
         notifier = self.notifier
-        if debt.kind == Owed.PROGRESS:
+        send = self.features.get(debt.kind)
+        if send is not None:
+            send(connection, debt.detail or "")
+        elif debt.kind == Owed.PROGRESS:
             notifier.refresh_progress(connection.id)
         elif debt.kind == Owed.CONNECTED:
             notifier.announce_connected(connection)
@@ -133,20 +134,6 @@ class Courier:
         elif debt.kind == Owed.WRONG_ACCOUNT:
             if connection.wrong_account:
                 notifier.tell_wrong_account(connection)
-        elif debt.kind == Owed.REPAIR_STEPS:
-            send_repair_steps(notifier, connection)
-        elif debt.kind == Owed.REPAIRED:
-            announce_repaired(notifier, connection, debt.detail or "")
-        elif debt.kind == Owed.REPAIR_STOPPED:
-            tell_repair_stopped(notifier, connection, debt.detail or "")
-        elif debt.kind == Owed.OWNER_CHANGED:
-            tell_owner_changed(notifier, connection, debt.detail or "")
-        elif debt.kind == Owed.ROTATION_CARDS:
-            send_rotation_cards(notifier, connection)
-        elif debt.kind == Owed.ROTATION_DECISION:
-            tell_rotation_decision(notifier, connection, debt.detail or "")
-        elif debt.kind == Owed.MOVE and self.moves is not None:
-            self.moves.show(int(debt.detail or 0), sweep=True)
         elif debt.kind == Owed.HEALED:
             notifier.announce_healed(connection)
         elif debt.kind == Owed.HOME and self.overview is not None:

@@ -15,7 +15,9 @@ from bot.flows.connect import ConnectFlow
 from bot.flows.stalled import StallFlow
 from bot.move.old_client import OldClientDeletion
 from bot.move.store import Moves
+from bot.repair.store import Repairs
 from bot.rotate.flow import RotateFlow
+from bot.rotate.store import Rotations
 from bot.slack.access import Access
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
@@ -43,6 +45,8 @@ class SlackDeps:
     prefills: Prefills  # what the connect form suggests
     directory: MemberDirectory  # who is a full member, kept current by Slack's events
     rotate: RotateFlow  # new consumer key and secret on an existing client
+    rotations: Rotations  # a rotation's approval and stages
+    repairs: Repairs  # re-authorizations in place
     moves: Moves  # what used an old client, relinked to a new one
     old_clients: OldClientDeletion  # Delete old client, after a move
 

@@ -262,7 +262,7 @@ def approved_rotation(
     slack.submit(why, {"Why rotate?": "The secret leaked."}, user=OWNER)
     card = eventually(lambda: dm(fake_slack, APPROVER, "Rotate the key and secret"))[0]
     with pytest.raises(CannotRepair, match="must approve this rotation first"):
-        bot.runtime.service.claim_rotation(1, by=OWNER, needs_approval=True)
+        bot.runtime.rotations.claim_rotation(1, by=OWNER, needs_approval=True)
     slack.click("Approve", user=APPROVER, found=button_in(card, "Approve"))
     approved = eventually(lambda: dm(fake_slack, OWNER, "Rotation of acme-infra approved"))[-1]
     return bot, slack, client_id, approved

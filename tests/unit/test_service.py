@@ -230,8 +230,9 @@ def test_a_heal_found_while_a_repair_is_asked_is_left_to_the_repair(
 ) -> None:
     """The health watch may find the new token first; the repair watch then finishes the
     repair (one "repaired", not also a "works again")."""
-    from bot.repair.store import RepairReason
+    from bot.repair.store import RepairReason, Repairs
 
+    repairs = Repairs(service._sessions, service._clock)
     made = service.start(
         NewConnection(
             request_ref="heal:1",
@@ -248,7 +249,7 @@ def test_a_heal_found_while_a_repair_is_asked_is_left_to_the_repair(
         made.id, State.CONNECTED, actor="t", oauth_client_id="oc-1", oauth_token_id="ot-1"
     )
     service.advance_to(made.id, State.BROKEN, actor="t")
-    service.start_repair(made.id, by="U1", actor="U1", reason=RepairReason.TOKEN_LOST)
+    repairs.start_repair(made.id, by="U1", actor="U1", reason=RepairReason.TOKEN_LOST)
     with pytest.raises(InvalidTransition):
         service.advance_to(
             made.id, State.CONNECTED, actor="bot", expect=State.BROKEN, unless_repairing=True
@@ -257,7 +258,7 @@ def test_a_heal_found_while_a_repair_is_asked_is_left_to_the_repair(
     assert connection.state == State.BROKEN and connection.repairing
     started = connection.repair_started_at
     assert started is not None
-    repaired, changed = service.finish_repair(
+    repaired, changed = repairs.finish_repair(
         made.id, started_at=started, token_id="ot-2", token_created=None, authorized_as="svc"
     )
     assert changed and repaired.state == State.CONNECTED and not repaired.repairing
