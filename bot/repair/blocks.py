@@ -17,12 +17,9 @@ from bot.connections.model import AccountKind, Connection
 from bot.connections.validation import BITBUCKET_NAME_MAX
 from bot.slack import ids
 from bot.slack.blocks.kit import button, modal, section
+from bot.slack.blocks.remedies import reauthorize_button, reconnect_button
 from bot.slack.blocks.status import linked
 from bot.slack.text import code, escape, fit_escaped
-
-
-def reauthorize_button(connection: Connection, *, primary: bool = True) -> Any:
-    return button("Re-authorize", ids.REAUTHORIZE, value=str(connection.id), primary=primary)
 
 
 def repair_steps(
@@ -98,7 +95,7 @@ def repair_stopped(connection: Connection, why: str) -> tuple[str, list[dict[str
         f"{fit_escaped(why, 500)}."
     )
     buttons = (
-        [button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=True)]
+        [reconnect_button(connection)]
         if connection.client_gone
         else [reauthorize_button(connection)]
     )

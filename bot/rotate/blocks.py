@@ -14,13 +14,10 @@ from bot.slack import ids
 from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.blocks.kit import button, modal, section
 from bot.slack.blocks.modals import _errors_under
+from bot.slack.blocks.remedies import rotate_button
 from bot.slack.text import code, escape, fit, fit_escaped
 
 TITLE = "Rotate key and secret"
-
-
-def rotate_button(connection: Connection) -> Any:
-    return button("Rotate", ids.ROTATE, value=str(connection.id))
 
 
 def rotate_request_view(connection: Connection) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock
 
 from bot.connections.model import Connection
-from bot.repair.blocks import reauthorize_button
 from bot.slack import ids
 from bot.slack.blocks.kit import button, section
+from bot.slack.blocks.remedies import reauthorize_button, reconnect_button
 from bot.slack.blocks.status import linked, ownership
 from bot.slack.text import code, escape, fit_escaped
 
@@ -24,7 +24,7 @@ def broken_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
             "The OAuth client itself is gone, so it cannot be re-authorized: press *Reconnect* "
             "to set up a new connection with the same settings."
         )
-        elements = [button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=True)]
+        elements = [reconnect_button(connection)]
     else:
         remedy = (
             "Press *Re-authorize* to repair it in place: the same OAuth client gets a new "
@@ -34,7 +34,7 @@ def broken_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
         )
         elements = [
             reauthorize_button(connection),
-            button("Reconnect", ids.RECONNECT, value=str(connection.id)),
+            reconnect_button(connection, primary=False),
         ]
     text = (
         f":rotating_light: *The Bitbucket connection of {org} is broken* (#{connection.id}, "

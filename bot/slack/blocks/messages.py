@@ -15,6 +15,7 @@ from bot.connections.states import State
 from bot.slack import ids
 from bot.slack.blocks.kit import button, context_block, section, step_number, steps_of
 from bot.slack.blocks.progress import cancel_button
+from bot.slack.blocks.remedies import reauthorize_button
 from bot.slack.blocks.status import linked, ownership
 from bot.slack.text import code, escape
 
@@ -126,9 +127,7 @@ def wrong_account_message(connection: Connection) -> tuple[str, list[dict[str, A
         section(text),
         ActionsBlock(
             block_id="wrong_account",
-            elements=[
-                button("Re-authorize", ids.REAUTHORIZE, value=str(connection.id), primary=True)
-            ],
+            elements=[reauthorize_button(connection)],
         ),
     ]
     return f"Connection of {org}: authorized as the wrong Bitbucket account", [

@@ -33,6 +33,7 @@ from bot.slack.blocks.kit import (
     steps_of,
     warnings,
 )
+from bot.slack.blocks.remedies import reconnect_button
 from bot.slack.text import code, escape, fit, fit_escaped
 
 # The progress message: one per connection, updated in place.
@@ -271,7 +272,7 @@ def progress_message(
             ActionsBlock(
                 block_id="broken",
                 elements=[
-                    button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=True),
+                    reconnect_button(connection),
                     cancel_button(connection),
                 ],
             )

@@ -14,6 +14,7 @@ from bot.slack import ids
 from bot.slack.blocks.approvals import when
 from bot.slack.blocks.kit import button, context_block, section, steps_of
 from bot.slack.blocks.progress import cancel_button
+from bot.slack.blocks.remedies import reauthorize_button, reconnect_button, rotate_button
 from bot.slack.text import code, escape, fit_escaped
 
 MESSAGE_BLOCKS = 50
@@ -295,11 +296,11 @@ def _day_two(connection: Connection) -> list[Block]:
         lines.append(f"Key and secret set {when(connection.credentials_set_at)}.")
     found: list[Block] = [context_block(" ".join(lines))] if lines else []
     if connection.client_gone:
-        elements = [button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=True)]
+        elements = [reconnect_button(connection)]
     else:
         elements = [
-            button("Re-authorize", ids.REAUTHORIZE, value=str(connection.id)),
-            button("Rotate", ids.ROTATE, value=str(connection.id)),
+            reauthorize_button(connection, primary=False),
+            rotate_button(connection),
         ]
     return [*found, ActionsBlock(block_id="day_two", elements=elements)]
 

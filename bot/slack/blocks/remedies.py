@@ -1,0 +1,25 @@
+"""The remedies of a connection in trouble, as buttons: every surface (progress message,
+notices, direct messages, status, App Home) builds them here, so they read the same."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import ButtonElement
+
+from bot.connections.model import Connection
+from bot.slack import ids
+from bot.slack.blocks.kit import button
+
+
+def reauthorize_button(connection: Connection, *, primary: bool = True) -> ButtonElement:
+    """Re-authorize: the same OAuth client gets a new token; what is linked stays."""
+    return button("Re-authorize", ids.REAUTHORIZE, value=str(connection.id), primary=primary)
+
+
+def rotate_button(connection: Connection) -> ButtonElement:
+    """Rotate: a new consumer key and secret on the same client."""
+    return button("Rotate", ids.ROTATE, value=str(connection.id))
+
+
+def reconnect_button(connection: Connection, *, primary: bool = True) -> ButtonElement:
+    """Reconnect: a new connection (a new client, then a move), when the client is gone."""
+    return button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=primary)
