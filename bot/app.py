@@ -29,6 +29,7 @@ from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
+from bot.deps import SlackDeps, provide
 from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
 from bot.flows.health import HealthWatch
@@ -64,7 +65,6 @@ from bot.slack.bolt_app import SharedClientApp
 from bot.slack.client import SlackClient, slack_client
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
-from bot.slack.deps import SlackDeps, provide
 from bot.slack.directory import MemberDirectory
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier

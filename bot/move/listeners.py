@@ -15,12 +15,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections.move_tables import Move, MoveState
+from bot.deps import SlackDeps
 from bot.move import blocks
 from bot.move.republish import republish
 from bot.slack import forms, ids
 from bot.slack.actions import _action, _channel
 from bot.slack.blocks import busy_view, message_view
-from bot.slack.deps import SlackDeps
 from bot.slack.modals import TRIGGER_FAILED, OpenModal
 
 log = logging.getLogger(__name__)

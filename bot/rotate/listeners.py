@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
+from bot.deps import SlackDeps
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 from bot.repair.store import CannotRepair
@@ -24,7 +25,6 @@ from bot.rotate.store import RotationStage, check_rotatable
 from bot.slack import blocks, forms, ids
 from bot.slack.actions import _action, _channel, _for_owner
 from bot.slack.blocks.approvals import REASON_MAX
-from bot.slack.deps import SlackDeps
 from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from slack_sdk.errors import SlackApiError
 from bot.connections.model import AccountKind, Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
+from bot.deps import SlackDeps
 from bot.slack import blocks, forms, ids
 from bot.slack.decisions import open_decision
-from bot.slack.deps import SlackDeps
 from bot.slack.ending import cancel
 from bot.slack.modals import TRIGGER_FAILED, open_request_form, open_request_form_now
 

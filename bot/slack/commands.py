@@ -9,9 +9,9 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.connections.service import ConnectionNotFound
+from bot.deps import SlackDeps
 from bot.rotate import listeners as rotate
 from bot.slack import ids
-from bot.slack.deps import SlackDeps
 from bot.slack.ending import cancel
 from bot.slack.modals import open_request_form
 

@@ -18,8 +18,8 @@ from slack_sdk import WebClient
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
+from bot.deps import SlackDeps
 from bot.slack import blocks, forms, ids
-from bot.slack.deps import SlackDeps
 from bot.slack.modals import TRIGGER_FAILED, OpenModal
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
+from bot.deps import SlackDeps
 from bot.problems import Problem
-from bot.slack.deps import SlackDeps
 
 
 def may_cancel(deps: SlackDeps, connection: Connection, user: str) -> bool:

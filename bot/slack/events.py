@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.slack.deps import SlackDeps
+from bot.deps import SlackDeps
 from bot.slack.directory import belongs_here
 
 log = logging.getLogger(__name__)

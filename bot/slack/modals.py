@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
+from bot.deps import SlackDeps
 from bot.slack import blocks
-from bot.slack.deps import SlackDeps
 
 # Slack applies our ack's "update" when it gets the HTTP answer; a views.update sent
 # sooner could land first and be overwritten by the "please wait" view.

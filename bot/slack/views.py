@@ -25,12 +25,12 @@ from bot.connections.service import (
     OrganizationBusy,
 )
 from bot.connections.states import State
+from bot.deps import SlackDeps
 from bot.flows.connect import ADD_ANOTHER, duplicates_message
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 from bot.slack import blocks, forms, ids
 from bot.slack.decisions import on_decision
-from bot.slack.deps import SlackDeps
 from bot.slack.modals import OpenModal
 from bot.slack.text import escape
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from bot.deps import SlackDeps
 from bot.slack import actions, commands, events, ids, views
-from bot.slack.deps import SlackDeps
 
 
 class Recorder:
