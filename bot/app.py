@@ -357,6 +357,7 @@ def build_runtime(
         rotate=RotateFlow(rotations, tfe, ConsumerChecker(bitbucket)),
         rotations=rotations,
         repairs=repairs,
+        subcommands={"rotate": rotate.on_command},
         moves=moves,
         old_clients=OldClientDeletion(moves, OldClients(sessions, clock), service, tfe),
     )

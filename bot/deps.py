@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from slack_bolt import BoltContext
+from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.connections.pages import Pages
@@ -26,6 +28,9 @@ from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 from bot.slack.prefills import Prefills
 from bot.work import BackgroundWork
+
+# A feature's subcommand: (deps, client, the command's body, the word after it).
+Subcommand = Callable[["SlackDeps", WebClient, dict[str, Any], str], None]
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class SlackDeps:
     repairs: Repairs  # re-authorizations in place
     moves: Moves  # what used an old client, relinked to a new one
     old_clients: OldClientDeletion  # Delete old client, after a move
+    # `/connect-bitbucket <word> …` answered by a feature (rotate), after the ack.
+    subcommands: Mapping[str, Subcommand] = field(default_factory=dict)
 
 
 def provide(deps: SlackDeps) -> Callable[[BoltContext, Callable[[], None]], None]:

@@ -10,7 +10,6 @@ from slack_sdk import WebClient
 
 from bot.connections.service import ConnectionNotFound
 from bot.deps import SlackDeps
-from bot.rotate import listeners as rotate
 from bot.slack import ids
 from bot.slack.ending import cancel
 from bot.slack.modals import open_request_form
@@ -49,11 +48,12 @@ def on_command(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
     if word == "cancel":
         _on_cancel(ack, body, text.split()[1:], deps)
         return
-    if word == "rotate":
+    feature = deps.subcommands.get(word)
+    if feature is not None:
         ack()
         deps.work.submit(
-            "opening the rotation",
-            partial(rotate.on_command, deps, client, body, " ".join(text.split()[1:2])),
+            f"answering {word}",
+            partial(feature, deps, client, body, " ".join(text.split()[1:2])),
             urgent=True,
         )
         return
