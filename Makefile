@@ -26,6 +26,7 @@ lint: install
 	$(BIN)/ruff check bot tests benchmarks migrations scripts
 	$(BIN)/ruff format --check bot tests benchmarks migrations scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The whole suite: lint, then every test on SQLite and on a throwaway PostgreSQL (left out,
 # with one line saying so, where PostgreSQL's server binaries are missing; CI requires them).

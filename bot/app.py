@@ -41,7 +41,7 @@ from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.move import listeners as move
 from bot.move.cards import MoveCards
-from bot.move.flow import MoveWork, project_scope
+from bot.move.flow import MoveWork, Relinks, project_scope
 from bot.move.messages import MoveMessages
 from bot.move.messages import sends as move_sends
 from bot.move.old_client import OldClientDeletion
@@ -307,7 +307,7 @@ def build_runtime(
             # What uses a connection changes slowly: counted every fourth check, at most daily.
             count_every=min(86400.0, 4 * settings.health_every),
             clock=clock,
-            moves=moves,
+            relinks=Relinks(moves),
         ),
         repair=RepairWatch(
             service,
@@ -316,7 +316,7 @@ def build_runtime(
             clock,
             poll_every=settings.token_poll_every,
             give_up_after=settings.expire_after,
-            moves=moves,
+            relinks=Relinks(moves),
         ),
         move_reminders=MoveReminders(moves, move_messages, notices, courier, stall.policy, clock),
         moves=(

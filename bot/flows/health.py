@@ -17,8 +17,7 @@ from bot.connections.model import Connection
 from bot.connections.outbox import Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
-from bot.move.store import Moves
-from bot.repair.new_token import relink_old_token
+from bot.move.flow import Relinks
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +31,9 @@ class HealthWatch:
         *,
         count_every: float = 86400.0,
         clock: Clock | None = None,
-        moves: Moves | None = None,
+        relinks: Relinks | None = None,
     ) -> None:
-        self.moves = moves
+        self.relinks = relinks
         self.service = service
         self.tfe = tfe
         self.dependents = dependents
@@ -110,8 +109,8 @@ class HealthWatch:
                 owes=[Owed.HEALED],
                 unless_repairing=True,
             )
-            if changed:
-                relink_old_token(self.moves, healed, connection.oauth_token_id)
+            if changed and self.relinks is not None:
+                self.relinks.after_new_token(healed, connection.oauth_token_id)
             return healed, changed
         log.debug(
             "connection healthy" if not problem else "still broken",

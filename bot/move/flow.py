@@ -126,3 +126,18 @@ class MoveWork:
                 return False
             self._shown[move_id] = now
             return True
+
+
+class Relinks:
+    """A new token appeared on a connection's own OAuth client: whoever notices it (the
+    repair watch, or the health watch after that watch gave up), what still names the old
+    token is relinked to the new one at once, as a move nobody is asked to approve."""
+
+    def __init__(self, moves: Moves) -> None:
+        self.moves = moves
+
+    def after_new_token(self, connection: Connection, old_token: str | None) -> None:
+        """`connection` holds a token under a new id: move what named `old_token`."""
+        if not old_token or old_token == connection.oauth_token_id:
+            return
+        self.moves.plan(connection, connection, asked_by="bot", only_token=old_token, approved=True)

@@ -12,8 +12,7 @@ from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionService
-from bot.move.store import Moves
-from bot.repair.new_token import relink_old_token
+from bot.move.flow import Relinks
 from bot.repair.store import Repairs
 
 log = logging.getLogger(__name__)
@@ -47,9 +46,9 @@ class RepairWatch:
         *,
         poll_every: float,
         give_up_after: float,
-        moves: Moves | None = None,
+        relinks: Relinks | None = None,
     ) -> None:
-        self.moves = moves
+        self.relinks = relinks
         self.service = service
         self.repairs = repairs
         self.tfe = tfe
@@ -96,9 +95,10 @@ class RepairWatch:
         )
         if changed:
             log.info("connection re-authorized in place", extra={"connection": connection_id})
-            relink_old_token(
-                self.moves, repaired, connection.repair_from_token or connection.oauth_token_id
-            )
+            if self.relinks is not None:
+                self.relinks.after_new_token(
+                    repaired, connection.repair_from_token or connection.oauth_token_id
+                )
         return repaired, changed
 
     def next_check(self, connection: Connection) -> datetime | None:

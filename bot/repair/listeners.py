@@ -13,11 +13,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
+from bot.connections.live_client import CannotRepair
 from bot.connections.model import AccountKind, Connection
 from bot.connections.service import ConnectionNotFound
 from bot.deps import SlackDeps
 from bot.repair import blocks as repair_blocks
-from bot.repair.store import CannotRepair, reason_for
+from bot.repair.store import reason_for
 from bot.slack import blocks, forms, ids
 from bot.slack.actions import _action, _channel, _for_owner
 from bot.slack.directory import USER_ID

@@ -4,7 +4,9 @@ is re-authorized (part of ConnectionService)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,10 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.connections.card_tables import RotationCard
+from bot.connections.live_client import CannotRepair, RepairReason, check_has_client
 from bot.connections.model import AccountKind, Connection
 from bot.connections.outbox import Owed, owe
 from bot.connections.store import Store
-from bot.repair.store import CannotRepair, RepairReason, Repairs, check_has_client
 
 
 class RotationStage(StrEnum):
@@ -34,11 +36,29 @@ SENDING_HOLD_SECONDS = 60.0
 UNDER_WAY = frozenset({RotationStage.AWAITING_APPROVAL, RotationStage.AWAITING_CREDENTIALS})
 
 
+class BeginsRepair(Protocol):
+    """Starts a re-authorization inside a transaction (the repair feature's store)."""
+
+    def begin_in(
+        self,
+        session: Session,
+        connection: Connection,
+        *,
+        by: str,
+        actor: str,
+        reason: RepairReason,
+        username: str | None,
+        now: datetime,
+    ) -> None: ...
+
+
 class Rotations(Store):
     """The rotation columns and cards; each method one transaction. A rotation done in
     Terraform starts a re-authorization through `repairs`, in the same transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, repairs: Repairs) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, repairs: BeginsRepair
+    ) -> None:
         super().__init__(sessions, clock)
         self.repairs = repairs
 

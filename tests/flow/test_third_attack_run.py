@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from bot.connections.live_client import CannotRepair
 from bot.connections.states import State
 from bot.repair.blocks import repairer_view
-from bot.repair.store import CannotRepair
 from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver, StoredView
 from tests.fakes.tfe import FakeTFE

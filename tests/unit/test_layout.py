@@ -63,22 +63,6 @@ def test_the_notifier_does_not_import_the_flows() -> None:
     assert not any(name.startswith("bot.flows") for name in imported), imported
 
 
-def test_the_domain_imports_neither_slack_nor_http() -> None:
-    for path in (BOT / "connections").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = (
-                [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else []
-            )
-            for name in names:
-                assert not name.startswith(("slack", "bot.slack", "httpx", "bot.clients")), (
-                    f"{path.name} imports {name}"
-                )
-
-
 def test_nothing_in_the_repository_reads_the_shared_folder() -> None:
     # The folder beside the repository that a user's clone does not have; spelled in parts
     # so this test, which looks for it, does not contain it.

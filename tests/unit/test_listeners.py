@@ -42,6 +42,7 @@ class StubWork:
 
 def deps(**given: Any) -> SlackDeps:
     fields = dict.fromkeys(SlackDeps.__dataclass_fields__, Untouchable())
+    fields["subcommands"] = {}  # a plain mapping read before the ack: no call behind it
     fields.update(given)
     return SlackDeps(**fields)
 
