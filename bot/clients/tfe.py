@@ -52,7 +52,7 @@ class OAuthToken:
     created_at: str | None
 
 
-class TFEClient(DependentLists):
+class TFEClient:
     """A small client for the calls the bot makes; every method raises TFEError on failure."""
 
     def __init__(
@@ -78,6 +78,8 @@ class TFEClient(DependentLists):
             transport=transport,
         )
         self._limiter = limiter or RateLimiter(RATE_PER_SECOND)
+        # What uses a connection's tokens: lists, relinks, re-publishing.
+        self.dependents = DependentLists(self._pages, self._call)
         self._policy = policy or RetryPolicy()
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from bot.clients.tfe_errors import TFEError, TFEErrorKind
@@ -38,14 +38,23 @@ DEPENDENT_LISTS = {
 DEPENDENT_PATHS = {"workspace": "workspaces", "policy set": "policy-sets"}
 
 
+class Pages(Protocol):
+    def __call__(self, path: str, *, what: str) -> Iterator[dict[str, Any]]: ...
+
+
+class Call(Protocol):
+    def __call__(
+        self, method: str, path: str, *, what: str, json: Any = None
+    ) -> dict[str, Any]: ...
+
+
 class DependentLists:
-    """The list and relink calls; the client supplies `_pages` and `_call`."""
+    """What uses a connection's tokens: the list, relink and re-publish calls, made through
+    the Terraform client's paging and calling (TFEClient.dependents)."""
 
-    def _pages(self, path: str, *, what: str) -> Iterator[dict[str, Any]]:
-        raise NotImplementedError
-
-    def _call(self, method: str, path: str, *, what: str, json: Any = None) -> dict[str, Any]:
-        raise NotImplementedError
+    def __init__(self, pages: Pages, call: Call) -> None:
+        self._pages = pages
+        self._call = call
 
     def republish_module(
         self, organization: str, *, name: str, provider: str, identifier: str, token_id: str

@@ -43,7 +43,7 @@ def duplicates_message(
     )
 
 
-class ConnectFlow(TokenWatch):
+class ConnectFlow:
     """The steps from "connect this organization" to "TFE holds the token"."""
 
     def __init__(
@@ -63,6 +63,8 @@ class ConnectFlow(TokenWatch):
         self.pages = pages
         self.worker = worker  # names this running bot on its create claims
         self.clock = clock
+        # After the Authorize link, watching Terraform for the token.
+        self.tokens = TokenWatch(service, tfe, settings, clock)
 
     # Step 0: the request.
 
@@ -299,7 +301,7 @@ class ConnectFlow(TokenWatch):
 
         Returns whether this call moved the connection (a double click moves it once).
         """
-        return self._advance_once(
+        return self.tokens.advance_once(
             connection_id,
             State.AWAITING_AUTHORIZATION,
             expect=State.AWAITING_CALLBACK,

@@ -127,7 +127,7 @@ class HealthWatch:
         if counted is not None and self.clock.now() - counted < self.count_every:
             return
         try:
-            found = self.tfe.list_dependents(connection.organization, tokens - {""})
+            found = self.tfe.dependents.list_dependents(connection.organization, tokens - {""})
         except TFEError as error:
             log.warning(
                 "could not count what uses the connection; the last count stands",

@@ -28,12 +28,15 @@ class FlowSettings:
 
 
 class TokenWatch:
-    """Set by ConnectFlow's constructor."""
+    """After the Authorize link: is Terraform holding the token yet? (people's lane)"""
 
-    service: ConnectionService
-    tfe: TFEClient
-    settings: FlowSettings
-    clock: Clock
+    def __init__(
+        self, service: ConnectionService, tfe: TFEClient, settings: FlowSettings, clock: Clock
+    ) -> None:
+        self.service = service
+        self.tfe = tfe
+        self.settings = settings
+        self.clock = clock
 
     def authorize_opened(self, connection_id: int) -> bool:
         """The owner opened the authorize link: watch closely from now on."""
@@ -54,7 +57,7 @@ class TokenWatch:
         except TFEError as error:
             if error.kind != TFEErrorKind.NOT_FOUND:
                 raise
-            return self._advance_once(
+            return self.advance_once(
                 connection_id,
                 State.FAILED,
                 status_note=(
@@ -66,7 +69,7 @@ class TokenWatch:
         if not tokens:
             return connection, False
         token = tokens[0]
-        connection, changed = self._advance_once(
+        connection, changed = self.advance_once(
             connection_id,
             State.CONNECTED,
             note=f"TFE holds OAuth token {token.id}",
@@ -88,7 +91,7 @@ class TokenWatch:
         Their OAuth clients stay in Terraform: workspaces may still point at them."""
         closed = []
         for old in self.service.replaced_by(connection):
-            _, changed = self._advance_once(
+            _, changed = self.advance_once(
                 old.id,
                 State.CANCELLED,
                 expect=State.BROKEN,
@@ -105,7 +108,7 @@ class TokenWatch:
                 closed.append(old.id)
         return closed
 
-    def _advance_once(
+    def advance_once(
         self,
         connection_id: int,
         target: State,

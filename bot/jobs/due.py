@@ -48,7 +48,7 @@ MOVE_THREADS = 8
 MOVES = "moves"
 
 
-class DueWork(Reminders):
+class DueWork:
     """Due work in three lanes, each claiming as its threads free up: people's (token
     checks, reminders, approvals, expiries), bulk (health checks, paced to its share of the
     Terraform rate) and the outbox (messages owed to Slack)."""
@@ -87,6 +87,7 @@ class DueWork(Reminders):
         self.courier = courier
         self.clock = clock
         self.approvers = approvers
+        self.reminders = Reminders(service, notices, stall, notifier, courier, clock, approvers)
         self.worker = worker or worker_name()
         self.batch = batch
         self.parallel = parallel
@@ -269,30 +270,30 @@ class DueWork(Reminders):
             return self._next_health_check(connection)
         if not is_open(connection.state):
             return None
-        due = self.stall.due(connection, night_until=self._night(connection))
+        due = self.stall.due(connection, night_until=self.reminders.night(connection))
         if due.expire:
-            return self._expire(connection)
-        if due.reminder_slot is not None and self._cards_owed(connection):
+            return self.reminders.expire(connection)
+        if due.reminder_slot is not None and self.reminders.cards_owed(connection):
             # A reminder before the request itself would confuse the approver, and would
             # race the card for its place: remind once the cards are out.
             return self.clock.now() + timedelta(seconds=CARDS_FIRST_RETRY)
         if due.reminder_slot is not None:
-            self._remind(
+            self.reminders.remind(
                 connection, due.reminder_slot, number=due.reminder_number, escalate=due.escalate
             )
-        return _earliest(due.next_due, self.flow.next_token_check(connection))
+        return _earliest(due.next_due, self.flow.tokens.next_token_check(connection))
 
     def _watch_token(self, connection: Connection) -> Connection:
         if connection.state != State.AWAITING_AUTHORIZATION:
             return connection
-        connection, changed = self.flow.check_token(connection.id)
+        connection, changed = self.flow.tokens.check_token(connection.id)
         if changed:
             self.courier.deliver(connection.id)  # the progress message and the channel's notice
             if connection.state == State.CONNECTED:  # not when its client was found gone
-                for replaced in self.flow.close_replaced(connection):
+                for replaced in self.flow.tokens.close_replaced(connection):
                     self.courier.deliver(replaced)
                     self._plan_move(replaced, connection)
-        elif self.flow.needs_authorize_hint(connection) and (
+        elif self.flow.tokens.needs_authorize_hint(connection) and (
             self.service.mark_authorize_hint_sent(connection.id)
         ):
             self.notifier.send_authorize_hint(connection)

@@ -1,5 +1,5 @@
 """What people's lane does for a stalled connection: remind (not in the night of whoever
-gets it), escalate and expire (part of DueWork)."""
+gets it), escalate and expire."""
 
 from __future__ import annotations
 
@@ -28,17 +28,27 @@ CARDS_FIRST_RETRY = 1.0
 
 
 class Reminders:
-    """Set by DueWork's constructor."""
+    """Reminding, escalating and expiring stalled connections (DueWork hands them over)."""
 
-    service: ConnectionService
-    notices: Notices
-    stall: StallFlow
-    notifier: Notifier
-    courier: Courier
-    clock: Clock
-    approvers: Audience | None
+    def __init__(
+        self,
+        service: ConnectionService,
+        notices: Notices,
+        stall: StallFlow,
+        notifier: Notifier,
+        courier: Courier,
+        clock: Clock,
+        approvers: Audience | None,
+    ) -> None:
+        self.service = service
+        self.notices = notices
+        self.stall = stall
+        self.notifier = notifier
+        self.courier = courier
+        self.clock = clock
+        self.approvers = approvers
 
-    def _night(self, connection: Connection) -> datetime | None:
+    def night(self, connection: Connection) -> datetime | None:
         """The coming morning if a reminder now would land in the night of whoever gets it:
         the owner, or (waiting for approval) every approver."""
         if connection.state not in PEOPLE_MUST_ACT:
@@ -56,13 +66,13 @@ class Reminders:
             return min(m for m in mornings if m is not None)
         return schedule.morning_after_night(now, self.notifier.owner_zone(connection))
 
-    def _cards_owed(self, connection: Connection) -> bool:
+    def cards_owed(self, connection: Connection) -> bool:
         if connection.state != State.AWAITING_APPROVAL:
             return False
         owed = self.courier.outbox.owed(connection.id)
         return any(debt.kind == Owed.SEND_CARDS.value for debt in owed)
 
-    def _remind(
+    def remind(
         self, connection: Connection, slot: datetime, *, number: int, escalate: bool
     ) -> None:
         approval = connection.state == State.AWAITING_APPROVAL
@@ -102,7 +112,7 @@ class Reminders:
             raise
         log.info("escalated a stalled connection", extra={"connection": connection.id})
 
-    def _expire(self, connection: Connection) -> datetime | None:
+    def expire(self, connection: Connection) -> datetime | None:
         days = self.stall.policy.expire_after / 86400
         reason = (
             f"Expired after {days:g} days without progress."

@@ -91,7 +91,7 @@ class MoveWork:
             )
         else:
             try:
-                self.tfe.relink(
+                self.tfe.dependents.relink(
                     item.kind,
                     item.tfe_id,
                     token_id=move.to_token_id,

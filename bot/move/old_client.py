@@ -57,7 +57,7 @@ def _delete(
     # whatever the kept list saw named (registry modules a move does not relink among them).
     tokens = {*client.token_ids, old.oauth_token_id or "", *moves.kept_tokens(old.id)} - {""}
     try:
-        found = tfe.list_dependents(move.organization, tokens) if tokens else {}
+        found = tfe.dependents.list_dependents(move.organization, tokens) if tokens else {}
     except TFEError as error:
         return f"{error.user_message} The old client stays.", False
     unlisted = [kind for kind, listed in found.items() if listed is None]

@@ -26,7 +26,7 @@ def republish(moves: Moves, tfe: TFEClient, move: Move, user: str) -> str:
             lines.append(f"{where}: not re-published, the bot's list lacks its repository")
             continue
         try:
-            tfe.republish_module(
+            tfe.dependents.republish_module(
                 move.organization,
                 name=module.name,
                 provider=module.provider,

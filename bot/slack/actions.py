@@ -135,7 +135,7 @@ def note_authorize_opened(
     deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
 ) -> None:
     """The Authorize link button was clicked: watch TFE closely for the token from now on."""
-    if deps.flow.authorize_opened(connection.id):
+    if deps.flow.tokens.authorize_opened(connection.id):
         deps.courier.deliver(connection.id)
 
 
