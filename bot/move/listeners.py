@@ -5,7 +5,6 @@ checks it at every press."""
 from __future__ import annotations
 
 import logging
-import time
 from enum import StrEnum
 from functools import partial
 from typing import Any
@@ -19,9 +18,9 @@ from bot.deps import SlackDeps
 from bot.move import blocks
 from bot.move.republish import republish
 from bot.slack import forms, ids
-from bot.slack.actions import _action, _channel
-from bot.slack.blocks import busy_view, message_view
+from bot.slack.blocks import message_view
 from bot.slack.modals import TRIGGER_FAILED, OpenModal
+from bot.slack.preludes import action_of, channel_of, on_connection_modal
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,8 @@ def decided_already(move: Move) -> str:
 def _pressed(deps: SlackDeps, body: dict[str, Any], press: Press) -> None:
     if not deps.deliveries.first_time(body):
         return
-    user, channel = body["user"]["id"], _channel(body)
-    move_id = forms.connection_id(_action(body).get("value"))
+    user, channel = body["user"]["id"], channel_of(body)
+    move_id = forms.connection_id(action_of(body).get("value"))
     move = deps.moves.get(move_id) if move_id is not None else None
     if move is None:
         deps.notifier.tell_user(channel, user, "That move no longer exists.")
@@ -84,8 +83,8 @@ def _pressed(deps: SlackDeps, body: dict[str, Any], press: Press) -> None:
 
 def _open_republish(deps: SlackDeps, body: dict[str, Any], client: WebClient) -> None:
     """Re-publish modules pressed: the confirmation that says what it does, for approvers."""
-    user, channel = body["user"]["id"], _channel(body)
-    move_id = forms.connection_id(_action(body).get("value"))
+    user, channel = body["user"]["id"], channel_of(body)
+    move_id = forms.connection_id(action_of(body).get("value"))
     move = deps.moves.get(move_id) if move_id is not None else None
     if move is None:
         deps.notifier.tell_user(channel, user, "That move no longer exists.")
@@ -116,22 +115,21 @@ def on_republish(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackD
 def on_republish_confirmed(
     ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps
 ) -> None:
-    move_id = forms.connection_id(forms.metadata(body).get("move"))
-    title = "Re-publish modules"
-    ack(response_action="update", view=busy_view(title, "Re-publishing the modules…"))
-    modal = OpenModal(client, body["view"]["id"], time.monotonic())
-    deps.work.submit(
-        "re-publishing modules",
-        partial(_republish, deps, body, move_id, modal),
-        on_error=lambda _e: modal.show(
-            message_view(title, "Something went wrong on the bot's side; see the move's message.")
-        ),
+    on_connection_modal(
+        ack,
+        body,
+        client,
+        deps,
+        title="Re-publish modules",
+        busy="Re-publishing the modules…",
+        what="re-publishing modules",
+        step=partial(_republish, deps, body),
+        again="see the move's message.",
+        key="move",
     )
 
 
-def _republish(
-    deps: SlackDeps, body: dict[str, Any], move_id: int | None, modal: OpenModal
-) -> None:
+def _republish(deps: SlackDeps, body: dict[str, Any], modal: OpenModal, move_id: int) -> None:
     title = "Re-publish modules"
     if not deps.deliveries.first_time(body):
         return
@@ -152,7 +150,7 @@ def _republish(
 def _on(press: Press) -> Any:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
         ack()
-        user, channel = body["user"]["id"], _channel(body)
+        user, channel = body["user"]["id"], channel_of(body)
         deps.work.submit(
             press.value,
             partial(_pressed, deps, body, press),

@@ -4,7 +4,6 @@ the owner, whoever was named, or an approver (who names someone)."""
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from typing import Any
 
@@ -20,9 +19,14 @@ from bot.deps import SlackDeps
 from bot.repair import blocks as repair_blocks
 from bot.repair.store import reason_for
 from bot.slack import blocks, forms, ids
-from bot.slack.actions import _action, _channel, _for_owner
 from bot.slack.directory import USER_ID
 from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection
+from bot.slack.preludes import (
+    action_of,
+    channel_of,
+    on_connection_button,
+    on_connection_modal,
+)
 
 TITLE = "Re-authorize"
 
@@ -38,7 +42,7 @@ def reauthorize(
 ) -> None:
     """Re-authorize pressed: the owner (or whoever was named) gets the steps; an approver
     names someone; anyone else is told who can."""
-    user, channel = body["user"]["id"], _channel(body)
+    user, channel = body["user"]["id"], channel_of(body)
     if user in (connection.owner_id, connection.repair_by) and (
         deps.directory.full_member(user) is not True
     ):
@@ -109,15 +113,15 @@ def start(
 
 def on_reauthorize(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(
-        deps, body, client, "starting the re-authorization", reauthorize, urgent=True, anyone=True
+    on_connection_button(
+        deps, body, client, "starting the re-authorization", reauthorize, urgent=True
     )
 
 
 def on_repair_link(ack: Ack, body: dict[str, Any], deps: SlackDeps) -> None:
     """A link of the steps was opened: look for the new token closely from now."""
     ack()
-    connection_id = forms.connection_id(_action(body).get("value"))
+    connection_id = forms.connection_id(action_of(body).get("value"))
     if connection_id is None:
         return
     deps.work.submit(
@@ -147,34 +151,26 @@ def on_repairer_named(ack: Ack, body: dict[str, Any], client: WebClient, deps: S
     if not isinstance(named, str) or not USER_ID.fullmatch(named):
         ack(response_action="errors", errors={ids.REPAIRER: "Choose who re-authorizes."})
         return
-    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
-    if connection_id is None:
-        ack(
-            response_action="update",
-            view=blocks.message_view(TITLE, "That connection no longer exists."),
-        )
-        return
-    ack(response_action="update", view=blocks.busy_view(TITLE, "Sending the steps…"))
-    modal = OpenModal(client, body["view"]["id"], time.monotonic())
-    deps.work.submit(
-        "asking someone to re-authorize",
-        partial(_name, deps, body, connection_id, named, username, modal),
-        connection=connection_id,
-        on_error=lambda _e: modal.show(
-            blocks.message_view(
-                TITLE, "Something went wrong on the bot's side; press Re-authorize again."
-            )
-        ),
+    on_connection_modal(
+        ack,
+        body,
+        client,
+        deps,
+        title=TITLE,
+        busy="Sending the steps…",
+        what="asking someone to re-authorize",
+        step=partial(_name, deps, body, named, username),
+        again="press Re-authorize again.",
     )
 
 
 def _name(
     deps: SlackDeps,
     body: dict[str, Any],
-    connection_id: int,
     named: str,
     username: str | None,
     modal: OpenModal,
+    connection_id: int,
 ) -> None:
     connection = submitted_connection(deps, body, connection_id, modal, TITLE)
     if connection is None:

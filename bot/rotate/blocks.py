@@ -13,7 +13,7 @@ from bot.rotate.store import RotationStage
 from bot.slack import ids
 from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.blocks.kit import button, modal, section
-from bot.slack.blocks.modals import _errors_under
+from bot.slack.blocks.modals import errors_under
 from bot.slack.blocks.remedies import rotate_button
 from bot.slack.text import code, escape, fit, fit_escaped
 
@@ -88,7 +88,7 @@ def rotate_credentials_view(
     ]
     return modal(
         TITLE,
-        _errors_under(body, errors or {}),
+        errors_under(body, errors or {}),
         callback_id=ids.ROTATE_VIEW,
         submit="Rotate",
         close="Cancel",

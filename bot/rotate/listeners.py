@@ -5,7 +5,6 @@ where APPROVERS is set, another approver approves first, as for a new connection
 from __future__ import annotations
 
 import logging
-import time
 from functools import partial
 from typing import Any
 
@@ -23,9 +22,14 @@ from bot.redaction import REDACTOR
 from bot.rotate import blocks as rotate_blocks
 from bot.rotate.store import RotationStage, check_rotatable
 from bot.slack import blocks, forms, ids
-from bot.slack.actions import _action, _channel, _for_owner
 from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection
+from bot.slack.preludes import (
+    action_of,
+    channel_of,
+    on_connection_button,
+    on_connection_modal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,16 +132,14 @@ def _rotate_clicked(
 ) -> None:
     user = body["user"]["id"]
     if not deps.access.may_see(user, connection.owner_id):
-        deps.notifier.tell_user(_channel(body), user, "That connection no longer exists.")
+        deps.notifier.tell_user(channel_of(body), user, "That connection no longer exists.")
         return
-    open_rotation(deps, client, connection, user, body["trigger_id"], _channel(body))
+    open_rotation(deps, client, connection, user, body["trigger_id"], channel_of(body))
 
 
 def on_rotate(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(
-        deps, body, client, "opening the rotation", _rotate_clicked, urgent=True, anyone=True
-    )
+    on_connection_button(deps, body, client, "opening the rotation", _rotate_clicked, urgent=True)
 
 
 # Approval.
@@ -149,29 +151,21 @@ def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
     if not reason:
         ack(response_action="errors", errors={ids.ROTATE_WHY: "Say why, in a sentence."})
         return
-    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
-    if connection_id is None:
-        ack(
-            response_action="update",
-            view=blocks.message_view(TITLE, "That connection no longer exists."),
-        )
-        return
-    ack(response_action="update", view=blocks.busy_view(TITLE, "Asking the approvers…"))
-    modal = OpenModal(client, body["view"]["id"], time.monotonic())
-    deps.work.submit(
-        "asking to rotate",
-        partial(_ask, deps, body, connection_id, reason, modal),
-        connection=connection_id,
-        on_error=lambda _e: modal.show(
-            blocks.message_view(
-                TITLE, "Something went wrong on the bot's side; press Rotate again."
-            )
-        ),
+    on_connection_modal(
+        ack,
+        body,
+        client,
+        deps,
+        title=TITLE,
+        busy="Asking the approvers…",
+        what="asking to rotate",
+        step=partial(_ask, deps, body, reason),
+        again="press Rotate again.",
     )
 
 
 def _ask(
-    deps: SlackDeps, body: dict[str, Any], connection_id: int, reason: str, modal: OpenModal
+    deps: SlackDeps, body: dict[str, Any], reason: str, modal: OpenModal, connection_id: int
 ) -> None:
     connection = submitted_connection(deps, body, connection_id, modal, TITLE)
     if connection is None:
@@ -200,8 +194,8 @@ def _ask(
 def _decide(
     deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
 ) -> None:
-    user, channel = body["user"]["id"], _channel(body)
-    approve = _action(body).get("action_id") == ids.APPROVE_ROTATION
+    user, channel = body["user"]["id"], channel_of(body)
+    approve = action_of(body).get("action_id") == ids.APPROVE_ROTATION
     if not deps.access.is_approver(user):
         deps.service.record(
             connection.id, user, "refused: not an approver tried to decide a rotation"
@@ -231,13 +225,13 @@ def _decide(
 
 def on_decision(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(deps, body, client, "deciding a rotation", _decide, anyone=True)
+    on_connection_button(deps, body, client, "deciding a rotation", _decide)
 
 
 def _enter(
     deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
 ) -> None:
-    user, channel = body["user"]["id"], _channel(body)
+    user, channel = body["user"]["id"], channel_of(body)
     if (
         connection.rotation_by != user
         or connection.rotation_stage != RotationStage.AWAITING_CREDENTIALS
@@ -253,9 +247,7 @@ def _enter(
 
 def on_enter(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(
-        deps, body, client, "opening the key and secret form", _enter, urgent=True, anyone=True
-    )
+    on_connection_button(deps, body, client, "opening the key and secret form", _enter, urgent=True)
 
 
 # The new key and secret.
@@ -273,41 +265,26 @@ def on_credentials(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slac
         ack(response_action="errors", errors=errors)
         return
     assert isinstance(key, validation.Valid) and isinstance(secret, validation.Valid)
-    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
-    if connection_id is None:
-        ack(
-            response_action="update",
-            view=blocks.message_view(TITLE, "That connection no longer exists."),
-        )
-        return
-    ack(
-        response_action="update",
-        view=blocks.busy_view(
-            TITLE,
-            "Checking the consumer with Bitbucket, then giving Terraform the new key and secret…",
-        ),
-    )
-    modal = OpenModal(client, body["view"]["id"], time.monotonic())
-    deps.work.submit(
-        "rotating the key and secret",
-        partial(_rotate, deps, body, connection_id, key.value, secret.value, modal),
-        connection=connection_id,
-        on_error=lambda _e: modal.show(
-            blocks.message_view(
-                TITLE,
-                "Something went wrong on the bot's side; nothing was changed. Press Rotate again.",
-            )
-        ),
+    on_connection_modal(
+        ack,
+        body,
+        client,
+        deps,
+        title=TITLE,
+        busy="Checking the consumer with Bitbucket, then giving Terraform the new key and secret…",
+        what="rotating the key and secret",
+        step=partial(_rotate, deps, body, key.value, secret.value),
+        again="nothing was changed. Press Rotate again.",
     )
 
 
 def _rotate(
     deps: SlackDeps,
     body: dict[str, Any],
-    connection_id: int,
     key: str,
     secret: str,
     modal: OpenModal,
+    connection_id: int,
 ) -> None:
     with REDACTOR.holding(secret, key=key):
         try:

@@ -1,14 +1,12 @@
 """Button clicks on the progress message and the owner's direct messages.
 
-Every listener acks at once; the work runs on the pool, where `_for_owner` drops repeated
-deliveries, finds the connection from the button's value and lets only its owner through.
+Every listener acks at once; the work runs on the pool through the button prelude
+(bot.slack.preludes), which drops repeated deliveries and finds the connection.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -16,78 +14,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections.model import AccountKind, Connection
-from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
 from bot.deps import SlackDeps
-from bot.slack import blocks, forms, ids
+from bot.slack import blocks, ids
 from bot.slack.decisions import open_decision
 from bot.slack.ending import cancel
 from bot.slack.modals import TRIGGER_FAILED, open_request_form, open_request_form_now
-
-# What a button does once its connection is found and the clicker may act on it.
-Step = Callable[[SlackDeps, Connection, dict[str, Any], WebClient], None]
-
-
-def _action(body: dict[str, Any]) -> dict[str, Any]:
-    return (body.get("actions") or [{}])[0]
-
-
-def _channel(body: dict[str, Any]) -> str | None:
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-
-
-def _for_owner(
-    deps: SlackDeps,
-    body: dict[str, Any],
-    client: WebClient,
-    what: str,
-    step: Step,
-    *,
-    urgent: bool = False,
-    anyone: bool = False,
-) -> None:
-    """Run `step` after the ack for the connection's owner; anyone else is told so.
-
-    With `anyone`, the step decides who may (Cancel also lets approvers in).
-    """
-    user, channel = body["user"]["id"], _channel(body)
-    deps.work.submit(
-        what,
-        partial(_run_for_owner, deps, body, client, step, anyone),
-        urgent=urgent,
-        on_error=lambda _e: deps.notifier.tell_user(
-            channel,
-            user,
-            f"Something went wrong while {what}. Press the button again; "
-            "if it keeps happening, tell whoever runs the bot.",
-        ),
-    )
-
-
-def _run_for_owner(
-    deps: SlackDeps, body: dict[str, Any], client: WebClient, step: Step, anyone: bool
-) -> None:
-    if not deps.deliveries.first_time(body):
-        return
-    user, channel = body["user"]["id"], _channel(body)
-    connection_id = forms.connection_id(_action(body).get("value"))
-    try:
-        if connection_id is None:
-            raise ConnectionNotFound(0)
-        connection = deps.service.get(connection_id)
-    except ConnectionNotFound:
-        deps.notifier.tell_user(channel, user, "That connection no longer exists.")
-        return
-    if connection.owner_id != user and not anyone:
-        deps.notifier.tell_user(
-            channel,
-            user,
-            f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, "
-            "can do that. To connect another organization, run /connect-bitbucket.",
-        )
-        return
-    step(deps, connection, body, client)
-
+from bot.slack.preludes import action_of, channel_of, on_connection_button
 
 # The steps behind the buttons.
 
@@ -98,7 +31,7 @@ def open_credentials(
     """Enter Key and Secret: open the modal, while the connection still waits for them."""
     if connection.state != State.AWAITING_CREDENTIALS:
         deps.notifier.tell_user(
-            _channel(body),
+            channel_of(body),
             connection.owner_id,
             f"Connection #{connection.id} is past that step; see its progress message.",
         )
@@ -106,7 +39,7 @@ def open_credentials(
     try:
         client.views_open(trigger_id=body["trigger_id"], view=blocks.credentials_view(connection))
     except SlackApiError:
-        deps.notifier.tell_user(_channel(body), connection.owner_id, TRIGGER_FAILED)
+        deps.notifier.tell_user(channel_of(body), connection.owner_id, TRIGGER_FAILED)
 
 
 def confirm_callback(
@@ -123,7 +56,7 @@ def resend_authorize(
 ) -> None:
     if connection.state != State.AWAITING_AUTHORIZATION:
         deps.notifier.tell_user(
-            _channel(body),
+            channel_of(body),
             connection.owner_id,
             f"Connection #{connection.id} is not waiting for authorization.",
         )
@@ -162,7 +95,7 @@ def resume(
         )
     else:
         deps.notifier.tell_user(
-            _channel(body),
+            channel_of(body),
             connection.owner_id,
             f"Connection #{connection.id} has already ended ({state.words}).",
         )
@@ -173,7 +106,7 @@ def cancel_clicked(
 ) -> None:
     user = body["user"]
     said = cancel(deps, connection, user["id"], user.get("username") or user["id"])
-    deps.notifier.tell_user(_channel(body), user["id"], said)
+    deps.notifier.tell_user(channel_of(body), user["id"], said)
 
 
 def approve_clicked(
@@ -193,47 +126,61 @@ def deny_clicked(
 
 def on_resume(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(deps, body, client, "resuming the connection", resume, urgent=True)
+    on_connection_button(
+        deps, body, client, "resuming the connection", resume, urgent=True, owner_only=True
+    )
 
 
 def on_cancel(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(deps, body, client, "cancelling the connection", cancel_clicked, anyone=True)
+    on_connection_button(deps, body, client, "cancelling the connection", cancel_clicked)
 
 
 def on_enter_credentials(
     ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps
 ) -> None:
     ack()
-    _for_owner(deps, body, client, "opening the key and secret form", open_credentials, urgent=True)
+    on_connection_button(
+        deps,
+        body,
+        client,
+        "opening the key and secret form",
+        open_credentials,
+        urgent=True,
+        owner_only=True,
+    )
 
 
 def on_callback_updated(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(deps, body, client, "moving on to authorizing", confirm_callback)
+    on_connection_button(
+        deps, body, client, "moving on to authorizing", confirm_callback, owner_only=True
+    )
 
 
 def on_resend_authorize(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(deps, body, client, "sending the authorize link", resend_authorize)
+    on_connection_button(
+        deps, body, client, "sending the authorize link", resend_authorize, owner_only=True
+    )
 
 
 def on_authorize_opened(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(deps, body, client, "noting the authorize click", note_authorize_opened)
+    on_connection_button(
+        deps, body, client, "noting the authorize click", note_authorize_opened, owner_only=True
+    )
 
 
 def on_approve(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
     # Anyone may press it; open_decision lets only approvers (not the requester) through.
-    _for_owner(
-        deps, body, client, "opening the approval", approve_clicked, urgent=True, anyone=True
-    )
+    on_connection_button(deps, body, client, "opening the approval", approve_clicked, urgent=True)
 
 
 def on_deny(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
-    _for_owner(deps, body, client, "opening the denial", deny_clicked, urgent=True, anyone=True)
+    on_connection_button(deps, body, client, "opening the denial", deny_clicked, urgent=True)
 
 
 def on_home_connect(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
@@ -249,7 +196,7 @@ def reconnect(
 ) -> None:
     """A new connection prefilled from a broken one (or, after the owner left, with a
     service account), under the usual access and approval rules."""
-    service = _action(body).get("action_id", "").startswith(ids.RECONNECT_SERVICE)
+    service = action_of(body).get("action_id", "").startswith(ids.RECONNECT_SERVICE)
     open_request_form_now(
         deps,
         client,
@@ -269,9 +216,7 @@ def reconnect(
 def on_reconnect(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
     ack()
     # Owner, approvers and anyone allowed to start may reconnect; the form checks who.
-    _for_owner(
-        deps, body, client, "opening the reconnect form", reconnect, urgent=True, anyone=True
-    )
+    on_connection_button(deps, body, client, "opening the reconnect form", reconnect, urgent=True)
 
 
 def on_link(ack: Ack) -> None:
@@ -289,8 +234,8 @@ def on_start_over(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slack
         client,
         user=body["user"]["id"],
         trigger_id=body["trigger_id"],
-        channel=_channel(body) or "",
-        organization=str(_action(body).get("value") or ""),
+        channel=channel_of(body) or "",
+        organization=str(action_of(body).get("value") or ""),
     )
 
 

@@ -8,7 +8,6 @@ nothing, is answered politely, and leaves an audit row.
 from __future__ import annotations
 
 import logging
-import time
 from functools import partial
 from typing import Any
 
@@ -21,6 +20,7 @@ from bot.connections.states import State
 from bot.deps import SlackDeps
 from bot.slack import blocks, forms, ids
 from bot.slack.modals import TRIGGER_FAILED, OpenModal
+from bot.slack.preludes import on_connection_modal
 
 log = logging.getLogger(__name__)
 
@@ -114,21 +114,16 @@ def on_decision(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDe
             errors={ids.DENY_REASON: "Say why, in a sentence: the requester reads it."},
         )
         return
-    connection_id = forms.connection_id(forms.metadata(body).get("connection"))
-    if connection_id is None:
-        ack(response_action="update", view=blocks.message_view(title, NO_SUCH_REQUEST))
-        return
-    ack(response_action="update", view=blocks.busy_view(title, "Recording your decision…"))
-    modal = OpenModal(client, view["id"], time.monotonic())
-    deps.work.submit(
-        "recording a decision",
-        partial(record_decision, deps, body, connection_id, approve, note or None, modal, title),
-        connection=connection_id,
-        on_error=lambda _e: modal.show(
-            blocks.message_view(
-                title, "Something went wrong on the bot's side; press the button on the card again."
-            )
-        ),
+    on_connection_modal(
+        ack,
+        body,
+        client,
+        deps,
+        title=title,
+        busy="Recording your decision…",
+        what="recording a decision",
+        step=partial(record_decision, deps, body, approve, note or None, title),
+        again="press the button on the card again.",
     )
 
 
@@ -138,11 +133,11 @@ NO_SUCH_REQUEST = "This request no longer exists."
 def record_decision(
     deps: SlackDeps,
     body: dict[str, Any],
-    connection_id: int,
     approve: bool,
     note: str | None,
-    modal: OpenModal,
     title: str,
+    modal: OpenModal,
+    connection_id: int,
 ) -> None:
     if not deps.deliveries.first_time(body):
         return

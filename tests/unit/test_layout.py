@@ -74,3 +74,16 @@ def test_nothing_in_the_repository_reads_the_shared_folder() -> None:
     for path in files:
         text = path.read_text(errors="replace")
         assert outside not in text and beside not in text, path
+
+
+def test_no_module_imports_another_modules_private_name() -> None:
+    crossing = []
+    for path in BOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bot"):
+                crossing += [
+                    f"{path.relative_to(ROOT)}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert crossing == []

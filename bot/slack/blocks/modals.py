@@ -95,7 +95,7 @@ def _build_request_view(
         )
     if offer_add_another:
         blocks.append(add_another_input())
-    blocks = _errors_under(blocks, errors)
+    blocks = errors_under(blocks, errors)
     return modal(
         "Connect Bitbucket",
         blocks,
@@ -203,7 +203,7 @@ def _where_inputs(form: RequestForm) -> list[Block]:
     ]
 
 
-def _errors_under(blocks: list[Block], errors: dict[str, str]) -> list[Block]:
+def errors_under(blocks: list[Block], errors: dict[str, str]) -> list[Block]:
     """Put each error right under its field (for errors found after the modal was acked)."""
     out: list[Block] = []
     for block in blocks:
@@ -290,7 +290,7 @@ def credentials_view(
         blocks.append(add_another_input())
     return modal(
         "Key and Secret",
-        _errors_under(blocks, errors),
+        errors_under(blocks, errors),
         callback_id=ids.CREDENTIALS_VIEW,
         submit="Connect",
         close="Cancel",
