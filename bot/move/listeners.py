@@ -34,11 +34,9 @@ class Press(StrEnum):
 
 
 def may_decide(deps: SlackDeps, move: Move, user: str) -> bool:
-    """Approvers decide a move (never one they asked for); with no approvers, the new
-    connection's owner. The cards' buttons are shown by the same rule."""
-    if deps.access.needs_approval:
-        return deps.access.is_approver(user) and user != move.asked_by
-    return user == deps.service.get(move.to_connection_id).owner_id
+    """The rule is Access's; the new connection's owner is looked up for it."""
+    owner = deps.service.get(move.to_connection_id).owner_id
+    return deps.access.may_decide_move(user, asked_by=move.asked_by, new_owner=owner)
 
 
 def decided_already(move: Move) -> str:

@@ -31,12 +31,6 @@ from bot.slack.preludes import (
 TITLE = "Re-authorize"
 
 
-def may_name(deps: SlackDeps, user: str) -> bool:
-    """Approvers name who re-authorizes (an audited decision that can hand the connection
-    to someone else); with no approvers set, nobody but the owner, who re-authorizes."""
-    return deps.access.is_approver(user)
-
-
 def reauthorize(
     deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
 ) -> None:
@@ -66,7 +60,7 @@ def reauthorize(
         said = start(deps, connection, by=user, actor=user, username=username)
         deps.notifier.tell_user(channel, user, said)
         return
-    if not may_name(deps, user):
+    if not deps.access.may_name_repairer(user):
         deps.service.record(connection.id, user, "refused: tried to re-authorize")
         deps.notifier.tell_user(
             channel,
@@ -176,7 +170,7 @@ def _name(
     if connection is None:
         return
     user = body["user"]["id"]
-    if not may_name(deps, user):
+    if not deps.access.may_name_repairer(user):
         deps.service.record(connection.id, user, "refused: tried to name who re-authorizes")
         modal.show(blocks.message_view(TITLE, "Only an approver can name who re-authorizes."))
         return

@@ -41,20 +41,8 @@ USAGE = (
 
 
 def refusal_to_rotate(deps: SlackDeps, connection: Connection, user: str) -> str | None:
-    """Why `user` may not rotate this connection, or None."""
-    if deps.directory.full_member(user) is not True:
-        return "Only full members of this workspace can rotate a connection's key and secret."
-    if user != connection.owner_id and not deps.access.is_approver(user):
-        return (
-            f"Only <@{connection.owner_id}>, who owns connection #{connection.id}, or an approver "
-            "can rotate its key and secret."
-        )
-    if deps.access.needs_approval and deps.access.approvers.members() == [user]:
-        return (
-            "You are the only approver, and nobody approves their own request: add another "
-            "approver (APPROVERS) to rotate with approval."
-        )
-    return None
+    """Why `user` may not rotate this connection, or None (the rule is Access's)."""
+    return deps.access.refusal_to_rotate(user, connection.owner_id, connection.id)
 
 
 def find(deps: SlackDeps, which: str, user: str) -> Connection | None:

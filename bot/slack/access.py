@@ -1,4 +1,5 @@
-"""Who may do what, checked on the server at every door (README: "Approvals and who may do what").
+"""Who may do what, checked on the server at every door (README: "Approvals and who may do
+what"), day two's doors among them: one place, whichever listener asks.
 
 Starting a connection needs a person: never a Slack guest, a bot or a deactivated account,
 and someone in ALLOWED_USERS when it is set. Deciding needs an approver who is not the
@@ -78,6 +79,35 @@ class Access:
             f"This bot is set up to connect only these Terraform organizations: {listed}. "
             "Ask whoever runs the bot if you need another (setting ORGANIZATIONS)."
         )
+
+    def refusal_to_rotate(self, user: str, owner: str, connection_id: int) -> str | None:
+        """Why `user` may not rotate a connection owned by `owner`, or None: its owner or
+        an approver, a full member, and (with approvals) not the only approver."""
+        if self.directory.full_member(user) is not True:
+            return "Only full members of this workspace can rotate a connection's key and secret."
+        if user != owner and not self.is_approver(user):
+            return (
+                f"Only <@{owner}>, who owns connection #{connection_id}, or an approver "
+                "can rotate its key and secret."
+            )
+        if self.needs_approval and self.approvers.members() == [user]:
+            return (
+                "You are the only approver, and nobody approves their own request: add another "
+                "approver (APPROVERS) to rotate with approval."
+            )
+        return None
+
+    def may_name_repairer(self, user: str) -> bool:
+        """Approvers name who re-authorizes (an audited decision that can hand the connection
+        to someone else); with no approvers set, nobody does: the owner re-authorizes."""
+        return self.is_approver(user)
+
+    def may_decide_move(self, user: str, *, asked_by: str, new_owner: str) -> bool:
+        """Approvers decide a move (never one they asked for); with no approvers, the new
+        connection's owner. A move's cards show their buttons by the same rule."""
+        if self.needs_approval:
+            return self.is_approver(user) and user != asked_by
+        return user == new_owner
 
     @property
     def needs_approval(self) -> bool:
