@@ -41,7 +41,6 @@ HEARTBEAT_SECONDS = 1.0
 BULK_SHARE = 0.85
 # Threads per lane. People's work is a handful at a time; bulk work is paced by its share
 # of the rate, and enough threads keep that share busy while each call waits on Terraform.
-PEOPLE_THREADS = 8
 BULK_THREADS = 16
 OUTBOX_THREADS = 4
 MOVE_THREADS = 8
@@ -49,9 +48,10 @@ MOVES = "moves"
 
 
 class DueWork:
-    """Due work in three lanes, each claiming as its threads free up: people's (token
-    checks, reminders, approvals, expiries), bulk (health checks, paced to its share of the
-    Terraform rate) and the outbox (messages owed to Slack)."""
+    """Due work in four lanes, each claiming as its threads free up: people's (token
+    checks, reminders, approvals, expiries, re-authorizations), bulk (health checks, paced
+    to its share of the Terraform rate), the outbox (messages owed to Slack) and moves
+    (relinking items, sharing bulk's pace)."""
 
     def __init__(
         self,

@@ -53,11 +53,6 @@ class Lane(Generic[Item]):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @property
-    def in_flight(self) -> int:
-        with self._changed:
-            return self._in_flight
-
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"lane-{self.name}", daemon=True)

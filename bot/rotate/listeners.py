@@ -30,6 +30,7 @@ from bot.slack.preludes import (
     on_connection_button,
     on_connection_modal,
 )
+from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ def _rotate_held(
         modal.show(blocks.message_view(TITLE, refusal))
         return
     try:
-        deps.rotate.rotate(
+        _, report = deps.rotate.rotate(
             connection_id,
             key=key,
             secret=secret,
@@ -325,11 +326,14 @@ def _rotate_held(
         modal.show(view)
         return
     deps.courier.deliver(connection_id)  # the re-authorize steps
+    # What Bitbucket's check noticed but did not block on (the account cannot see the
+    # workspace's repositories, say) is worth knowing before re-authorizing.
+    noticed = "".join(f"\n:warning: {escape(w)}" for w in report.warnings)
     modal.show(
         blocks.message_view(
             TITLE,
             "Terraform has the new key and secret. One step left: re-authorize the connection "
-            "(tokens of the old consumer stop working). I sent you the steps in a DM.",
+            "(tokens of the old consumer stop working). I sent you the steps in a DM." + noticed,
         )
     )
 

@@ -32,10 +32,6 @@ class RotationStage(StrEnum):
 SENDING_HOLD_SECONDS = 60.0
 
 
-# A rotation is under way in these stages; the others say how the last one ended.
-UNDER_WAY = frozenset({RotationStage.AWAITING_APPROVAL, RotationStage.AWAITING_CREDENTIALS})
-
-
 class BeginsRepair(Protocol):
     """Starts a re-authorization inside a transaction (the repair feature's store)."""
 

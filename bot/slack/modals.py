@@ -24,24 +24,6 @@ TRIGGER_FAILED = (
 )
 
 
-def open_modal(
-    deps: SlackDeps,
-    client: WebClient,
-    *,
-    trigger_id: str,
-    view: dict[str, Any],
-    channel: str | None,
-    user: str,
-) -> None:
-    """Open `view` on the urgent pool; if Slack refuses, tell the user how to retry."""
-    deps.work.submit(
-        "opening a form",
-        lambda: client.views_open(trigger_id=trigger_id, view=view),
-        urgent=True,
-        on_error=lambda _e: deps.notifier.tell_user(channel, user, TRIGGER_FAILED),
-    )
-
-
 def open_request_form(
     deps: SlackDeps,
     client: WebClient,
