@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.connections.leases import Leases
 from bot.connections.model import OwedMessage
 
 # How long the sweep leaves a fresh row to the process that committed it (which claims it
@@ -95,6 +96,7 @@ class Outbox:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._leases = Leases(sessions, clock, OwedMessage)
 
     def claim_for(self, connection_id: int, worker: str, *, lease_seconds: float) -> list[Debt]:
         """Everything owed for one connection that nobody holds, due or not (sent right
@@ -109,27 +111,13 @@ class Outbox:
         self, worker: str, lease_seconds: float, *, connection_id: int | None, limit: int
     ) -> list[Debt]:
         now = self._clock.now()
-        free = or_(OwedMessage.lease_until.is_(None), OwedMessage.lease_until < now)
         with self._sessions.begin() as session:
-            query = select(OwedMessage.id).where(free).order_by(OwedMessage.id).limit(limit)
+            query = select(OwedMessage.id).order_by(OwedMessage.id).limit(limit)
             if connection_id is None:
                 query = query.where(OwedMessage.due_at <= now)
             else:
                 query = query.where(OwedMessage.connection_id == connection_id)
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(session.scalars(query))
-            if not ids:
-                return []
-            claimed = set(
-                session.scalars(
-                    update(OwedMessage)
-                    .where(OwedMessage.id.in_(ids))
-                    .where(free)
-                    .values(lease_owner=worker, lease_until=now + timedelta(seconds=lease_seconds))
-                    .returning(OwedMessage.id)
-                )
-            )
+            claimed = self._leases.claim(session, query, worker, lease_seconds)
             rows = session.scalars(
                 select(OwedMessage).where(OwedMessage.id.in_(claimed)).order_by(OwedMessage.id)
             )
@@ -179,27 +167,11 @@ class Outbox:
 
     def renew_all(self, worker: str, seconds: float) -> None:
         """Keep every claim this worker holds alive for `seconds` more (its heartbeat)."""
-        until = self._clock.now() + timedelta(seconds=seconds)
-        with self._sessions.begin() as session:
-            session.execute(
-                update(OwedMessage)
-                .where(OwedMessage.lease_owner == worker)
-                .values(lease_until=until)
-            )
+        self._leases.renew_all(worker, seconds)
 
     def release_leases(self, owners: list[str]) -> int:
         """Free what workers known to be gone held."""
-        if not owners:
-            return 0
-        with self._sessions.begin() as session:
-            result = session.execute(
-                update(OwedMessage)
-                .where(OwedMessage.lease_owner.in_(owners))
-                .values(lease_owner=None, lease_until=None)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._leases.release(owners)
 
     def lease_owners(self) -> list[str]:
-        with self._sessions.begin() as session:
-            query = select(OwedMessage.lease_owner).where(OwedMessage.lease_owner.is_not(None))
-            return sorted({str(owner) for owner in session.scalars(query.distinct())})
+        return self._leases.owners()

@@ -10,6 +10,7 @@ from typing import Any
 from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
+from bot.connections.leases import LEASE_SECONDS
 from bot.connections.model import Connection
 from bot.connections.notices import OWNER_LEFT, Notices
 from bot.connections.outbox import Debt
@@ -33,10 +34,6 @@ from bot.slack.notify import Notifier
 
 log = logging.getLogger(__name__)
 
-# How long a claim holds without a heartbeat: a replica that dies loses what it held this
-# soon, and another takes it. A live one renews all its claims every HEARTBEAT seconds.
-LEASE_SECONDS = 5.0
-HEARTBEAT_SECONDS = 1.0
 # The share of the Terraform rate bulk work may take; the rest is kept for people's work.
 BULK_SHARE = 0.85
 # Threads per lane. People's work is a handful at a time; bulk work is paced by its share

@@ -11,10 +11,11 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, ColumnElement, case, literal_column, or_, select, update
+from sqlalchemy import Boolean, ColumnElement, case, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.connections.leases import Leases
 from bot.connections.model import BULK_PREDICATE, PEOPLE_PREDICATE, Connection
 
 # The two lanes of due connections. Written out as the partial indexes say them (migration
@@ -63,6 +64,7 @@ class DueQueue:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._leases = Leases(sessions, clock, Connection)
 
     def claim_due(
         self, worker: str, *, limit: int, lease_seconds: float, lane: str | None = None
@@ -70,30 +72,16 @@ class DueQueue:
         """Lease up to `limit` connections whose next_due_at has come (in one lane, or
         either); returns their ids."""
         now = self._clock.now()
-        lease_until = now + timedelta(seconds=lease_seconds)
         with self._sessions.begin() as session:
             query = (
                 select(Connection.id)
                 .where(Connection.next_due_at <= now)
-                .where(or_(Connection.lease_until.is_(None), Connection.lease_until < now))
                 .order_by(Connection.next_due_at)
                 .limit(limit)
             )
             if lane is not None:
                 query = query.where(_LANE_WHERE[lane])
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(session.scalars(query))
-            if not ids:
-                return []
-            claimed = session.scalars(
-                update(Connection)
-                .where(Connection.id.in_(ids))
-                .where(or_(Connection.lease_until.is_(None), Connection.lease_until < now))
-                .values(lease_owner=worker, lease_until=lease_until)
-                .returning(Connection.id)
-            )
-            return sorted(claimed)
+            return self._leases.claim(session, query, worker, lease_seconds)
 
     def renew_lease(self, connection_id: int, worker: str, seconds: float) -> bool:
         """Extend this worker's claim on a connection; False if it no longer holds it."""
@@ -110,29 +98,15 @@ class DueQueue:
 
     def renew_all(self, worker: str, seconds: float) -> None:
         """Keep every claim this worker holds alive for `seconds` more (its heartbeat)."""
-        until = self._clock.now() + timedelta(seconds=seconds)
-        with self._sessions.begin() as session:
-            session.execute(
-                update(Connection).where(Connection.lease_owner == worker).values(lease_until=until)
-            )
+        self._leases.renew_all(worker, seconds)
 
     def release_leases(self, owners: list[str]) -> int:
         """Free the claims of workers known to be gone; returns how many rows were freed."""
-        if not owners:
-            return 0
-        with self._sessions.begin() as session:
-            result = session.execute(
-                update(Connection)
-                .where(Connection.lease_owner.in_(owners))
-                .values(lease_owner=None, lease_until=None)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._leases.release(owners)
 
     def lease_owners(self) -> list[str]:
         """Workers holding claims right now."""
-        with self._sessions.begin() as session:
-            query = select(Connection.lease_owner).where(Connection.lease_owner.is_not(None))
-            return sorted({str(owner) for owner in session.scalars(query.distinct())})
+        return self._leases.owners()
 
     def finish_due(
         self,

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.jobs.due import HEARTBEAT_SECONDS, DueWork
+from bot.connections.leases import HEARTBEAT_SECONDS
+from bot.jobs.due import DueWork
 from bot.slack.deliveries import Deliveries
 from bot.slack.directory import MemberDirectory
 

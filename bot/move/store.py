@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.connections.leases import Leases
 from bot.connections.model import Connection, ConnectionEvent, Dependent
 from bot.connections.move_tables import ItemStatus, Move, MoveItem, MoveState
 from bot.connections.outbox import Owed, owe
@@ -32,6 +33,7 @@ class Moves:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._leases = Leases(sessions, clock, MoveItem)
 
     def plan(
         self,
@@ -169,23 +171,10 @@ class Moves:
                 select(MoveItem.id)
                 .where(MoveItem.status == ItemStatus.PENDING)
                 .where(MoveItem.due_at <= now)
-                .where(or_(MoveItem.lease_until.is_(None), MoveItem.lease_until < now))
                 .order_by(MoveItem.due_at, MoveItem.id)
                 .limit(limit)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(session.scalars(query))
-            if not ids:
-                return []
-            claimed = session.scalars(
-                update(MoveItem)
-                .where(MoveItem.id.in_(ids))
-                .where(or_(MoveItem.lease_until.is_(None), MoveItem.lease_until < now))
-                .values(lease_owner=worker, lease_until=now + timedelta(seconds=lease_seconds))
-                .returning(MoveItem.id)
-            )
-            return sorted(claimed)
+            return self._leases.claim(session, query, worker, lease_seconds)
 
     def item(self, item_id: int) -> tuple[MoveItem, Move] | None:
         with self._sessions.begin() as session:
@@ -231,27 +220,13 @@ class Moves:
             return move, finished
 
     def renew_all(self, worker: str, seconds: float) -> None:
-        until = self._clock.now() + timedelta(seconds=seconds)
-        with self._sessions.begin() as session:
-            session.execute(
-                update(MoveItem).where(MoveItem.lease_owner == worker).values(lease_until=until)
-            )
+        self._leases.renew_all(worker, seconds)
 
     def release_leases(self, owners: Sequence[str]) -> int:
-        if not owners:
-            return 0
-        with self._sessions.begin() as session:
-            result = session.execute(
-                update(MoveItem)
-                .where(MoveItem.lease_owner.in_(list(owners)))
-                .values(lease_owner=None, lease_until=None)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._leases.release(owners)
 
     def lease_owners(self) -> list[str]:
-        with self._sessions.begin() as session:
-            query = select(MoveItem.lease_owner).where(MoveItem.lease_owner.is_not(None))
-            return sorted({str(owner) for owner in session.scalars(query.distinct())})
+        return self._leases.owners()
 
     def tally(self, move_id: int) -> Tally:
         with self._sessions.begin() as session:

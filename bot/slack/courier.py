@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from slack_sdk.errors import SlackApiError
 
+from bot.connections.leases import LEASE_SECONDS
 from bot.connections.model import Connection
 from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 # How a feature sends what it owes: the connection as it is now, and the debt's detail.
 Send = Callable[[Connection, str], None]
 
-# As due work's claims (bot/jobs/due.py): kept alive by the heartbeat, lost soon after a crash.
-LEASE_SECONDS = 5.0
 # After this many failed tries of one message, say so in the log and the audit trail.
 TELL_AFTER = 5
 # Updates that say the same thing however often they are sent.
