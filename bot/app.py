@@ -41,7 +41,7 @@ from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
 from bot.move import listeners as move
 from bot.move.cards import MoveCards
-from bot.move.flow import MoveWork, Relinks, project_scope
+from bot.move.flow import MoveLane, MoveWork, Relinks, project_scope
 from bot.move.messages import MoveMessages
 from bot.move.messages import sends as move_sends
 from bot.move.old_client import OldClientDeletion
@@ -319,9 +319,9 @@ def build_runtime(
             relinks=Relinks(moves),
         ),
         move_reminders=MoveReminders(moves, move_messages, notices, courier, stall.policy, clock),
-        moves=(
-            moves,
-            MoveWork(
+        moves=MoveLane(
+            store=moves,
+            work=MoveWork(
                 moves,
                 tfe,
                 owed=courier.deliver,

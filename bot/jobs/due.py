@@ -22,9 +22,8 @@ from bot.flows.stalled import StallFlow
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
 from bot.jobs.reminders import CARDS_FIRST_RETRY, RETRY_AFTER_FAILURE, Reminders
-from bot.move.flow import MoveWork
+from bot.move.flow import MoveLane
 from bot.move.reminders import MoveReminders
-from bot.move.store import Moves
 from bot.repair.flow import RepairWatch
 from bot.rotate.due import RotationDue
 from bot.slack.audience import Audience
@@ -68,7 +67,7 @@ class DueWork:
         health: HealthWatch | None = None,
         repair: RepairWatch | None = None,
         rotation_due: RotationDue | None = None,
-        moves: tuple[Moves, MoveWork] | None = None,
+        moves: MoveLane | None = None,
         move_reminders: MoveReminders | None = None,
         health_every: float = 21600,
         tfe_rate: float = 25.0,
@@ -160,11 +159,11 @@ class DueWork:
 
     def _claim_items(self, free: int) -> list[int]:
         assert self.moves is not None
-        return self.moves[0].claim_items(self.worker, limit=free, lease_seconds=LEASE_SECONDS)
+        return self.moves.store.claim_items(self.worker, limit=free, lease_seconds=LEASE_SECONDS)
 
     def _handle_item(self, item_id: int) -> None:
         assert self.moves is not None
-        self.moves[1].handle(item_id, self.worker)
+        self.moves.work.handle(item_id, self.worker)
 
     def _claim_owed(self, free: int) -> list[list[Debt]]:
         return self.courier.claim_due_groups(limit=free * 5)
@@ -172,7 +171,7 @@ class DueWork:
     def release_dead_claims(self) -> None:
         """At start: free what crashed runs of the bot on this host still hold, so a
         restart carries on at once instead of waiting out their leases."""
-        moves = self.moves[0] if self.moves else None
+        moves = self.moves.store if self.moves else None
         owners = sorted(
             set(self.queue.lease_owners())
             | set(self.courier.outbox.lease_owners())
@@ -213,7 +212,7 @@ class DueWork:
             self.queue.renew_all(self.worker, LEASE_SECONDS)
             self.courier.outbox.renew_all(self.worker, LEASE_SECONDS)
             if self.moves is not None:
-                self.moves[0].renew_all(self.worker, LEASE_SECONDS)
+                self.moves.store.renew_all(self.worker, LEASE_SECONDS)
         except Exception:
             log.warning("could not renew claims", extra={"worker": self.worker})
 
@@ -231,7 +230,7 @@ class DueWork:
             self.queue.release_leases([self.worker])
             self.courier.outbox.release_leases([self.worker])
             if self.moves is not None:
-                self.moves[0].release_leases([self.worker])
+                self.moves.store.release_leases([self.worker])
         except Exception:
             log.warning("could not free claims at shutdown", extra={"worker": self.worker})
 
@@ -311,7 +310,7 @@ class DueWork:
         client's token (from the kept list), for an approver to start."""
         if self.moves is None:
             return
-        if self.moves[0].plan(self.service.get(old_id), new, asked_by=new.owner_id):
+        if self.moves.store.plan(self.service.get(old_id), new, asked_by=new.owner_id):
             self.courier.deliver(new.id)
 
     def _next_health_check(self, connection: Connection) -> datetime:

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.connections.model import Connection
@@ -43,6 +44,14 @@ def refusal(error: TFEError) -> str | None:
     if error.kind == TFEErrorKind.FORBIDDEN:
         return "the bot's Terraform token may not change it (403)"
     return error.user_message
+
+
+@dataclass(frozen=True)
+class MoveLane:
+    """What the move lane needs: the store that leases items, and the work on each."""
+
+    store: Moves
+    work: MoveWork
 
 
 class MoveWork:

@@ -12,9 +12,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
-from bot.connections.live_client import CannotRepair
 from bot.connections.model import AccountKind, Connection
 from bot.connections.service import ConnectionNotFound
+from bot.connections.upkeep import CannotRepair
 from bot.deps import SlackDeps
 from bot.repair import blocks as repair_blocks
 from bot.repair.store import reason_for

@@ -11,11 +11,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.connections.live_client import RepairReason, check_has_client
 from bot.connections.model import AccountKind, Connection
 from bot.connections.outbox import Owed, owe
 from bot.connections.states import SETTLED, State
 from bot.connections.store import Store
+from bot.connections.upkeep import RepairReason, check_has_client
 
 
 def reason_for(connection: Connection, *, owner_left: bool = False) -> RepairReason:

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, InputBlock, PlainTextIn
 from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.pages import PERMISSIONS, ConsumerValues
-from bot.rotate.store import RotationStage
+from bot.connections.upkeep import RotationStage
 from bot.slack import ids
 from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.blocks.kit import button, modal, section

@@ -13,14 +13,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.connections import validation
-from bot.connections.live_client import CannotRepair
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
+from bot.connections.upkeep import CannotRepair, RotationStage
 from bot.deps import SlackDeps
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 from bot.rotate import blocks as rotate_blocks
-from bot.rotate.store import RotationStage, check_rotatable
+from bot.rotate.store import check_rotatable
 from bot.slack import blocks, forms, ids
 from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection

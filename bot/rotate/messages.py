@@ -10,8 +10,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.connections.model import Connection
 from bot.connections.outbox import Owed
+from bot.connections.upkeep import RotationStage
 from bot.rotate import blocks as rotate_blocks
-from bot.rotate.store import Rotations, RotationStage
+from bot.rotate.store import Rotations
 from bot.slack.courier import Send
 from bot.slack.notify import Notifier
 

@@ -5,7 +5,6 @@ is re-authorized (part of ConnectionService)."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import select
@@ -14,19 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.connections.card_tables import RotationCard
-from bot.connections.live_client import CannotRepair, RepairReason, check_has_client
 from bot.connections.model import AccountKind, Connection
 from bot.connections.outbox import Owed, owe
 from bot.connections.store import Store
-
-
-class RotationStage(StrEnum):
-    AWAITING_APPROVAL = "awaiting_approval"
-    AWAITING_CREDENTIALS = "awaiting_credentials"
-    SENDING = "sending"  # one submission's key and secret are on their way to Terraform
-    DENIED = "denied"
-    DONE = "done"
-
+from bot.connections.upkeep import CannotRepair, RepairReason, RotationStage, check_has_client
 
 # How long a submission holds the rotation if its process dies mid-PATCH.
 SENDING_HOLD_SECONDS = 60.0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.connections.live_client import CannotRepair
+from bot.connections.upkeep import CannotRepair
 from bot.connections.states import State
 from bot.repair.blocks import repairer_view
 from tests.fakes.bitbucket import FakeBitbucket

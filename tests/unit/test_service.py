@@ -230,7 +230,7 @@ def test_a_heal_found_while_a_repair_is_asked_is_left_to_the_repair(
 ) -> None:
     """The health watch may find the new token first; the repair watch then finishes the
     repair (one "repaired", not also a "works again")."""
-    from bot.connections.live_client import RepairReason
+    from bot.connections.upkeep import RepairReason
     from bot.repair.store import Repairs
 
     repairs = Repairs(service._sessions, service._clock)

@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlo
 
 from bot.connections.model import AccountKind, Connection, ConnectionEvent
 from bot.connections.states import SETTLED, State, is_open
+from bot.connections.upkeep import RotationStage
 from bot.slack import ids
 from bot.slack.blocks.approvals import when
 from bot.slack.blocks.kit import button, context_block, section, steps_of
@@ -283,12 +284,12 @@ def _day_two(connection: Connection) -> list[Block]:
             f"Waiting for <@{connection.repair_by}> to re-authorize it "
             f"(asked {when(connection.repair_started_at)})."
         )
-    if connection.rotation_stage == "awaiting_approval":
+    if connection.rotation_stage == RotationStage.AWAITING_APPROVAL:
         lines.append(
             f"<@{connection.rotation_by}> asked to rotate its key and secret: waiting "
             "for an approver."
         )
-    elif connection.rotation_stage == "awaiting_credentials":
+    elif connection.rotation_stage == RotationStage.AWAITING_CREDENTIALS:
         lines.append(
             f"Rotation approved: waiting for <@{connection.rotation_by}>'s new key and secret."
         )

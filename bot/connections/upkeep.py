@@ -1,5 +1,5 @@
-"""What Re-authorize and Rotate both stand on: a connection settled on an OAuth client that
-still exists, and why it is being re-authorized (a column of every connection)."""
+"""What Re-authorize and Rotate both stand on and write on a connection: it must be settled
+on an OAuth client that still exists; why it is being re-authorized; where a rotation is."""
 
 from __future__ import annotations
 
@@ -47,3 +47,11 @@ def check_has_client(connection: Connection, doing: str, done: str) -> None:
             f"cannot be {done}. Press *Reconnect* to set up a new one.",
             retryable=False,
         )
+
+
+class RotationStage(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_CREDENTIALS = "awaiting_credentials"
+    SENDING = "sending"  # one submission's key and secret are on their way to Terraform
+    DENIED = "denied"
+    DONE = "done"
