@@ -32,7 +32,6 @@ from bot.connections.service import ConnectionService
 from bot.deps import SlackDeps, provide
 from bot.flows.connect import ConnectFlow
 from bot.flows.consumer_check import ConsumerChecker
-from bot.flows.health import HealthWatch
 from bot.flows.stalled import StallFlow
 from bot.flows.token_watch import FlowSettings
 from bot.gate import SlackGate
@@ -69,6 +68,7 @@ from bot.slack.directory import MemberDirectory
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 from bot.slack.prefills import Prefills
+from bot.watch.flow import HealthWatch
 from bot.work import BackgroundWork
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ from bot.connections.outbox import Debt
 from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
 from bot.flows.connect import ConnectFlow
-from bot.flows.health import HealthWatch
 from bot.flows.stalled import StallFlow
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
@@ -30,6 +29,7 @@ from bot.slack.audience import Audience
 from bot.slack.client import in_background
 from bot.slack.courier import Courier
 from bot.slack.notify import Notifier
+from bot.watch.flow import HealthWatch
 
 log = logging.getLogger(__name__)
 

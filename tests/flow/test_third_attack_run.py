@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.connections.upkeep import CannotRepair
 from bot.connections.states import State
+from bot.connections.upkeep import CannotRepair
 from bot.repair.blocks import repairer_view
 from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver, StoredView
