@@ -68,7 +68,9 @@ from bot.slack.directory import MemberDirectory
 from bot.slack.home import Overview
 from bot.slack.notify import Notifier
 from bot.slack.prefills import Prefills
+from bot.watch import messages as watch_messages
 from bot.watch.flow import HealthWatch
+from bot.watch.store import TokenChecks
 from bot.work import BackgroundWork
 
 log = logging.getLogger(__name__)
@@ -287,6 +289,7 @@ def build_runtime(
             **repair_messages.sends(notifier),
             **rotate_messages.sends(notifier, rotations),
             **move_sends(move_messages),
+            **watch_messages.sends(notifier),
         },
     )
     due = DueWork(
@@ -308,6 +311,8 @@ def build_runtime(
             count_every=min(86400.0, 4 * settings.health_every),
             clock=clock,
             relinks=Relinks(moves),
+            checks=TokenChecks(sessions, clock),
+            health_every=settings.health_every,
         ),
         repair=RepairWatch(
             service,

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -43,6 +44,19 @@ class OAuthClient:
     callback_url: str | None
     connect_path: str | None
     token_ids: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class RepoSight:
+    """What Terraform read through a token: the repositories on one page, and the total
+    when Terraform says it."""
+
+    listed: int
+    total: int | None
+
+
+# The page the token test reads: small, since one repository is proof enough.
+SIGHT_PAGE = 20
 
 
 @dataclass(frozen=True)
@@ -207,6 +221,24 @@ class TFEClient:
                 )
             )
         return tokens
+
+    def authorized_repos(self, token_id: str) -> RepoSight:
+        """One small page of the repositories Terraform reads through a token: to answer,
+        Terraform uses the token at Bitbucket (`GET /oauth-tokens/:id/authorized-repos`, in
+        Terraform's OpenAPI description). Sent once: the health lane tries again later."""
+        body = self._call(
+            "GET",
+            f"/oauth-tokens/{quote(token_id, safe='')}/authorized-repos",
+            what=f"OAuth token {token_id}",
+            params={"page[size]": SIGHT_PAGE},
+            idempotent=False,
+        )
+        data = body.get("data")
+        listed = len(data) if isinstance(data, list) else 0
+        total = ((body.get("meta") or {}).get("pagination") or {}).get("total-count")
+        return RepoSight(
+            listed=listed, total=total if isinstance(total, int) and total >= 0 else None
+        )
 
     # Plumbing.
 
@@ -373,7 +405,13 @@ def _error_for(response: httpx.Response, *, what: str, redact: tuple[str, ...]) 
             status=status,
         )
     if status >= 500:
-        return _unavailable(status, "")
+        # Kept (scrubbed): a provider's refusal is told from an outage by these words.
+        return TFEError(
+            TFEErrorKind.UNAVAILABLE,
+            f"Terraform answered {status}. It may be busy or down; try again in a minute.",
+            status=status,
+            details=details,
+        )
     return TFEError(
         TFEErrorKind.UNEXPECTED,
         f"Terraform answered {status} unexpectedly for {what}.",

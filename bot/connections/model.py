@@ -38,6 +38,16 @@ BULK_PREDICATE = f"{SETTLED_PREDICATE} AND repair_started_at IS NULL"
 PEOPLE_PREDICATE = f"NOT ({SETTLED_PREDICATE}) OR repair_started_at IS NOT NULL"
 
 
+class HealthOutcome(StrEnum):
+    """What the last health check found when Terraform was asked to use the token."""
+
+    WORKS = "works"  # Terraform read repositories through it
+    SEES_NOTHING = "sees_nothing"  # it works, but its account sees no repository
+    REFUSED = "refused"  # Bitbucket refused it (broken after two refusals)
+    UNREACHABLE = "unreachable"  # could not check: Terraform timed out, rate-limited, 5xx
+    EXISTENCE_ONLY = "existence"  # this Terraform cannot test tokens: existence watched
+
+
 class AccountKind(StrEnum):
     """Whose Bitbucket account owns the connection."""
 
@@ -119,6 +129,12 @@ class Connection(Base):
     uses_modules: Mapped[int | None] = mapped_column(Integer)
     dependents_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     health_note: Mapped[str | None] = mapped_column(Text)
+    # Does the token work (Terraform asked to use it)? The last outcome, the refusals in a
+    # row (two a minute apart: broken), and how many repositories Terraform read through it.
+    health_outcome: Mapped[str | None] = mapped_column(String(16))  # HealthOutcome
+    health_refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    health_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    repos_seen: Mapped[int | None] = mapped_column(Integer)
     # The health watch found the OAuth client itself gone (not only its token): nothing can
     # be re-authorized, only replaced.
     client_gone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

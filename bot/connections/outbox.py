@@ -50,6 +50,7 @@ class Owed(StrEnum):
     ROTATION_CARDS = "rotation_cards"  # approvers' cards for a rotation: sent, or updated
     MOVE = "move"  # a move's one message: dry run, progress, report (detail: the move's id)
     ROTATION_DECISION = "rotation_decision"  # who asked hears the decision (approved: go on)
+    SEES_NOTHING = "sees_nothing"  # the owner: the token works but sees no repository
     OWNER_CHANGED = "owner_changed"  # the old owner hears who owns it now (detail: old owner)
 
 

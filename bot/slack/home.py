@@ -140,12 +140,7 @@ class Overview:
             return None
         if not self._live_looks.allow(viewer):
             checked = connection.health_checked_at
-            return (
-                f"Checked {checked:%Y-%m-%d %H:%M} UTC by the health watch"
-                + (f": {connection.health_note}" if connection.health_note else ": all well.")
-                if checked
-                else None
-            )
+            return f"Health watch: {view.token_sight(connection)}." if checked else None
         try:
             tokens = self.tfe.list_oauth_tokens(connection.oauth_client_id)
         except TFEError as error:

@@ -79,6 +79,14 @@ class FakeTFE(FakeServer):
         self._window: list[float] = []
         self._minted = 0  # tokens made by reauthorize(), each a second later than the last
         self._issued: dict[str, str] = {}  # the last token id each client was given
+        # Does the token work? `authorized-repos` lists `repos` for a live token. A token
+        # Bitbucket no longer accepts answers as `revoked[token]` says: HashiCorp publishes
+        # nothing on it, so the fake answers each plausible way ("422", "401", "500": an
+        # errors document naming the provider; "empty": an empty list). `no_token_test`: a
+        # Terraform without the endpoint (404 for every token).
+        self.repos = [f"acme-team/repo-{n}" for n in range(3)]
+        self.revoked: dict[str, str] = {}
+        self.no_token_test = False
         self._rate_lock = threading.Lock()
         base = "/api/v2"
         self.route("GET", base + r"/organizations", self._list_orgs)
@@ -89,6 +97,9 @@ class FakeTFE(FakeServer):
         self.route("DELETE", base + r"/oauth-clients/(?P<id>[^/]+)", self._delete_client)
         self.route("PATCH", base + r"/oauth-clients/(?P<id>[^/]+)", self._update_client)
         self.route("GET", base + r"/oauth-clients/(?P<id>[^/]+)/oauth-tokens", self._tokens)
+        self.route(
+            "GET", base + r"/oauth-tokens/(?P<id>[^/]+)/authorized-repos", self._authorized_repos
+        )
         # What links to repositories through a token: per organization, per list.
         self.linked: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for path in ("workspaces", "policy-sets", "registry-modules"):
@@ -126,6 +137,7 @@ class FakeTFE(FakeServer):
         with self.lock:
             token_id = "ot-" + secrets.token_hex(8)
             self._issued[client_id] = token_id
+            self.revoked.pop(token_id, None)  # a fresh authorization works again
             self.clients[client_id].tokens.append(
                 {
                     "id": token_id,
@@ -155,6 +167,7 @@ class FakeTFE(FakeServer):
             last = client.tokens[0]["id"] if client.tokens else self._issued.get(client_id)
             token_id = last if same_id and last else "ot-" + secrets.token_hex(8)
             self._issued[client_id] = token_id
+            self.revoked.pop(token_id, None)  # a fresh authorization works again
             client.tokens[:] = [
                 {
                     "id": token_id,
@@ -595,6 +608,31 @@ class FakeTFE(FakeServer):
                         if repo.get("oauth-token-id") in tokens:
                             item["attributes"]["vcs-repo"] = None
         return True
+
+    def _authorized_repos(self, request: Request, match: re.Match[str]) -> Reply:
+        token = match["id"]
+        with self.lock:
+            live = any(t["id"] == token for c in self.clients.values() for t in c.tokens)
+            how = self.revoked.get(token)
+            repos = list(self.repos)
+        if self.no_token_test or not live:
+            return _error(404, "not found")
+        refused = "Bitbucket refused the OAuth token: the VCS provider returned 401 Unauthorized"
+        if how in ("422", "401"):
+            return _error(int(how), "VCS provider error", refused)
+        if how == "500":
+            return _error(500, "internal error", f"{refused} (while listing repositories)")
+        items = [] if how == "empty" else [
+            {
+                "id": name,
+                "type": "authorized-repos",
+                "attributes": {"name": name, "display-identifier": name},
+            }
+            for name in repos
+        ]
+        page = self._page(items, request)
+        page.setdefault("meta", {}).setdefault("pagination", {})["total-count"] = len(items)
+        return Reply(200, page, content_type=JSONAPI)
 
     def _tokens(self, request: Request, match: re.Match[str]) -> Reply:
         client = self.clients.get(match["id"])

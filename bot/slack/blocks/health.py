@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import ActionsBlock
 from bot.connections.model import Connection
 from bot.slack import ids
 from bot.slack.blocks.kit import button, section
-from bot.slack.blocks.remedies import reauthorize_button, reconnect_button
+from bot.slack.blocks.remedies import reauthorize_button, remedy_buttons
 from bot.slack.blocks.status import linked, ownership
 from bot.slack.text import code, escape, fit_escaped
 
@@ -24,18 +24,16 @@ def broken_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
             "The OAuth client itself is gone, so it cannot be re-authorized: press *Reconnect* "
             "to set up a new connection with the same settings."
         )
-        elements = [reconnect_button(connection)]
     else:
         remedy = (
             "Press *Re-authorize* to repair it in place: the same OAuth client gets a new "
             "token and "
             + (f"the {used} stay linked." if used else "everything linked stays linked.")
-            + " *Reconnect* sets up a new client instead (what uses this one must then be moved)."
+            + " If that does not help, *Rotate* gives the same client a new consumer key and "
+            "secret. *Reconnect* sets up a new client instead (what uses this one must then be "
+            "moved)."
         )
-        elements = [
-            reauthorize_button(connection),
-            reconnect_button(connection, primary=False),
-        ]
+    elements = remedy_buttons(connection)
     text = (
         f":rotating_light: *The Bitbucket connection of {org} is broken* (#{connection.id}, "
         f"owner <@{connection.owner_id}>, {ownership(connection)}).\n"

@@ -33,7 +33,7 @@ from bot.slack.blocks.kit import (
     steps_of,
     warnings,
 )
-from bot.slack.blocks.remedies import reconnect_button
+from bot.slack.blocks.remedies import remedy_buttons
 from bot.slack.text import code, escape, fit, fit_escaped
 
 # The progress message: one per connection, updated in place.
@@ -271,10 +271,7 @@ def progress_message(
         blocks.append(
             ActionsBlock(
                 block_id="broken",
-                elements=[
-                    reconnect_button(connection),
-                    cancel_button(connection),
-                ],
+                elements=[*remedy_buttons(connection), cancel_button(connection)],
             )
         )
         text = f"The Bitbucket connection of {escape(org)} is broken"

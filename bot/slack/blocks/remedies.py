@@ -23,3 +23,17 @@ def rotate_button(connection: Connection) -> ButtonElement:
 def reconnect_button(connection: Connection, *, primary: bool = True) -> ButtonElement:
     """Reconnect: a new connection (a new client, then a move), when the client is gone."""
     return button("Reconnect", ids.RECONNECT, value=str(connection.id), primary=primary)
+
+
+def remedy_buttons(connection: Connection) -> list[ButtonElement]:
+    """A broken connection's remedies, cheapest first, the same on every surface:
+    Re-authorize while the client exists (workspaces stay linked), Rotate (a new key and
+    secret on the same client), and Reconnect last (a new client, then a move), or alone
+    when the client is gone."""
+    if connection.client_gone or not connection.oauth_client_id:
+        return [reconnect_button(connection)]
+    return [
+        reauthorize_button(connection),
+        rotate_button(connection),
+        reconnect_button(connection, primary=False),
+    ]

@@ -8,14 +8,14 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock, PlainTextObject
 
-from bot.connections.model import AccountKind, Connection, ConnectionEvent
+from bot.connections.model import AccountKind, Connection, ConnectionEvent, HealthOutcome
 from bot.connections.states import SETTLED, State, is_open
 from bot.connections.upkeep import RotationStage
 from bot.slack import ids
 from bot.slack.blocks.approvals import when
 from bot.slack.blocks.kit import button, context_block, section, steps_of
 from bot.slack.blocks.progress import cancel_button
-from bot.slack.blocks.remedies import reauthorize_button, reconnect_button, rotate_button
+from bot.slack.blocks.remedies import reauthorize_button, remedy_buttons, rotate_button
 from bot.slack.text import code, escape, fit_escaped
 
 MESSAGE_BLOCKS = 50
@@ -105,6 +105,34 @@ def fit_escaped_lines(title: str, lines: list[str], tail: str) -> str:
     return text + tail
 
 
+def token_sight(connection: Connection) -> str:
+    """The last health check in words: does Terraform's token work at Bitbucket?"""
+    checked = when(connection.health_checked_at) if connection.health_checked_at else "never"
+    outcome = connection.health_outcome
+    if connection.state == State.BROKEN:
+        return f"last health check {checked}: broken"
+    if outcome == HealthOutcome.WORKS:
+        n = connection.repos_seen
+        seen = f"{n} repositor{'y' if n == 1 else 'ies'}" if n is not None else "repositories"
+        return f"Terraform reads {seen} through it, checked {checked}"
+    if outcome == HealthOutcome.SEES_NOTHING:
+        who = code(connection.authorized_as) if connection.authorized_as else "the account"
+        return (
+            f"works, but {who} that authorized it sees no repository (checked {checked}): "
+            "re-authorize with an account that has access"
+        )
+    if outcome == HealthOutcome.REFUSED:
+        return f"Bitbucket refused its token at the last check ({checked}); checking again"
+    if outcome == HealthOutcome.UNREACHABLE:
+        return f"last checked {checked}: could not reach Terraform"
+    if outcome == HealthOutcome.EXISTENCE_ONLY:
+        return (
+            f"checked {checked}: this Terraform does not let the bot test the token; only its "
+            "existence is watched"
+        )
+    return f"last health check {checked}: healthy"
+
+
 def connection_line(connection: Connection, next_reminder: datetime | None) -> str:
     """One connection in a line or two: number, organization, state, step, owner, age."""
     line = (
@@ -115,8 +143,7 @@ def connection_line(connection: Connection, next_reminder: datetime | None) -> s
     if next_reminder is not None and is_open(connection.state):
         line += f" · next reminder {when(next_reminder)}"
     if connection.health_checked_at is not None:
-        result = "broken" if connection.health_note else "healthy"
-        line += f" · last health check {when(connection.health_checked_at)}: {result}"
+        line += f" · {token_sight(connection)}"
     used = uses(connection)
     if used is not None:
         line += f" · used by {used}"
@@ -296,8 +323,8 @@ def _day_two(connection: Connection) -> list[Block]:
     if connection.credentials_set_at is not None:
         lines.append(f"Key and secret set {when(connection.credentials_set_at)}.")
     found: list[Block] = [context_block(" ".join(lines))] if lines else []
-    if connection.client_gone:
-        elements = [reconnect_button(connection)]
+    if connection.client_gone or connection.state == State.BROKEN:
+        elements = remedy_buttons(connection)
     else:
         elements = [
             reauthorize_button(connection, primary=False),
