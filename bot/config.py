@@ -20,6 +20,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -137,6 +138,9 @@ BaseUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(_without_trai
 SlackIds = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_slack_ids)]
 OrganizationPatterns = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_organization_patterns)]
 Seconds = PositiveFloat
+# The health watch's longest interval: its checks keep the token in use (Bitbucket drops
+# an authorization left unused for three months).
+HEALTH_EVERY_MAX = 30 * 86400
 
 # Said after "NAME is required: " when a required setting is missing.
 _REQUIRED_HINTS = {
@@ -195,6 +199,16 @@ class Settings(BaseSettings):
             data = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
             return {k: v for k, v in data.items() if v != ""}
         return data
+
+    @field_validator("health_every")
+    @classmethod
+    def _health_keeps_the_token_in_use(cls, value: float) -> float:
+        if value > HEALTH_EVERY_MAX:
+            raise ValueError(
+                "must be at most 30 days (2592000 seconds): each check is a use of the token "
+                "by Terraform, and Bitbucket drops an authorization left unused for three months"
+            )
+        return value
 
     @model_validator(mode="after")
     def _signing_secret_or_app_token(self) -> Settings:

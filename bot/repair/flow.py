@@ -8,9 +8,10 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.clients.tfe import OAuthToken, TFEClient, TFEError, TFEErrorKind
+from bot.clients.token_answers import Answer, classify
 from bot.clock import Clock
 from bot.connections import schedule
-from bot.connections.model import Connection
+from bot.connections.model import Connection, HealthOutcome
 from bot.connections.service import ConnectionService
 from bot.move.flow import Relinks
 from bot.repair.store import Repairs
@@ -77,6 +78,10 @@ class RepairWatch:
             )
             return stopped, True
         fresh = [t for t in tokens if is_new(t, connection)]
+        if connection.health_outcome == HealthOutcome.REFUSED:
+            # Broken because Bitbucket refused the token, which is still listed: only a
+            # token Terraform can use repairs it, not the refused one seen again.
+            fresh = [t for t in fresh if self._works(t.id)]
         if not fresh:
             if self.clock.now() - started >= self.give_up_after:
                 return self.repairs.stop_repair(
@@ -100,6 +105,18 @@ class RepairWatch:
                     repaired, connection.repair_from_token or connection.oauth_token_id
                 )
         return repaired, changed
+
+    def _works(self, token_id: str) -> bool:
+        """Can Terraform use this token at Bitbucket? (Where this Terraform cannot test
+        tokens, a new one is taken on trust, as before; an outage is tried again later.)"""
+        try:
+            self.tfe.authorized_repos(token_id)
+        except TFEError as error:
+            answer = classify(error)
+            if answer == Answer.OUTAGE:
+                raise
+            return answer == Answer.NOT_THERE
+        return True
 
     def next_check(self, connection: Connection) -> datetime | None:
         """Often right after the ask, slower later, as for a first authorization."""

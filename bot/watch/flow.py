@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clients.tfe import RepoSight, TFEClient, TFEError, TFEErrorKind
+from bot.clients.token_answers import Answer, classify, in_words
 from bot.clock import Clock, SystemClock
 from bot.connections.dependents import Dependents
 from bot.connections.model import Connection, HealthOutcome
@@ -19,7 +20,6 @@ from bot.connections.outbox import Owed
 from bot.connections.service import ConnectionService
 from bot.connections.states import InvalidTransition, State
 from bot.move.flow import Relinks
-from bot.watch.outcome import Answer, classify, in_words
 from bot.watch.store import TokenChecks
 
 log = logging.getLogger(__name__)

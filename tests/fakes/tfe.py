@@ -622,14 +622,18 @@ class FakeTFE(FakeServer):
             return _error(int(how), "VCS provider error", refused)
         if how == "500":
             return _error(500, "internal error", f"{refused} (while listing repositories)")
-        items = [] if how == "empty" else [
-            {
-                "id": name,
-                "type": "authorized-repos",
-                "attributes": {"name": name, "display-identifier": name},
-            }
-            for name in repos
-        ]
+        items = (
+            []
+            if how == "empty"
+            else [
+                {
+                    "id": name,
+                    "type": "authorized-repos",
+                    "attributes": {"name": name, "display-identifier": name},
+                }
+                for name in repos
+            ]
+        )
         page = self._page(items, request)
         page.setdefault("meta", {}).setdefault("pagination", {})["total-count"] = len(items)
         return Reply(200, page, content_type=JSONAPI)

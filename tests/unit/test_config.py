@@ -205,3 +205,14 @@ def test_tfe_rate_is_read_and_checked() -> None:
     assert load_settings(BASE).tfe_rate == 25
     with pytest.raises(ConfigError, match=r"^TFE_RATE must be greater than 0, got '0'"):
         load_settings({**BASE, "TFE_RATE": "0"})
+
+
+def test_health_every_above_thirty_days_is_refused_with_the_reason() -> None:
+    from bot.config import ConfigError, load_settings
+
+    base = {"SLACK_BOT_TOKEN": "xoxb-fake", "SLACK_SIGNING_SECRET": "fake", "TFE_TOKEN": "fake"}
+    assert load_settings({**base, "HEALTH_EVERY": "2592000"}).health_every == 2592000
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**base, "HEALTH_EVERY": "2592001"})
+    assert str(refused.value).startswith("HEALTH_EVERY must be at most 30 days")
+    assert "unused for three months" in str(refused.value)

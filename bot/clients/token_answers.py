@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from bot.clients.tfe import TFEError, TFEErrorKind
+from bot.clients.tfe_errors import TFEError, TFEErrorKind
 
 # Words in Terraform's errors that put the failure at the VCS provider, not at Terraform.
 _PROVIDER = re.compile(r"bitbucket|vcs|provider|oauth|repositor", re.IGNORECASE)
