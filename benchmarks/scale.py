@@ -54,6 +54,8 @@ def connections_rows(count: int, *, state: str, clients: list[str] | None, now: 
             "account_kind": "service_account",
             "state": state,
             "oauth_client_id": clients[i] if clients else None,
+            # The fake's hand-made clients all hold this token: the working check uses it.
+            "oauth_token_id": "ot-byhand" if clients else None,
             "duplicates_acknowledged": False,
             "created_at": long_ago,
             "updated_at": long_ago + timedelta(seconds=i),
@@ -127,7 +129,8 @@ def health_round(url: str, label: str, size: int, replicas: int) -> None:
         time.sleep(0.2)
     took = time.monotonic() - started
     watcher.join(timeout=5)
-    checks = len(tfe.requests_to("GET", r"/api/v2/oauth-clients/oc-byhand[0-9a-f]+"))
+    checks = size  # each connection checked once this round
+    tested = len(tfe.requests_to("GET", r"/api/v2/oauth-tokens/[^/]+/authorized-repos"))
     refused = tfe.refused_for_rate
     calls = len([r for r in tfe.requests if r.path.startswith("/api/v2/")]) - refused
     expected = calls / TFE_RATE
@@ -140,7 +143,8 @@ def health_round(url: str, label: str, size: int, replicas: int) -> None:
     print(
         f"health round ({label}, {replicas} replica{'s' if replicas > 1 else ''}, {size:,} "
         f"connected, TFE_RATE={TFE_RATE}): {took:.1f} s ({took / expected:.2f} x calls / "
-        f"TFE_RATE; {calls / max(1, checks):.1f} calls a check), "
+        f"TFE_RATE; {calls / max(1, checks):.2f} calls a check, {tested:,} of them token "
+        "tests), "
         f"{calls / took:.1f} Terraform calls/s ({calls / took / TFE_RATE:.0%} of TFE_RATE), "
         f"{refused} answered 429; a reminder due meanwhile went out "
         f"{late} after it was due"
