@@ -51,17 +51,23 @@ def replace_connection(
     fake_tfe: FakeTFE,
     bot: RunningBot,
     old: str,
+    *,
+    approval: bool = True,
     **more: str,
 ) -> str:
-    """Reconnect the broken #1 and carry #2 to connected; returns #2's token id."""
+    """Reconnect the broken #1 and carry #2 to connected (through an approver's approval,
+    unless `approval` is off: no APPROVERS); returns #2's token id."""
     broken = eventually(lambda: channel(fake_slack, "is broken"), timeout=10)[0]
     slack.click("Reconnect", user=OWNER, found=button_in(broken, "Reconnect"))
     form = slack.wait_for_view(
         OWNER, lambda v: v.get("callback_id") == "connect_request" and "acme-team" in json.dumps(v)
     )
-    slack.submit(form, {**SERVICE, WHY: REASON, **more})
-    slack.wait_for_view_text(OWNER, "waits for an approver")
-    approve(slack)
+    if approval:
+        slack.submit(form, {**SERVICE, WHY: REASON, **more})
+        slack.wait_for_view_text(OWNER, "waits for an approver")
+        approve(slack)
+    else:
+        slack.submit(form, {**SERVICE, **more})
     seen = set(fake_slack.views)
     slack.click("Enter Key and Secret", user=OWNER)
     credentials = eventually(

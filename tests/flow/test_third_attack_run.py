@@ -19,15 +19,8 @@ from tests.fakes.slack import FakeSlack, SlackDriver, StoredView
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import (
     CHANNEL,
-    KEY,
     OWNER,
-    REASON,
-    SECRET,
-    SERVICE,
     STRANGER,
-    WHY,
-    approve,
-    open_form,
 )
 from tests.flow.test_health import APPROVER, channel_says, connected
 from tests.flow.test_move import decide_move, first_connection, move_card, replace_connection
@@ -123,12 +116,7 @@ def test_with_no_approvers_another_member_can_neither_re_authorize_nor_name_hims
 def test_ownership_goes_to_whoever_opened_the_steps_not_to_whoever_was_named_last(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
-    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=f"{APPROVER} {OTHER_APPROVER}")
-    slack = SlackDriver(fake_slack, bot.url)
-    slack.submit(open_form(slack), {**SERVICE, WHY: REASON})
-    slack.wait_for_view_text(OWNER, "waits for an approver")
-    approve(slack)
-    client_id = connected(slack, fake_slack, fake_tfe, bot, values=False)
+    bot, slack, client_id, _ = first_connection(make_bot, fake_slack, fake_tfe)
     fake_tfe.clients[client_id].tokens.clear()
     broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
 
@@ -165,12 +153,7 @@ def test_ownership_goes_to_whoever_opened_the_steps_not_to_whoever_was_named_las
 def test_nobody_opened_the_steps_so_the_owner_keeps_the_connection(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
-    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=f"{APPROVER} {OTHER_APPROVER}")
-    slack = SlackDriver(fake_slack, bot.url)
-    slack.submit(open_form(slack), {**SERVICE, WHY: REASON})
-    slack.wait_for_view_text(OWNER, "waits for an approver")
-    approve(slack)
-    client_id = connected(slack, fake_slack, fake_tfe, bot, values=False)
+    bot, slack, client_id, _ = first_connection(make_bot, fake_slack, fake_tfe)
     fake_tfe.clients[client_id].tokens.clear()
     broken = eventually(lambda: dm(fake_slack, OWNER, "is broken"), timeout=10)[0]
     slack.click("Re-authorize", user=APPROVER, found=button_in(broken, "Re-authorize"))
@@ -250,12 +233,7 @@ def approved_rotation(
 ) -> tuple[RunningBot, SlackDriver, str, Any]:
     """Connected with two approvers; the owner asked to rotate and one approved: returns
     the owner's "approved" DM with its Enter Key and Secret button."""
-    bot = make_bot(HEALTH_EVERY="0.3", APPROVERS=f"{APPROVER} {OTHER_APPROVER}")
-    slack = SlackDriver(fake_slack, bot.url)
-    slack.submit(open_form(slack), {**SERVICE, WHY: REASON})
-    slack.wait_for_view_text(OWNER, "waits for an approver")
-    approve(slack)
-    client_id = connected(slack, fake_slack, fake_tfe, bot, values=False)
+    bot, slack, client_id, _ = first_connection(make_bot, fake_slack, fake_tfe)
     fake_bitbucket.add_consumer(NEW_KEY, NEW_SECRET, owner="svc-terraform")
     slack.command("rotate 1", user=OWNER, channel=CHANNEL)
     why = slack.wait_for_view(OWNER, lambda v: v.get("callback_id") == "rotate_request")
@@ -446,7 +424,7 @@ def test_without_approvers_the_owner_decides_on_a_card(
     fake_tfe.link(ORG, "workspaces", "svc-0", token, identifier="acme-team/svc-0")
     eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 1, timeout=10)
     fake_tfe.delete_client(client_id)
-    reconnect_without_approval(slack, fake_slack, fake_tfe, bot, client_id)
+    replace_connection(slack, fake_slack, fake_tfe, bot, client_id, approval=False)
     # A member who is not the owner cannot start it with a forged press.
     card = eventually(lambda: move_card(fake_slack, OWNER, "to the new connection?"))[0]
     slack.click("Move workspaces", user=STRANGER, found=button_in(card, "Move workspaces"))
@@ -454,31 +432,6 @@ def test_without_approvers_the_owner_decides_on_a_card(
     assert bot.runtime.moves.get(1).state == "planned"  # type: ignore[union-attr]
     decide_move(slack, fake_slack, OWNER, "Move workspaces")
     eventually(lambda: move_card(fake_slack, OWNER, "Move of acme-infra done"), timeout=20)
-
-
-def reconnect_without_approval(
-    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, bot: RunningBot, old: str
-) -> str:
-    broken = eventually(lambda: channel_says(fake_slack, "is broken"), timeout=10)[0]
-    slack.click("Reconnect", user=OWNER, found=button_in(broken, "Reconnect"))
-    form = slack.wait_for_view(
-        OWNER, lambda v: v.get("callback_id") == "connect_request" and "acme-team" in json.dumps(v)
-    )
-    slack.submit(form, SERVICE)
-    seen = set(fake_slack.views)
-    slack.click("Enter Key and Secret", user=OWNER)
-    credentials = eventually(
-        lambda: [
-            v
-            for key, v in list(fake_slack.views.items())
-            if key not in seen and v.view.get("callback_id") == "connect_credentials"
-        ]
-    )[0]
-    slack.submit(credentials, {"Key": KEY, "Secret": SECRET})
-    new = eventually(lambda: [c for c in fake_tfe.bitbucket_clients(ORG) if c.id != old])[0]
-    token = fake_tfe.authorize(new.id)
-    eventually(lambda: bot.runtime.service.get(2).state == "connected", timeout=10)
-    return token
 
 
 def test_a_planned_move_nobody_decides_is_reminded_then_expires(
@@ -491,7 +444,7 @@ def test_a_planned_move_nobody_decides_is_reminded_then_expires(
     fake_tfe.link(ORG, "workspaces", "svc-0", token, identifier="acme-team/svc-0")
     eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 1, timeout=10)
     fake_tfe.delete_client(client_id)
-    reconnect_without_approval(slack, fake_slack, fake_tfe, bot, client_id)
+    replace_connection(slack, fake_slack, fake_tfe, bot, client_id, approval=False)
     first = eventually(lambda: move_card(fake_slack, OWNER, "to the new connection?"))[0]
     # Nobody decides: a reminder after STALL_AFTER, the expiry after EXPIRE_AFTER.
     reminder = eventually(lambda: move_card(fake_slack, OWNER, "Reminder: Move"), timeout=10)
