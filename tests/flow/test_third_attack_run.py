@@ -150,6 +150,8 @@ def test_ownership_goes_to_whoever_opened_the_steps_not_to_whoever_was_named_las
     assert any("ownership passed from <@U1OWNER> to <@U5KEEPER>" in n for n in notes)
 
 
+# Nothing here depends on the database: one is enough.
+@pytest.mark.sqlite_only
 def test_nobody_opened_the_steps_so_the_owner_keeps_the_connection(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
@@ -298,6 +300,8 @@ def test_two_key_submissions_after_one_approval_send_one_patch(
 # 4. A rotation submitted after its connection was replaced: refused before any PATCH.
 
 
+# Nothing here depends on the database: one is enough.
+@pytest.mark.sqlite_only
 def test_a_rotation_of_a_connection_no_longer_settled_is_refused_before_the_patch(
     make_bot: Callable[..., RunningBot],
     fake_slack: FakeSlack,
@@ -327,6 +331,8 @@ def test_a_rotation_of_a_connection_no_longer_settled_is_refused_before_the_patc
 # 5. A re-authorization under a new token id after the Re-authorize watch gave up.
 
 
+# Nothing here depends on the database: one is enough.
+@pytest.mark.sqlite_only
 def test_a_late_re_authorization_under_a_new_id_relinks_everything_once(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
@@ -414,6 +420,8 @@ def test_an_approver_outside_the_channel_gets_a_card_and_a_late_one_hears_who_de
             assert "Move workspaces" not in json.dumps(card.blocks), user
 
 
+# Nothing here depends on the database: one is enough.
+@pytest.mark.sqlite_only
 def test_without_approvers_the_owner_decides_on_a_card(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
@@ -434,6 +442,8 @@ def test_without_approvers_the_owner_decides_on_a_card(
     eventually(lambda: move_card(fake_slack, OWNER, "Move of acme-infra done"), timeout=20)
 
 
+# Nothing here depends on the database: one is enough.
+@pytest.mark.sqlite_only
 def test_a_planned_move_nobody_decides_is_reminded_then_expires(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:

@@ -109,6 +109,7 @@ def test_one_refusal_then_a_success_says_nothing(
     assert not channel_says(fake_slack, "is broken") and not dm(fake_slack, OWNER, "is broken")
 
 
+@pytest.mark.sqlite_only
 def test_an_outage_of_terraform_never_breaks_a_connection(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
@@ -125,6 +126,7 @@ def test_an_outage_of_terraform_never_breaks_a_connection(
     fake_tfe.clear_faults()
 
 
+@pytest.mark.sqlite_only
 def test_a_terraform_without_the_token_test_watches_existence_only(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
@@ -141,6 +143,7 @@ def test_a_terraform_without_the_token_test_watches_existence_only(
     assert len(fake_tfe.requests_to("GET", REPOS)) == asked  # not asked again within the day
 
 
+@pytest.mark.sqlite_only
 def test_a_token_whose_account_sees_nothing_warns_the_owner_once(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
 ) -> None:
