@@ -278,7 +278,7 @@ def build_runtime(
     moves = Moves(sessions, clock)
     repairs = Repairs(sessions, clock)
     rotations = Rotations(sessions, clock, repairs)
-    move_messages = MoveMessages(notifier, moves, service, MoveCards(sessions))
+    move_messages = MoveMessages(notifier, moves, service, MoveCards(sessions), access)
     courier = Courier(
         Outbox(sessions, clock),
         notifier,

@@ -26,6 +26,7 @@ from bot.move.blocks import (
 )
 from bot.move.cards import MoveCards
 from bot.move.store import Moves
+from bot.slack.access import Access
 from bot.slack.courier import Send
 from bot.slack.dm_cards import card_metadata
 from bot.slack.notify import Notifier
@@ -35,9 +36,15 @@ log = logging.getLogger(__name__)
 
 class MoveMessages:
     def __init__(
-        self, notifier: Notifier, moves: Moves, service: ConnectionService, cards: MoveCards
+        self,
+        notifier: Notifier,
+        moves: Moves,
+        service: ConnectionService,
+        cards: MoveCards,
+        access: Access,
     ) -> None:
         self.notifier = notifier
+        self.access = access
         self.client = notifier.client
         self.moves = moves
         self.service = service
@@ -45,11 +52,15 @@ class MoveMessages:
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
     def deciders(self, move: Move) -> list[str]:
-        """Who decides a move: the approvers, or the new connection's owner where none are
-        set. The same rule the buttons are checked by (bot.move.listeners.may_decide)."""
-        if self.notifier.approvers.everyone:
-            return [self.service.get(move.to_connection_id).owner_id]
-        return [user for user in self.notifier.approvers.members() if user != move.asked_by]
+        """Who decides a move: whoever Access says may (the rule the buttons are checked by),
+        among the approvers, or the new connection's owner where none are set."""
+        owner = self.service.get(move.to_connection_id).owner_id
+        people = self.access.approvers.members() if self.access.needs_approval else [owner]
+        return [
+            user
+            for user in people
+            if self.access.may_decide_move(user, asked_by=move.asked_by, new_owner=owner)
+        ]
 
     def show(self, move_id: int, *, sweep: bool = False) -> None:
         """Post or update the channel's message and every card; with `sweep` (what the

@@ -153,18 +153,30 @@ def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
     )
 
 
-def _ask(
-    deps: SlackDeps, body: dict[str, Any], reason: str, modal: OpenModal, connection_id: int
-) -> None:
+def _may_rotate(
+    deps: SlackDeps, body: dict[str, Any], connection_id: int, modal: OpenModal
+) -> Connection | None:
+    """A rotation form's connection, once per submission, if its sender may rotate it (a
+    refusal is recorded and shown in the modal)."""
     connection = submitted_connection(deps, body, connection_id, modal, TITLE)
     if connection is None:
-        return
+        return None
     user = body["user"]["id"]
     refusal = refusal_to_rotate(deps, connection, user)
     if refusal is not None:
         deps.service.record(connection.id, user, "refused: tried to rotate")
         modal.show(blocks.message_view(TITLE, refusal))
+        return None
+    return connection
+
+
+def _ask(
+    deps: SlackDeps, body: dict[str, Any], reason: str, modal: OpenModal, connection_id: int
+) -> None:
+    connection = _may_rotate(deps, body, connection_id, modal)
+    if connection is None:
         return
+    user = body["user"]["id"]
     try:
         deps.rotations.ask_rotation(connection_id, by=user, reason=reason, needs_approval=True)
     except CannotRepair as problem:
@@ -290,15 +302,10 @@ def _rotate_held(
     secret: str,
     modal: OpenModal,
 ) -> None:
-    connection = submitted_connection(deps, body, connection_id, modal, TITLE)
+    connection = _may_rotate(deps, body, connection_id, modal)
     if connection is None:
         return
     user = body["user"]["id"]
-    refusal = refusal_to_rotate(deps, connection, user)
-    if refusal is not None:
-        deps.service.record(connection.id, user, "refused: tried to rotate")
-        modal.show(blocks.message_view(TITLE, refusal))
-        return
     try:
         _, report = deps.rotate.rotate(
             connection_id,

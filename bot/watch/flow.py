@@ -106,8 +106,7 @@ class HealthWatch:
     def _works(self, connection: Connection, sight: RepoSight) -> tuple[Connection, bool]:
         seen = sight.total if sight.total is not None else sight.listed
         outcome = HealthOutcome.WORKS if sight.listed else HealthOutcome.SEES_NOTHING
-        self.checks.worked(connection.id, outcome, seen)
-        self.service.record_health(connection.id, None)
+        self.checks.worked(connection.id, outcome, seen)  # the check's one write
         self._count_dependents(connection, {connection.oauth_token_id or ""})
         if connection.state == State.BROKEN:
             log.info("connection works again", extra={"connection": connection.id})

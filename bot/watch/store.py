@@ -27,6 +27,8 @@ class TokenChecks(Store):
             connection.health_refusals = 0
             connection.health_refused_at = None
             connection.health_checked_at = now
+            connection.health_note = None
+            connection.client_gone = False
 
     def could_not_check(self, connection_id: int) -> None:
         """An outage (timeout, 429, a 5xx that does not name the provider): nothing is said."""
