@@ -187,9 +187,9 @@ def migrate() -> int:
 
 def audit(since: str | None, organization: str | None, fmt: str) -> int:
     """Write the audit trail to standard output."""
-    from bot import audit as trail
     from bot import db
     from bot.connections.queries import Queries
+    from bot.status import audit as trail
 
     try:
         start = trail.parse_since(since) if since else None

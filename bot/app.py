@@ -15,11 +15,16 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine, text
 
 from bot import db
+from bot.approve.store import ApprovalCards
 from bot.clients.bitbucket import BitbucketClient
 from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.connections.cards import ApprovalCards
+from bot.connect import buttons, submissions
+from bot.connect.consumer_check import ConsumerChecker
+from bot.connect.flow import ConnectFlow
+from bot.connect.prefills import Prefills
+from bot.connect.token_watch import FlowSettings
 from bot.connections.dependents import Dependents
 from bot.connections.member_changes import MemberChanges
 from bot.connections.member_lists import MemberLists
@@ -30,10 +35,6 @@ from bot.connections.queries import Queries
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
 from bot.deps import SlackDeps, provide
-from bot.flows.connect import ConnectFlow
-from bot.flows.consumer_check import ConsumerChecker
-from bot.flows.stalled import StallFlow
-from bot.flows.token_watch import FlowSettings
 from bot.gate import SlackGate
 from bot.jobs.due import BULK_SHARE, DueWork
 from bot.jobs.queue import DueQueue, worker_name
@@ -47,6 +48,7 @@ from bot.move.old_client import OldClientDeletion
 from bot.move.old_client_claims import OldClients
 from bot.move.reminders import MoveReminders
 from bot.move.store import Moves
+from bot.remind.flow import StallFlow
 from bot.repair import listeners as repair
 from bot.repair import messages as repair_messages
 from bot.repair.flow import RepairWatch
@@ -57,7 +59,7 @@ from bot.rotate.due import RotationDue
 from bot.rotate.flow import RotateFlow
 from bot.rotate.store import Rotations
 from bot.shared_rate import SharedRateLimiter
-from bot.slack import actions, commands, events, views
+from bot.slack import commands, events
 from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.bolt_app import SharedClientApp
@@ -65,9 +67,8 @@ from bot.slack.client import SlackClient, slack_client
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
 from bot.slack.directory import MemberDirectory
-from bot.slack.home import Overview
 from bot.slack.notify import Notifier
-from bot.slack.prefills import Prefills
+from bot.status.home import Overview
 from bot.watch import messages as watch_messages
 from bot.watch.flow import HealthWatch
 from bot.watch.store import TokenChecks
@@ -369,8 +370,8 @@ def build_runtime(
     app.use(provide(deps))
     commands.register(app)
     events.register(app)
-    views.register(app)
-    actions.register(app)
+    submissions.register(app)
+    buttons.register(app)
     repair.register(app)
     rotate.register(app)
     move.register(app)

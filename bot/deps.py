@@ -10,13 +10,14 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.connect.flow import ConnectFlow
+from bot.connect.prefills import Prefills
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
-from bot.flows.connect import ConnectFlow
-from bot.flows.stalled import StallFlow
 from bot.move.old_client import OldClientDeletion
 from bot.move.store import Moves
+from bot.remind.flow import StallFlow
 from bot.repair.store import Repairs
 from bot.rotate.flow import RotateFlow
 from bot.rotate.store import Rotations
@@ -24,9 +25,8 @@ from bot.slack.access import Access
 from bot.slack.courier import Courier
 from bot.slack.deliveries import Deliveries
 from bot.slack.directory import MemberDirectory
-from bot.slack.home import Overview
 from bot.slack.notify import Notifier
-from bot.slack.prefills import Prefills
+from bot.status.home import Overview
 from bot.work import BackgroundWork
 
 # A feature's subcommand: (deps, client, the command's body, the word after it).

@@ -10,19 +10,19 @@ from typing import Any
 from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
+from bot.connect.flow import ConnectFlow
 from bot.connections.leases import LEASE_SECONDS
 from bot.connections.model import Connection
 from bot.connections.notices import OWNER_LEFT, Notices
 from bot.connections.outbox import Debt
 from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
-from bot.flows.connect import ConnectFlow
-from bot.flows.stalled import StallFlow
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
-from bot.jobs.reminders import CARDS_FIRST_RETRY, RETRY_AFTER_FAILURE, Reminders
 from bot.move.flow import MoveLane
 from bot.move.reminders import MoveReminders
+from bot.remind.due import CARDS_FIRST_RETRY, RETRY_AFTER_FAILURE, Reminders
+from bot.remind.flow import StallFlow
 from bot.repair.flow import RepairWatch
 from bot.rotate.due import RotationDue
 from bot.slack.audience import Audience

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
+from bot.connect.consumer_check import ConsumerChecker, ConsumerReport
 from bot.connections.model import Connection
-from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 from bot.rotate.store import Rotations

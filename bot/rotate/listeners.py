@@ -12,6 +12,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.approve.blocks import REASON_MAX
 from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
@@ -22,7 +23,6 @@ from bot.redaction import REDACTOR
 from bot.rotate import blocks as rotate_blocks
 from bot.rotate.store import check_rotatable
 from bot.slack import blocks, forms, ids
-from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection
 from bot.slack.preludes import (
     action_of,

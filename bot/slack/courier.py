@@ -21,8 +21,8 @@ from bot.connections.service import ConnectionService
 from bot.connections.states import State
 from bot.redaction import REDACTOR
 from bot.slack.client import in_background, refusable
-from bot.slack.home import Overview
 from bot.slack.notify import Notifier
+from bot.status.home import Overview
 
 log = logging.getLogger(__name__)
 

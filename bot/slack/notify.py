@@ -12,8 +12,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.approve.store import ApprovalCards
 from bot.connections import schedule
-from bot.connections.cards import ApprovalCards
 from bot.connections.model import Connection
 from bot.connections.pages import Pages
 from bot.connections.service import ConnectionService

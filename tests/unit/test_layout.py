@@ -15,7 +15,7 @@ def _tree(path: str) -> ast.Module:
 
 
 def test_register_functions_only_wire_listeners() -> None:
-    for module in ("slack/actions.py", "slack/views.py", "slack/commands.py"):
+    for module in ("connect/buttons.py", "connect/submissions.py", "slack/commands.py"):
         register = next(
             node
             for node in _tree(module).body

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from bot.connect import buttons, submissions
 from bot.deps import SlackDeps
-from bot.slack import actions, commands, events, ids, views
+from bot.slack import commands, events, ids
 
 
 class Recorder:
@@ -90,7 +91,9 @@ def test_a_command_acks_first_and_leaves_the_form_to_the_pool() -> None:
 
 def test_empty_key_and_secret_are_refused_on_their_fields() -> None:
     ack = Recorder()
-    views.on_credentials(ack, credentials_body("", "", {"connection": 1}), Untouchable(), deps())  # type: ignore[arg-type]
+    submissions.on_credentials(
+        ack, credentials_body("", "", {"connection": 1}), Untouchable(), deps()
+    )  # type: ignore[arg-type]
     assert ack.calls[0]["response_action"] == "errors"
     assert set(ack.calls[0]["errors"]) == {ids.KEY, ids.SECRET}
 
@@ -99,7 +102,7 @@ def test_empty_key_and_secret_are_refused_on_their_fields() -> None:
 def test_a_tampered_connection_id_is_no_connection(metadata: object) -> None:
     ack = Recorder()
     body = credentials_body("key123", "fake-secret-value", metadata)
-    views.on_credentials(ack, body, Untouchable(), deps())  # type: ignore[arg-type]
+    submissions.on_credentials(ack, body, Untouchable(), deps())  # type: ignore[arg-type]
     assert ack.calls[0]["response_action"] == "update"
     assert "no longer exists" in json.dumps(ack.calls[0]["view"])
 
@@ -107,7 +110,7 @@ def test_a_tampered_connection_id_is_no_connection(metadata: object) -> None:
 def test_a_button_acks_before_any_work() -> None:
     ack, work = Recorder(), StubWork()
     body = {"user": {"id": "U1"}, "actions": [{"value": "7"}], "channel": {"id": "C1"}}
-    actions.on_resume(ack, body, Untouchable(), deps(work=work))  # type: ignore[arg-type]
+    buttons.on_resume(ack, body, Untouchable(), deps(work=work))  # type: ignore[arg-type]
     assert ack.calls == [{}] and work.submitted == ["resuming the connection"]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack import prefills
-from bot.slack.prefills import Prefills
+from bot.connect import prefills
+from bot.connect.prefills import Prefills
 
 
 class Clock:

@@ -1,6 +1,6 @@
 """Block Kit for every message and modal the bot shows, built with slack_sdk's typed models."""
 
-from bot.slack.blocks.approvals import (
+from bot.approve.blocks import (
     COMMENT_MAX,
     approval_card,
     approve_view,
@@ -10,8 +10,13 @@ from bot.slack.blocks.approvals import (
     earlier_card,
     sole_approver_note,
 )
-from bot.slack.blocks.kit import RequestForm, context_block
-from bot.slack.blocks.messages import (
+from bot.connect.blocks import (
+    cancel_button,
+    consumer_instructions,
+    progress_message,
+    step_blocks,
+)
+from bot.connect.message_blocks import (
     authorize_hint,
     authorize_message,
     connected_announcement,
@@ -20,7 +25,7 @@ from bot.slack.blocks.messages import (
     reminder_message,
     wrong_account_message,
 )
-from bot.slack.blocks.modals import (
+from bot.connect.modal_blocks import (
     ADD_ANOTHER_LABEL,
     busy_view,
     client_created_view,
@@ -29,12 +34,7 @@ from bot.slack.blocks.modals import (
     request_view,
     started_view,
 )
-from bot.slack.blocks.progress import (
-    cancel_button,
-    consumer_instructions,
-    progress_message,
-    step_blocks,
-)
+from bot.slack.blocks.kit import RequestForm, context_block
 
 __all__ = [
     "ADD_ANOTHER_LABEL",

@@ -11,14 +11,14 @@ from typing import Any
 
 from bot.clients.tfe import BITBUCKET_CLOUD, OAuthClient, TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock
+from bot.connect.consumer_check import ConsumerChecker, ConsumerReport
+from bot.connect.refusals import credentials_problem, names_uuid
+from bot.connect.token_watch import FlowSettings, TokenWatch
 from bot.connections.model import Connection
 from bot.connections.outbox import Owed
 from bot.connections.pages import Pages, client_name
 from bot.connections.service import ConnectionService
 from bot.connections.states import State
-from bot.flows.consumer_check import ConsumerChecker, ConsumerReport
-from bot.flows.refusals import credentials_problem, names_uuid
-from bot.flows.token_watch import FlowSettings, TokenWatch
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 

@@ -14,8 +14,8 @@ from bot.connections.outbox import Owed
 from bot.connections.schedule import PEOPLE_MUST_ACT
 from bot.connections.service import ConnectionService
 from bot.connections.states import State
-from bot.flows.stalled import StallFlow
 from bot.problems import Problem
+from bot.remind.flow import StallFlow
 from bot.slack.audience import Audience
 from bot.slack.courier import Courier
 from bot.slack.notify import Notifier

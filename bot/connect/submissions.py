@@ -16,6 +16,8 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.approve.listeners import on_decision
+from bot.connect.flow import ADD_ANOTHER, duplicates_message
 from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.service import (
@@ -26,11 +28,9 @@ from bot.connections.service import (
 )
 from bot.connections.states import State
 from bot.deps import SlackDeps
-from bot.flows.connect import ADD_ANOTHER, duplicates_message
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 from bot.slack import blocks, forms, ids
-from bot.slack.decisions import on_decision
 from bot.slack.modals import OpenModal
 from bot.slack.text import escape
 

@@ -10,14 +10,14 @@ from slack_sdk.models.blocks import (
     Block,
 )
 
+from bot.connect.blocks import cancel_button
 from bot.connections.model import AccountKind, Connection
 from bot.connections.states import State
 from bot.slack import ids
 from bot.slack.blocks.kit import button, context_block, section, step_number, steps_of
-from bot.slack.blocks.progress import cancel_button
 from bot.slack.blocks.remedies import reauthorize_button
-from bot.slack.blocks.status import linked, ownership
 from bot.slack.text import code, escape
+from bot.status.blocks import linked, ownership
 
 
 def authorize_message(connection: Connection, link: str) -> tuple[str, list[dict[str, Any]]]:

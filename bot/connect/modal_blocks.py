@@ -15,11 +15,11 @@ from slack_sdk.models.blocks import (
     RadioButtonsElement,
 )
 
+from bot.approve.blocks import REASON_MAX
 from bot.connections import validation
 from bot.connections.model import AccountKind, Connection
 from bot.connections.states import State
 from bot.slack import ids
-from bot.slack.blocks.approvals import REASON_MAX
 from bot.slack.blocks.kit import (
     RequestForm,
     error_context,

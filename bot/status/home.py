@@ -20,7 +20,7 @@ from bot.connections.queries import Queries
 from bot.connections.service import ConnectionNotFound, ConnectionService
 from bot.connections.states import State
 from bot.slack.access import Access
-from bot.slack.blocks import status as view
+from bot.status import blocks as view
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.approve.listeners import open_decision
 from bot.connections.model import AccountKind, Connection
 from bot.connections.states import State
 from bot.deps import SlackDeps
 from bot.slack import blocks, ids
-from bot.slack.decisions import open_decision
 from bot.slack.ending import cancel
 from bot.slack.modals import TRIGGER_FAILED, open_request_form, open_request_form_now
 from bot.slack.preludes import action_of, channel_of, on_connection_button

@@ -8,13 +8,13 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock, PlainTextObject
 
+from bot.approve.blocks import when
+from bot.connect.blocks import cancel_button
 from bot.connections.model import AccountKind, Connection, ConnectionEvent, HealthOutcome
 from bot.connections.states import SETTLED, State, is_open
 from bot.connections.upkeep import RotationStage
 from bot.slack import ids
-from bot.slack.blocks.approvals import when
 from bot.slack.blocks.kit import button, context_block, section, steps_of
-from bot.slack.blocks.progress import cancel_button
 from bot.slack.blocks.remedies import reauthorize_button, remedy_buttons, rotate_button
 from bot.slack.text import code, escape, fit_escaped
 

@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
+from bot.approve.blocks import decision_line, decision_section, mentions
 from bot.connections.model import AccountKind, Connection
 from bot.connections.pages import (
     PERMISSIONS,
@@ -23,7 +24,6 @@ from bot.connections.pages import (
 )
 from bot.connections.states import State, is_open
 from bot.slack import ids
-from bot.slack.blocks.approvals import decision_line, decision_section, mentions
 from bot.slack.blocks.kit import (
     HEADER_MAX,
     button,
