@@ -15,21 +15,24 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine, text
 
 from bot import db
+from bot.approve import listeners as approve
+from bot.approve.messages import ApprovalMessages
 from bot.approve.store import ApprovalCards
 from bot.clients.bitbucket import BitbucketClient
+from bot.clients.consumer_check import ConsumerChecker
 from bot.clients.tfe import TFEClient
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.connect import buttons, submissions
-from bot.connect.consumer_check import ConsumerChecker
+from bot.connect import buttons, command, submissions
 from bot.connect.flow import ConnectFlow
+from bot.connect.messages import ConnectMessages
 from bot.connect.prefills import Prefills
 from bot.connect.token_watch import FlowSettings
 from bot.connections.dependents import Dependents
 from bot.connections.member_changes import MemberChanges
 from bot.connections.member_lists import MemberLists
 from bot.connections.notices import Notices
-from bot.connections.outbox import Outbox
+from bot.connections.outbox import Outbox, Owed
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.schedule import StallPolicy
@@ -48,6 +51,8 @@ from bot.move.old_client import OldClientDeletion
 from bot.move.old_client_claims import OldClients
 from bot.move.reminders import MoveReminders
 from bot.move.store import Moves
+from bot.remind import messages as remind_messages
+from bot.remind.due import Reminders
 from bot.remind.flow import StallFlow
 from bot.repair import listeners as repair
 from bot.repair import messages as repair_messages
@@ -59,12 +64,12 @@ from bot.rotate.due import RotationDue
 from bot.rotate.flow import RotateFlow
 from bot.rotate.store import Rotations
 from bot.shared_rate import SharedRateLimiter
-from bot.slack import commands, events
+from bot.slack import events
 from bot.slack.access import Access
 from bot.slack.audience import Audience
 from bot.slack.bolt_app import SharedClientApp
 from bot.slack.client import SlackClient, slack_client
-from bot.slack.courier import Courier
+from bot.slack.courier import Courier, Send
 from bot.slack.deliveries import Deliveries
 from bot.slack.directory import MemberDirectory
 from bot.slack.notify import Notifier
@@ -100,6 +105,7 @@ class Runtime:
     deliveries: Deliveries
     flow: ConnectFlow
     notifier: Notifier
+    approvals: ApprovalMessages  # approvers' cards, where each is
     courier: Courier
     work: BackgroundWork
     app: App
@@ -108,6 +114,7 @@ class Runtime:
     bitbucket: BitbucketClient
     directory: MemberDirectory
     moves: Moves
+    dependents: Dependents  # what uses each connection's token, as last counted
     repairs: Repairs
     rotations: Rotations
     old_clients: OldClientDeletion
@@ -231,14 +238,9 @@ def build_runtime(
         organizations=settings.organizations,
         directory=directory,
     )
-    notifier = Notifier(
-        client,
-        service,
-        pages,
-        poll_every=settings.token_poll_every,
-        approvers=approvers,
-        cards=ApprovalCards(sessions),
-    )
+    notifier = Notifier(client, service, pages, approvers=approvers)
+    connect_messages = ConnectMessages(notifier, poll_every=settings.token_poll_every)
+    approval_messages = ApprovalMessages(notifier, ApprovalCards(sessions))
     work = BackgroundWork()
     # Bolt copies its base logger's level to every logger it makes, and at DEBUG/INFO it
     # logs request and response bodies; a modal submission's body holds the secret.
@@ -280,19 +282,19 @@ def build_runtime(
     repairs = Repairs(sessions, clock)
     rotations = Rotations(sessions, clock, repairs)
     move_messages = MoveMessages(notifier, moves, service, MoveCards(sessions), access)
-    courier = Courier(
-        Outbox(sessions, clock),
-        notifier,
-        service,
-        worker,
-        overview,
-        features={
-            **repair_messages.sends(notifier),
-            **rotate_messages.sends(notifier, rotations),
-            **move_sends(move_messages),
-            **watch_messages.sends(notifier),
-        },
-    )
+    senders: dict[Owed, Send] = {
+        **connect_messages.sends(),
+        **approval_messages.sends(),
+        **remind_messages.sends(notifier),
+        **overview.sends(),
+        **repair_messages.sends(notifier),
+        **rotate_messages.sends(notifier, rotations),
+        **move_sends(move_messages),
+        **watch_messages.sends(notifier),
+    }
+    if unsent := set(Owed) - set(senders):  # a kind nobody sends would stay owed forever
+        raise RuntimeError(f"no sender for {sorted(unsent)}")
+    courier = Courier(Outbox(sessions, clock), service, worker, senders)
     due = DueWork(
         service,
         DueQueue(sessions, clock),
@@ -302,6 +304,17 @@ def build_runtime(
         notifier,
         courier,
         clock,
+        reminders=Reminders(
+            service,
+            notices,
+            stall,
+            notifier,
+            courier,
+            clock,
+            approvers,
+            remind_approvers=approval_messages.remind_approvers,
+        ),
+        authorize_hint=connect_messages.send_authorize_hint,
         approvers=approvers,
         worker=worker,
         health=HealthWatch(
@@ -353,6 +366,7 @@ def build_runtime(
         flow=flow,
         stall=stall,
         notifier=notifier,
+        connect_messages=connect_messages,
         courier=courier,
         work=work,
         access=access,
@@ -368,10 +382,11 @@ def build_runtime(
         old_clients=OldClientDeletion(moves, OldClients(sessions, clock), service, tfe),
     )
     app.use(provide(deps))
-    commands.register(app)
+    command.register(app)
     events.register(app)
     submissions.register(app)
     buttons.register(app)
+    approve.register(app)
     repair.register(app)
     rotate.register(app)
     move.register(app)
@@ -383,6 +398,7 @@ def build_runtime(
         deliveries=deliveries,
         flow=flow,
         notifier=notifier,
+        approvals=approval_messages,
         courier=courier,
         work=work,
         app=app,
@@ -391,6 +407,7 @@ def build_runtime(
         bitbucket=bitbucket,
         directory=directory,
         moves=moves,
+        dependents=dependents,
         old_clients=deps.old_clients,
         repairs=repairs,
         rotations=rotations,

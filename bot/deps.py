@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.connect.flow import ConnectFlow
+from bot.connect.messages import ConnectMessages
 from bot.connect.prefills import Prefills
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
@@ -41,7 +42,8 @@ class SlackDeps:
     deliveries: Deliveries
     flow: ConnectFlow
     stall: StallFlow
-    notifier: Notifier
+    notifier: Notifier  # where messages go (DMs, ephemeral notes)
+    connect_messages: ConnectMessages  # the progress message, Authorize link, step for Resume
     courier: Courier  # sends what state changes owe Slack
     work: BackgroundWork
     access: Access  # who may start, decide, cancel; which organizations

@@ -15,23 +15,9 @@ from slack_sdk.models.blocks import (
 from bot.connections.model import AccountKind, Connection
 from bot.connections.states import State
 from bot.slack import ids
-from bot.slack.blocks.kit import button, context_block, modal, section
+from bot.slack.blocks.describe import decision_line, when
+from bot.slack.blocks.kit import COMMENT_MAX, REASON_MAX, button, context_block, modal, section
 from bot.slack.text import code, escape, fit_escaped
-
-REASON_MAX = 1000
-COMMENT_MAX = 1000
-
-
-def when(moment: datetime) -> str:
-    """A date Slack shows in each reader's own time zone."""
-    stamp = int(moment.timestamp())
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
-
-
-def mentions(approvers: tuple[str, ...]) -> str:
-    """Approver user ids and user group ids as Slack mentions."""
-    return ", ".join(f"<!subteam^{a}>" if a.startswith("S") else f"<@{a}>" for a in approvers)
 
 
 def _request_lines(connection: Connection) -> str:
@@ -58,18 +44,6 @@ def _request_lines(connection: Connection) -> str:
         f"*Existing Bitbucket Cloud clients:* {existing}\n"
         f"*Why:* {fit_escaped(connection.reason or 'not given', REASON_MAX + 100)}"
     )
-
-
-def decision_line(connection: Connection) -> str:
-    """What happened to the request, for cards, the progress message and the requester."""
-    if connection.decided_by and connection.decided_at:
-        verb = "Approved" if connection.state != State.DENIED else "Denied"
-        line = f"*{verb}* by <@{connection.decided_by}> {when(connection.decided_at)}"
-        if connection.decision_note:
-            said = "Reason" if verb == "Denied" else "Comment"
-            line += f"\n*{said}:* {fit_escaped(connection.decision_note, COMMENT_MAX + 100)}"
-        return line
-    return f"This request ended without a decision ({connection.state.words})."
 
 
 def approval_card(connection: Connection, approver: str) -> tuple[str, list[dict[str, Any]]]:
@@ -104,10 +78,6 @@ def _deny_button(connection: Connection) -> Any:
     deny = button("Deny", ids.DENY, value=str(connection.id))
     deny.style = "danger"
     return deny
-
-
-def decision_section(connection: Connection) -> Block:
-    return section(decision_line(connection))
 
 
 def approve_view(connection: Connection) -> dict[str, Any]:

@@ -11,16 +11,18 @@ import logging
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.approve.blocks import approve_view, deny_view
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.states import State
 from bot.deps import SlackDeps
-from bot.slack import blocks, forms, ids
+from bot.slack import forms, ids
+from bot.slack.blocks.kit import COMMENT_MAX, message_view
 from bot.slack.modals import TRIGGER_FAILED, OpenModal
-from bot.slack.preludes import on_connection_modal
+from bot.slack.preludes import on_connection_button, on_connection_modal
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def open_decision(
     if refusal is not None:
         deps.notifier.tell_user(channel, user, refusal)
         return
-    view = blocks.approve_view(connection) if approve else blocks.deny_view(connection)
+    view = approve_view(connection) if approve else deny_view(connection)
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)
     except Exception:
@@ -107,7 +109,7 @@ def on_decision(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDe
     approve = view.get("callback_id") == ids.APPROVE_VIEW
     title = "Approve connection" if approve else "Deny connection"
     note = str(forms.value(body, ids.COMMENT if approve else ids.DENY_REASON).get("value") or "")
-    note = note.strip()[: blocks.COMMENT_MAX]
+    note = note.strip()[:COMMENT_MAX]
     if not approve and not note:
         ack(
             response_action="errors",
@@ -145,4 +147,34 @@ def record_decision(
         said = decide(deps, connection_id, body["user"]["id"], approve=approve, note=note)
     except ConnectionNotFound:
         said = NO_SUCH_REQUEST
-    modal.show(blocks.message_view(title, said))
+    modal.show(message_view(title, said))
+
+
+def approve_clicked(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    open_decision(deps, connection, body, client, approve=True)
+
+
+def deny_clicked(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
+) -> None:
+    open_decision(deps, connection, body, client, approve=False)
+
+
+def on_approve(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    # Anyone may press it; open_decision lets only approvers (not the requester) through.
+    on_connection_button(deps, body, client, "opening the approval", approve_clicked, urgent=True)
+
+
+def on_deny(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    ack()
+    on_connection_button(deps, body, client, "opening the denial", deny_clicked, urgent=True)
+
+
+def register(app: App) -> None:
+    app.action(ids.numbered(ids.APPROVE))(on_approve)
+    app.action(ids.numbered(ids.DENY))(on_deny)
+    app.view(ids.APPROVE_VIEW)(on_decision)
+    app.view(ids.DENY_VIEW)(on_decision)

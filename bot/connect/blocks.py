@@ -7,14 +7,11 @@ from typing import Any
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
-    ButtonElement,
-    ConfirmObject,
     DividerBlock,
     HeaderBlock,
     PlainTextObject,
 )
 
-from bot.approve.blocks import decision_line, decision_section, mentions
 from bot.connections.model import AccountKind, Connection
 from bot.connections.pages import (
     PERMISSIONS,
@@ -24,6 +21,7 @@ from bot.connections.pages import (
 )
 from bot.connections.states import State, is_open
 from bot.slack import ids
+from bot.slack.blocks.describe import decision_line, decision_section, mentions
 from bot.slack.blocks.kit import (
     HEADER_MAX,
     button,
@@ -33,7 +31,7 @@ from bot.slack.blocks.kit import (
     steps_of,
     warnings,
 )
-from bot.slack.blocks.remedies import remedy_buttons
+from bot.slack.blocks.remedies import cancel_button, remedy_buttons
 from bot.slack.text import code, escape, fit, fit_escaped
 
 # The progress message: one per connection, updated in place.
@@ -86,23 +84,6 @@ def consumer_instructions(values: ConsumerValues) -> str:
         f"• Permissions:\n{permissions}\n"
         "Save it, click its name to see the *Key* and *Secret*, then press *Enter Key and Secret*."
     )
-
-
-def cancel_button(connection: Connection) -> ButtonElement:
-    """Cancel, with Slack's own confirmation dialog first."""
-    cancel = button("Cancel connection", ids.CANCEL, value=str(connection.id))
-    cancel.style = "danger"
-    cancel.confirm = ConfirmObject(
-        title="Cancel this connection?",
-        text=(
-            f"Connection #{connection.id} for {fit(connection.organization, 200)} stops here. "
-            "If the bot created an OAuth client in Terraform and it has no token, the bot "
-            "deletes it."
-        ),
-        confirm="Cancel connection",
-        deny="Keep it",
-    )
-    return cancel
 
 
 def step_blocks(

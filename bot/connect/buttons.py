@@ -6,20 +6,20 @@ Every listener acks at once; the work runs on the pool through the button prelud
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.approve.listeners import open_decision
+from bot.connect.modal_blocks import credentials_view
+from bot.connect.request_form import open_request_form, open_request_form_now
 from bot.connections.model import AccountKind, Connection
 from bot.connections.states import State
 from bot.deps import SlackDeps
-from bot.slack import blocks, ids
+from bot.slack import ids
 from bot.slack.ending import cancel
-from bot.slack.modals import TRIGGER_FAILED, open_request_form, open_request_form_now
+from bot.slack.modals import TRIGGER_FAILED
 from bot.slack.preludes import action_of, channel_of, on_connection_button
 
 # The steps behind the buttons.
@@ -37,7 +37,7 @@ def open_credentials(
         )
         return
     try:
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.credentials_view(connection))
+        client.views_open(trigger_id=body["trigger_id"], view=credentials_view(connection))
     except SlackApiError:
         deps.notifier.tell_user(channel_of(body), connection.owner_id, TRIGGER_FAILED)
 
@@ -61,7 +61,7 @@ def resend_authorize(
             f"Connection #{connection.id} is not waiting for authorization.",
         )
         return
-    deps.notifier.send_authorize_link(connection)
+    deps.connect_messages.send_authorize_link(connection)
 
 
 def note_authorize_opened(
@@ -80,9 +80,9 @@ def resume(
     if state == State.AWAITING_CREDENTIALS:
         open_credentials(deps, connection, body, client)
     elif state == State.AWAITING_CALLBACK:
-        deps.notifier.send_step(connection)
+        deps.connect_messages.send_step(connection)
     elif state == State.AWAITING_AUTHORIZATION:
-        deps.notifier.send_authorize_link(connection)
+        deps.connect_messages.send_authorize_link(connection)
     elif state == State.FAILED:
         # Already on the urgent pool: check and open here, within the trigger's 3 seconds.
         open_request_form_now(
@@ -107,18 +107,6 @@ def cancel_clicked(
     user = body["user"]
     said = cancel(deps, connection, user["id"], user.get("username") or user["id"])
     deps.notifier.tell_user(channel_of(body), user["id"], said)
-
-
-def approve_clicked(
-    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
-) -> None:
-    open_decision(deps, connection, body, client, approve=True)
-
-
-def deny_clicked(
-    deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
-) -> None:
-    open_decision(deps, connection, body, client, approve=False)
 
 
 # The listeners.
@@ -170,17 +158,6 @@ def on_authorize_opened(ack: Ack, body: dict[str, Any], client: WebClient, deps:
     on_connection_button(
         deps, body, client, "noting the authorize click", note_authorize_opened, owner_only=True
     )
-
-
-def on_approve(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
-    ack()
-    # Anyone may press it; open_decision lets only approvers (not the requester) through.
-    on_connection_button(deps, body, client, "opening the approval", approve_clicked, urgent=True)
-
-
-def on_deny(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
-    ack()
-    on_connection_button(deps, body, client, "opening the denial", deny_clicked, urgent=True)
 
 
 def on_home_connect(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
@@ -239,20 +216,13 @@ def on_start_over(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slack
     )
 
 
-def numbered(action_id: str) -> re.Pattern[str]:
-    """The action_id alone, or with a connection's number (buttons in status lists)."""
-    return re.compile(rf"^{re.escape(action_id)}(:[0-9]+)?$")
-
-
 def register(app: App) -> None:
-    app.action(numbered(ids.RESUME))(on_resume)
-    app.action(numbered(ids.CANCEL))(on_cancel)
+    app.action(ids.numbered(ids.RESUME))(on_resume)
+    app.action(ids.numbered(ids.CANCEL))(on_cancel)
     app.action(ids.ENTER_CREDENTIALS)(on_enter_credentials)
     app.action(ids.CALLBACK_UPDATED)(on_callback_updated)
     app.action(ids.RESEND_AUTHORIZE)(on_resend_authorize)
     app.action(ids.AUTHORIZE)(on_authorize_opened)
-    app.action(numbered(ids.APPROVE))(on_approve)
-    app.action(numbered(ids.DENY))(on_deny)
     app.action(ids.HOME_CONNECT)(on_home_connect)
     app.action(ids.RECONNECT)(on_reconnect)
     app.action(ids.RECONNECT_SERVICE)(on_reconnect)

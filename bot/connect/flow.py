@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.clients.consumer_check import ConsumerChecker, ConsumerReport
 from bot.clients.tfe import BITBUCKET_CLOUD, OAuthClient, TFEClient, TFEError, TFEErrorKind
 from bot.clock import Clock
-from bot.connect.consumer_check import ConsumerChecker, ConsumerReport
 from bot.connect.refusals import credentials_problem, names_uuid
 from bot.connect.token_watch import FlowSettings, TokenWatch
 from bot.connections.model import Connection

@@ -15,14 +15,15 @@ from slack_sdk.models.blocks import (
     RadioButtonsElement,
 )
 
-from bot.approve.blocks import REASON_MAX
 from bot.connections import validation
 from bot.connections.model import AccountKind, Connection
 from bot.connections.states import State
 from bot.slack import ids
 from bot.slack.blocks.kit import (
+    REASON_MAX,
     RequestForm,
-    error_context,
+    errors_under,
+    message_view,
     modal,
     section,
     warnings,
@@ -201,26 +202,6 @@ def _where_inputs(form: RequestForm) -> list[Block]:
             ),
         ),
     ]
-
-
-def errors_under(blocks: list[Block], errors: dict[str, str]) -> list[Block]:
-    """Put each error right under its field (for errors found after the modal was acked)."""
-    out: list[Block] = []
-    for block in blocks:
-        out.append(block)
-        if block.block_id in errors:
-            out.append(error_context(errors[block.block_id]))
-    return out
-
-
-def busy_view(title: str, text: str) -> dict[str, Any]:
-    """Shown while the bot talks to TFE or Bitbucket after a submission."""
-    return modal(title, [section(f":hourglass_flowing_sand: {text}")])
-
-
-def message_view(title: str, text: str) -> dict[str, Any]:
-    """A modal that just says something, with a Close button."""
-    return modal(title, [section(text)])
 
 
 def started_view(connection: Connection) -> dict[str, Any]:

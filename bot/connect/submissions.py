@@ -16,9 +16,13 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.approve.listeners import on_decision
 from bot.connect.flow import ADD_ANOTHER, duplicates_message
-from bot.connections import validation
+from bot.connect.modal_blocks import (
+    client_created_view,
+    credentials_view,
+    request_view,
+    started_view,
+)
 from bot.connections.model import Connection
 from bot.connections.service import (
     ConnectionNotFound,
@@ -30,7 +34,8 @@ from bot.connections.states import State
 from bot.deps import SlackDeps
 from bot.problems import Problem
 from bot.redaction import REDACTOR
-from bot.slack import blocks, forms, ids
+from bot.slack import forms, ids
+from bot.slack.blocks.kit import RequestForm, busy_view, message_view
 from bot.slack.modals import OpenModal
 from bot.slack.text import escape
 
@@ -65,7 +70,7 @@ def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
     organization = str(clean["organization"])
     ack(
         response_action="update",
-        view=blocks.busy_view(
+        view=busy_view(
             "Connect Bitbucket", f"Checking organization *{escape(organization)}* with Terraform…"
         ),
     )
@@ -79,7 +84,7 @@ def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
 def start_connection(
     deps: SlackDeps,
     body: dict[str, Any],
-    form: blocks.RequestForm,
+    form: RequestForm,
     clean: dict[str, str | None],
     modal: OpenModal,
 ) -> None:
@@ -90,7 +95,7 @@ def start_connection(
     organization = str(clean["organization"])
     refusal = deps.access.refusal_to_start(user)
     if refusal is not None:
-        modal.show(blocks.message_view("Connect Bitbucket", refusal))
+        modal.show(message_view("Connect Bitbucket", refusal))
         return
     superseded: Connection | None = None
     try:
@@ -110,7 +115,7 @@ def start_connection(
         existing = [client for client in existing if client.id not in replaced]
         if existing and not form.add_another:
             modal.show(
-                blocks.request_view(
+                request_view(
                     form,
                     offer_add_another=True,
                     notice=duplicates_message(organization, existing),
@@ -147,7 +152,7 @@ def start_connection(
     if superseded is not None:
         deps.service.record(superseded.id, user, f"superseded by connection #{connection.id}")
     deps.courier.deliver(connection.id)  # the progress message (and approvers' cards)
-    modal.show(blocks.started_view(deps.service.get(connection.id)))
+    modal.show(started_view(deps.service.get(connection.id)))
 
 
 def supersede(deps: SlackDeps, failed: Connection, user: dict[str, Any]) -> Connection:
@@ -167,7 +172,7 @@ def supersede(deps: SlackDeps, failed: Connection, user: dict[str, Any]) -> Conn
     return ended
 
 
-def _busy(form: blocks.RequestForm, busy: Connection, user: str) -> dict[str, Any]:
+def _busy(form: RequestForm, busy: Connection, user: str) -> dict[str, Any]:
     """The form again, saying the organization has a connection under way."""
     message = (
         f"You already started connection #{busy.id} for {busy.organization} "
@@ -175,16 +180,16 @@ def _busy(form: blocks.RequestForm, busy: Connection, user: str) -> dict[str, An
         if busy.owner_id == user
         else f"{OrganizationBusy(busy).message} Ask its owner to finish or cancel it first."
     )
-    return blocks.request_view(form, errors={ids.ORGANIZATION: message})
+    return request_view(form, errors={ids.ORGANIZATION: message})
 
 
-def _request_with_problem(form: blocks.RequestForm, problem: Problem) -> dict[str, Any]:
+def _request_with_problem(form: RequestForm, problem: Problem) -> dict[str, Any]:
     if problem.field == "organization":
-        return blocks.request_view(form, errors={ids.ORGANIZATION: problem.message})
+        return request_view(form, errors={ids.ORGANIZATION: problem.message})
     if problem.field == "projects":
-        return blocks.request_view(form, errors={ids.PROJECTS: problem.message})
+        return request_view(form, errors={ids.PROJECTS: problem.message})
     suffix = " Press Continue to try again." if problem.retryable else ""
-    return blocks.request_view(form, notice=problem.message + suffix)
+    return request_view(form, notice=problem.message + suffix)
 
 
 # The consumer's key and secret.
@@ -205,15 +210,9 @@ def on_credentials(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slac
     """The key and secret: checked for shape and ownership now, used after the ack."""
     modal = OpenModal(client, body["view"]["id"], time.monotonic())
     user = body["user"]["id"]
-    key = validation.consumer_key(forms.value(body, ids.KEY).get("value"))
-    secret = validation.consumer_secret(forms.value(body, ids.SECRET).get("value"))
-    errors = {
-        block: checked.message
-        for block, checked in ((ids.KEY, key), (ids.SECRET, secret))
-        if isinstance(checked, validation.Invalid)
-    }
-    if errors:
-        ack(response_action="errors", errors=errors)
+    typed = forms.read_key_and_secret(body)
+    if not isinstance(typed, forms.KeyAndSecret):
+        ack(response_action="errors", errors=typed)
         return
     connection_id = forms.connection_id(forms.metadata(body).get("connection"))
     try:
@@ -223,7 +222,7 @@ def on_credentials(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slac
     except ConnectionNotFound:
         ack(
             response_action="update",
-            view=blocks.message_view(
+            view=message_view(
                 "Key and Secret",
                 "This connection no longer exists. Start again with `/connect-bitbucket`.",
             ),
@@ -242,16 +241,15 @@ def on_credentials(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slac
         return
     ack(
         response_action="update",
-        view=blocks.busy_view(
+        view=busy_view(
             "Key and Secret",
             "Checking the consumer with Bitbucket, then creating the OAuth client in Terraform…",
         ),
     )
-    assert isinstance(key, validation.Valid) and isinstance(secret, validation.Valid)
     given = Credentials(
         connection_id=connection.id,
-        key=key.value,
-        secret=secret.value,
+        key=typed.key,
+        secret=typed.secret,
         requester_name=body["user"].get("username") or body["user"].get("name") or user,
         add_another=forms.ticked(body, ids.ADD_ANOTHER),
     )
@@ -299,12 +297,12 @@ def _create_client(
         return
     if not made:
         modal.show(
-            blocks.message_view(
+            message_view(
                 "Key and Secret", "This connection has moved on already; see its progress message."
             )
         )
         return
-    modal.show(blocks.client_created_view(connection))
+    modal.show(client_created_view(connection))
     deps.courier.deliver(connection.id)  # the progress message (and the Authorize link)
 
 
@@ -314,7 +312,7 @@ def _create_failed(
     connection = deps.service.get(given.connection_id)
     if connection.state == State.AWAITING_CREDENTIALS:
         modal.show(
-            blocks.credentials_view(
+            credentials_view(
                 connection,
                 key=given.key,
                 notice=(
@@ -325,7 +323,7 @@ def _create_failed(
         )
     else:
         modal.show(
-            blocks.message_view(
+            message_view(
                 "Key and Secret",
                 "Something went wrong on the bot's side after the OAuth client was "
                 "created. The progress message shows where the connection stands.",
@@ -337,18 +335,16 @@ def _credentials_with_problem(connection: Connection, key: str, problem: Problem
     """The key and secret form again, with the problem where it belongs."""
     again = "Enter the secret again to retry."
     if problem.field == ADD_ANOTHER:
-        return blocks.credentials_view(
+        return credentials_view(
             connection, key=key, notice=f"{problem.message} {again}", offer_add_another=True
         )
     if problem.field:
-        return blocks.credentials_view(
+        return credentials_view(
             connection, key=key, errors={problem.field: problem.message}, notice=again
         )
-    return blocks.credentials_view(connection, key=key, notice=f"{problem.message} {again}")
+    return credentials_view(connection, key=key, notice=f"{problem.message} {again}")
 
 
 def register(app: App) -> None:
     app.view(ids.REQUEST_VIEW)(on_request)
     app.view(ids.CREDENTIALS_VIEW)(on_credentials)
-    app.view(ids.APPROVE_VIEW)(on_decision)
-    app.view(ids.DENY_VIEW)(on_decision)

@@ -29,6 +29,7 @@ from bot.slack.audience import Audience
 from bot.slack.client import in_background
 from bot.slack.courier import Courier
 from bot.slack.notify import Notifier
+from bot.watch import messages as watch_messages
 from bot.watch.flow import HealthWatch
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class DueWork:
         courier: Courier,
         clock: Clock,
         *,
+        reminders: Reminders,
+        authorize_hint: Callable[[Connection], None],
         approvers: Audience | None = None,
         worker: str | None = None,
         batch: int = 50,
@@ -83,7 +86,8 @@ class DueWork:
         self.courier = courier
         self.clock = clock
         self.approvers = approvers
-        self.reminders = Reminders(service, notices, stall, notifier, courier, clock, approvers)
+        self.reminders = reminders
+        self.authorize_hint = authorize_hint  # the first connection's "why no token yet"
         self.worker = worker or worker_name()
         self.batch = batch
         self.parallel = parallel
@@ -292,7 +296,7 @@ class DueWork:
         elif self.flow.tokens.needs_authorize_hint(connection) and (
             self.service.mark_authorize_hint_sent(connection.id)
         ):
-            self.notifier.send_authorize_hint(connection)
+            self.authorize_hint(connection)
         return connection
 
     def _watch_repair(self, connection: Connection) -> datetime | None:
@@ -348,7 +352,7 @@ class DueWork:
         if not self.notices.claim(connection.id, OWNER_LEFT, slot, [channel]):
             return
         try:
-            self.notifier.tell_owner_left(connection)
+            watch_messages.tell_owner_left(self.notifier, connection)
         except Exception:
             self.notices.release(connection.id, OWNER_LEFT, slot)
             raise

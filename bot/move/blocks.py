@@ -15,9 +15,9 @@ from slack_sdk.models.blocks import ActionsBlock, Block
 from bot.connections.move_tables import Move, MoveItem, MoveState
 from bot.move.store import Tally
 from bot.slack import ids
+from bot.slack.blocks.describe import fit_escaped_lines
 from bot.slack.blocks.kit import button, context_block, modal, section
 from bot.slack.text import code, escape, fit_escaped
-from bot.status.blocks import fit_escaped_lines
 
 SHOWN = 20
 BAR = 20

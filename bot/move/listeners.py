@@ -18,7 +18,7 @@ from bot.deps import SlackDeps
 from bot.move import blocks
 from bot.move.republish import republish
 from bot.slack import forms, ids
-from bot.slack.blocks import message_view
+from bot.slack.blocks.kit import message_view
 from bot.slack.modals import TRIGGER_FAILED, OpenModal
 from bot.slack.preludes import action_of, channel_of, on_connection_modal
 

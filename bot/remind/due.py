@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.clock import Clock
 from bot.connections import schedule
@@ -15,6 +16,7 @@ from bot.connections.schedule import PEOPLE_MUST_ACT
 from bot.connections.service import ConnectionService
 from bot.connections.states import State
 from bot.problems import Problem
+from bot.remind import messages
 from bot.remind.flow import StallFlow
 from bot.slack.audience import Audience
 from bot.slack.courier import Courier
@@ -25,6 +27,10 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_FAILURE = 30.0
 # A reminder waits for the approvers' cards; look again this soon.
 CARDS_FIRST_RETRY = 1.0
+
+
+class RemindApprovers(Protocol):
+    def __call__(self, connection: Connection, *, number: int, expires: datetime) -> list[str]: ...
 
 
 class Reminders:
@@ -39,6 +45,7 @@ class Reminders:
         courier: Courier,
         clock: Clock,
         approvers: Audience | None,
+        remind_approvers: RemindApprovers,
     ) -> None:
         self.service = service
         self.notices = notices
@@ -47,6 +54,7 @@ class Reminders:
         self.courier = courier
         self.clock = clock
         self.approvers = approvers
+        self.remind_approvers = remind_approvers  # the approval's reminder, with its buttons
 
     def night(self, connection: Connection) -> datetime | None:
         """The coming morning if a reminder now would land in the night of whoever gets it:
@@ -82,9 +90,9 @@ class Reminders:
         expires = schedule.expires_at(connection.progressed_at, self.stall.policy)
         try:
             if approval:
-                self.notifier.remind_approvers(connection, number=number, expires=expires)
+                self.remind_approvers(connection, number=number, expires=expires)
             else:
-                self.notifier.remind(connection, number=number, expires=expires)
+                messages.remind(self.notifier, connection, number=number, expires=expires)
         except Exception:
             self.notices.release(connection.id, REMINDER, slot)
             raise
@@ -106,7 +114,7 @@ class Reminders:
         ):
             return
         try:
-            self.notifier.escalate(connection, reminders=reminders, approvers=approvers)
+            messages.escalate(self.notifier, connection, reminders=reminders, approvers=approvers)
         except Exception:
             self.notices.release(connection.id, ESCALATION, slot)
             raise

@@ -16,10 +16,10 @@ from slack_sdk.models.blocks import (
 from bot.connections.model import AccountKind, Connection
 from bot.connections.validation import BITBUCKET_NAME_MAX
 from bot.slack import ids
+from bot.slack.blocks.describe import linked
 from bot.slack.blocks.kit import button, modal, section
 from bot.slack.blocks.remedies import reauthorize_button, reconnect_button
 from bot.slack.text import code, escape, fit_escaped
-from bot.status.blocks import linked
 
 
 def repair_steps(

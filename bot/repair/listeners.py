@@ -18,7 +18,8 @@ from bot.connections.upkeep import CannotRepair
 from bot.deps import SlackDeps
 from bot.repair import blocks as repair_blocks
 from bot.repair.store import reason_for
-from bot.slack import blocks, forms, ids
+from bot.slack import forms, ids
+from bot.slack.blocks.kit import message_view
 from bot.slack.directory import USER_ID
 from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection
 from bot.slack.preludes import (
@@ -172,11 +173,11 @@ def _name(
     user = body["user"]["id"]
     if not deps.access.may_name_repairer(user):
         deps.service.record(connection.id, user, "refused: tried to name who re-authorizes")
-        modal.show(blocks.message_view(TITLE, "Only an approver can name who re-authorizes."))
+        modal.show(message_view(TITLE, "Only an approver can name who re-authorizes."))
         return
     if deps.directory.full_member(named) is not True:
         modal.show(
-            blocks.message_view(
+            message_view(
                 TITLE,
                 f"<@{named}> is not a full member of this workspace (or Slack would not say), so "
                 "they cannot look after the connection. Press Re-authorize again and name someone "
@@ -185,7 +186,7 @@ def _name(
         )
         return
     modal.show(
-        blocks.message_view(TITLE, start(deps, connection, by=named, actor=user, username=username))
+        message_view(TITLE, start(deps, connection, by=named, actor=user, username=username))
     )
 
 

@@ -6,14 +6,12 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, InputBlock, PlainTextInputElement
 
-from bot.approve.blocks import REASON_MAX
-from bot.connect.modal_blocks import errors_under
 from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.pages import PERMISSIONS, ConsumerValues
 from bot.connections.upkeep import RotationStage
 from bot.slack import ids
-from bot.slack.blocks.kit import button, modal, section
+from bot.slack.blocks.kit import REASON_MAX, button, errors_under, modal, section
 from bot.slack.blocks.remedies import rotate_button
 from bot.slack.text import code, escape, fit, fit_escaped
 

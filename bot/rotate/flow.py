@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from bot.clients.consumer_check import ConsumerChecker, ConsumerReport
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
-from bot.connect.consumer_check import ConsumerChecker, ConsumerReport
 from bot.connections.model import Connection
 from bot.problems import Problem
 from bot.redaction import REDACTOR

@@ -12,8 +12,6 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.approve.blocks import REASON_MAX
-from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.connections.upkeep import CannotRepair, RotationStage
@@ -22,7 +20,8 @@ from bot.problems import Problem
 from bot.redaction import REDACTOR
 from bot.rotate import blocks as rotate_blocks
 from bot.rotate.store import check_rotatable
-from bot.slack import blocks, forms, ids
+from bot.slack import forms, ids
+from bot.slack.blocks.kit import REASON_MAX, message_view
 from bot.slack.modals import TRIGGER_FAILED, OpenModal, submitted_connection
 from bot.slack.preludes import (
     action_of,
@@ -165,7 +164,7 @@ def _may_rotate(
     refusal = refusal_to_rotate(deps, connection, user)
     if refusal is not None:
         deps.service.record(connection.id, user, "refused: tried to rotate")
-        modal.show(blocks.message_view(TITLE, refusal))
+        modal.show(message_view(TITLE, refusal))
         return None
     return connection
 
@@ -180,11 +179,11 @@ def _ask(
     try:
         deps.rotations.ask_rotation(connection_id, by=user, reason=reason, needs_approval=True)
     except CannotRepair as problem:
-        modal.show(blocks.message_view(TITLE, problem.message))
+        modal.show(message_view(TITLE, problem.message))
         return
     deps.courier.deliver(connection_id)
     modal.show(
-        blocks.message_view(
+        message_view(
             TITLE,
             "I asked the approvers. Once one approves, you get a button to enter the new key "
             "and secret.",
@@ -255,17 +254,10 @@ def on_enter(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps)
 
 
 def on_credentials(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
-    key = validation.consumer_key(forms.value(body, ids.KEY).get("value"))
-    secret = validation.consumer_secret(forms.value(body, ids.SECRET).get("value"))
-    errors = {
-        block: checked.message
-        for block, checked in ((ids.KEY, key), (ids.SECRET, secret))
-        if isinstance(checked, validation.Invalid)
-    }
-    if errors:
-        ack(response_action="errors", errors=errors)
+    typed = forms.read_key_and_secret(body)
+    if not isinstance(typed, forms.KeyAndSecret):
+        ack(response_action="errors", errors=typed)
         return
-    assert isinstance(key, validation.Valid) and isinstance(secret, validation.Valid)
     on_connection_modal(
         ack,
         body,
@@ -274,7 +266,7 @@ def on_credentials(ack: Ack, body: dict[str, Any], client: WebClient, deps: Slac
         title=TITLE,
         busy="Checking the consumer with Bitbucket, then giving Terraform the new key and secret…",
         what="rotating the key and secret",
-        step=partial(_rotate, deps, body, key.value, secret.value),
+        step=partial(_rotate, deps, body, typed.key, typed.secret),
         again="nothing was changed. Press Rotate again.",
     )
 
@@ -316,7 +308,7 @@ def _rotate_held(
         )
     except CannotRepair as problem:
         deps.service.record(connection.id, user, f"refused a rotation: {problem.message}")
-        modal.show(blocks.message_view(TITLE, problem.message))
+        modal.show(message_view(TITLE, problem.message))
         return
     except Problem as problem:
         again = "Enter the secret again to retry."
@@ -337,7 +329,7 @@ def _rotate_held(
     # workspace's repositories, say) is worth knowing before re-authorizing.
     noticed = "".join(f"\n:warning: {escape(w)}" for w in report.warnings)
     modal.show(
-        blocks.message_view(
+        message_view(
             TITLE,
             "Terraform has the new key and secret. One step left: re-authorize the connection "
             "(tokens of the old consumer stop working). I sent you the steps in a DM." + noticed,

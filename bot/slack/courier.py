@@ -18,11 +18,8 @@ from bot.connections.leases import LEASE_SECONDS
 from bot.connections.model import Connection
 from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
-from bot.connections.states import State
 from bot.redaction import REDACTOR
 from bot.slack.client import in_background, refusable
-from bot.slack.notify import Notifier
-from bot.status.home import Overview
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +36,15 @@ class Courier:
     def __init__(
         self,
         outbox: Outbox,
-        notifier: Notifier,
         service: ConnectionService,
         worker: str,
-        overview: Overview | None = None,
-        features: Mapping[Owed, Send] | None = None,
+        features: Mapping[Owed, Send],
     ) -> None:
-        # What the features owe (a repair's steps, a rotation's cards, a move's messages),
-        # wired in app.py, so this kit knows no feature.
-        self.features = dict(features or {})
-        self.overview = overview
+        # How each kind of owed message is sent, from the features' sends() (the progress
+        # message, a repair's steps, a move's report...), wired in app.py, so this kit
+        # knows no feature.
+        self.features = dict(features)
         self.outbox = outbox
-        self.notifier = notifier
         self.service = service
         self.worker = worker
 
@@ -106,38 +100,11 @@ class Courier:
             sent.add((debt.kind, debt.detail))
 
     def _one(self, debt: Debt) -> None:
-        connection = self.service.get(debt.connection_id)
-        notifier = self.notifier
         send = self.features.get(debt.kind)
-        if send is not None:
-            send(connection, debt.detail or "")
-        elif debt.kind == Owed.PROGRESS:
-            notifier.refresh_progress(connection.id)
-        elif debt.kind == Owed.CONNECTED:
-            notifier.announce_connected(connection)
-        elif debt.kind == Owed.AUTHORIZE:
-            if connection.state == State.AWAITING_AUTHORIZATION:  # not once it moved on
-                notifier.send_authorize_link(connection)
-        elif debt.kind == Owed.ENDED:
-            notifier.tell_ended(connection, debt.detail or "")
-        elif debt.kind == Owed.SEND_CARDS:
-            if connection.state == State.AWAITING_APPROVAL:
-                notifier.send_approval_cards(connection)
-        elif debt.kind == Owed.CARDS:
-            notifier.update_cards(connection)
-        elif debt.kind == Owed.DECISION:
-            notifier.tell_decision(connection)
-        elif debt.kind == Owed.BROKEN:
-            if connection.state == State.BROKEN:  # not if it healed meanwhile
-                notifier.announce_broken(connection)
-        elif debt.kind == Owed.WRONG_ACCOUNT:
-            if connection.wrong_account:
-                notifier.tell_wrong_account(connection)
-        elif debt.kind == Owed.HEALED:
-            notifier.announce_healed(connection)
-        elif debt.kind == Owed.HOME and self.overview is not None:
-            for user in {connection.owner_id, *notifier.approvers.members()}:
-                self.overview.publish_home(user)
+        if send is None:
+            # Wiring forgot a feature: say so, and keep it owed rather than drop it.
+            raise LookupError(f"nothing sends {debt.kind.value}")
+        send(self.service.get(debt.connection_id), debt.detail or "")
 
     def _failed(self, left: Sequence[Debt], failed: Debt, error: Exception) -> None:
         said = _describe(error)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.connections import validation
 from bot.connections.model import AccountKind
-from bot.slack import blocks, ids
+from bot.slack import ids
+from bot.slack.blocks.kit import RequestForm
 
 # Connection ids travel in button values and private_metadata; anything that is not a
 # short decimal number is treated as "no such connection", never parsed loosely.
@@ -44,13 +46,13 @@ def metadata(body: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def read_request_form(body: dict[str, Any]) -> blocks.RequestForm:
+def read_request_form(body: dict[str, Any]) -> RequestForm:
     kind_option = value(body, ids.ACCOUNT_KIND).get("selected_option") or {}
     try:
         kind = AccountKind(str(kind_option.get("value")))
     except ValueError:
         kind = AccountKind.SERVICE_ACCOUNT
-    return blocks.RequestForm(
+    return RequestForm(
         channel_id=str(metadata(body).get("channel") or ""),
         organization=value(body, ids.ORGANIZATION).get("value") or "",
         account_kind=kind,
@@ -64,7 +66,7 @@ def read_request_form(body: dict[str, Any]) -> blocks.RequestForm:
     )
 
 
-def validate_request(form: blocks.RequestForm) -> tuple[dict[str, str], dict[str, str | None]]:
+def validate_request(form: RequestForm) -> tuple[dict[str, str], dict[str, str | None]]:
     """Field errors, and the cleaned values when there are none."""
     errors: dict[str, str] = {}
     clean: dict[str, str | None] = {}
@@ -103,3 +105,25 @@ def validate_request(form: blocks.RequestForm) -> tuple[dict[str, str], dict[str
     else:
         clean["projects"] = ", ".join(projects) or None
     return errors, clean
+
+
+@dataclass(frozen=True)
+class KeyAndSecret:
+    """A consumer's key and secret as typed into Connect's or Rotate's form, checked."""
+
+    key: str
+    secret: str = field(repr=False)  # goes to Terraform and nowhere else
+
+
+def read_key_and_secret(body: dict[str, Any]) -> KeyAndSecret | dict[str, str]:
+    """The form's key and secret, read once and checked once: the value, or every field's
+    problem keyed by its block (as Slack's `errors` response wants them)."""
+    key = validation.consumer_key(value(body, ids.KEY).get("value"))
+    secret = validation.consumer_secret(value(body, ids.SECRET).get("value"))
+    if isinstance(key, validation.Valid) and isinstance(secret, validation.Valid):
+        return KeyAndSecret(key.value, secret.value)
+    return {
+        block: checked.message
+        for block, checked in ((ids.KEY, key), (ids.SECRET, secret))
+        if isinstance(checked, validation.Invalid)
+    }

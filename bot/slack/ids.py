@@ -1,5 +1,7 @@
 """The callback and action ids the bot's views and buttons use, in one place."""
 
+import re
+
 COMMAND = "/connect-bitbucket"
 
 # Views (callback_id).
@@ -64,3 +66,8 @@ MOVE_CANCEL = "move_cancel"
 DELETE_OLD_CLIENT = "delete_old_client"
 REPUBLISH = "republish_modules"
 REPUBLISH_VIEW = "republish_modules_confirm"
+
+
+def numbered(action_id: str) -> re.Pattern[str]:
+    """The action_id alone, or with a connection's number (buttons in status lists)."""
+    return re.compile(rf"^{re.escape(action_id)}(:[0-9]+)?$")

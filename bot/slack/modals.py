@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
@@ -12,7 +11,7 @@ from slack_sdk import WebClient
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.deps import SlackDeps
-from bot.slack import blocks
+from bot.slack.blocks.kit import message_view
 
 # Slack applies our ack's "update" when it gets the HTTP answer; a views.update sent
 # sooner could land first and be overwritten by the "please wait" view.
@@ -22,53 +21,6 @@ TRIGGER_FAILED = (
     "Slack did not let me open the form in time (it allows 3 seconds). "
     "Please try again: run /connect-bitbucket or press the button once more."
 )
-
-
-def open_request_form(
-    deps: SlackDeps,
-    client: WebClient,
-    *,
-    user: str,
-    trigger_id: str,
-    channel: str,
-    organization: str = "",
-) -> None:
-    """The connect form, for whoever may start a connection (checked on the urgent pool,
-    since it may ask Slack who the user is); anyone else is told why not."""
-    deps.work.submit(
-        "opening the connect form",
-        partial(open_request_form_now, deps, client, user, trigger_id, channel, organization),
-        urgent=True,
-        on_error=lambda _e: deps.notifier.tell_user(channel, user, TRIGGER_FAILED),
-    )
-
-
-def open_request_form_now(
-    deps: SlackDeps,
-    client: WebClient,
-    user: str,
-    trigger_id: str,
-    channel: str,
-    organization: str,
-    *,
-    prefill: dict[str, Any] | None = None,
-) -> None:
-    """The same, for code already on the urgent pool; `prefill` fills more of the form."""
-    refusal = deps.access.refusal_to_start(user)
-    if refusal is not None:
-        deps.notifier.tell_user(channel, user, refusal)
-        return
-    form = blocks.RequestForm(
-        channel_id=channel,
-        organization=organization,
-        # The organization's last workspace, so a second connection is one click less.
-        workspace=deps.prefills.workspace(organization),
-        ask_reason=deps.access.needs_approval,
-        tfe_host=deps.pages.tfe_host,
-    )
-    if prefill:
-        form = replace(form, **prefill)
-    client.views_open(trigger_id=trigger_id, view=blocks.request_view(form))
 
 
 @dataclass(frozen=True)
@@ -96,5 +48,5 @@ def submitted_connection(
     try:
         return deps.service.get(connection_id)
     except ConnectionNotFound:
-        modal.show(blocks.message_view(title, "That connection no longer exists."))
+        modal.show(message_view(title, "That connection no longer exists."))
         return None

@@ -21,7 +21,7 @@ from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
 from bot.deps import SlackDeps
 from bot.slack import forms
-from bot.slack.blocks import busy_view, message_view
+from bot.slack.blocks.kit import busy_view, message_view
 from bot.slack.modals import OpenModal
 
 # What a button does once its connection is found.

@@ -8,14 +8,18 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, HeaderBlock, PlainTextObject
 
-from bot.approve.blocks import when
-from bot.connect.blocks import cancel_button
-from bot.connections.model import AccountKind, Connection, ConnectionEvent, HealthOutcome
+from bot.connections.model import Connection, ConnectionEvent, HealthOutcome
 from bot.connections.states import SETTLED, State, is_open
 from bot.connections.upkeep import RotationStage
 from bot.slack import ids
+from bot.slack.blocks.describe import fit_escaped_lines, ownership, uses, when
 from bot.slack.blocks.kit import button, context_block, section, steps_of
-from bot.slack.blocks.remedies import reauthorize_button, remedy_buttons, rotate_button
+from bot.slack.blocks.remedies import (
+    cancel_button,
+    reauthorize_button,
+    remedy_buttons,
+    rotate_button,
+)
 from bot.slack.text import code, escape, fit_escaped
 
 MESSAGE_BLOCKS = 50
@@ -24,17 +28,6 @@ TIMELINE_EVENTS = 30
 
 # When a connection's next reminder is due (None: none planned), from the Slack layer.
 NextReminder = Callable[[Connection], datetime | None]
-
-
-def ownership(connection: Connection) -> str:
-    """Whose Bitbucket account holds the connection, with the risk of a personal one said."""
-    if connection.account_kind == AccountKind.SERVICE_ACCOUNT:
-        name = f" {code(connection.bitbucket_username)}" if connection.bitbucket_username else ""
-        return f"service account{name}"
-    return (
-        f":warning: <@{connection.owner_id}>'s own Bitbucket account: it stops working if "
-        "they lose access"
-    )
 
 
 def _step(connection: Connection) -> str:
@@ -50,33 +43,6 @@ def _step(connection: Connection) -> str:
     return f"step {index + 1} of {len(shown)}: {shown[index][1]}"
 
 
-def _counted(number: int, one: str) -> str:
-    return f"{number} {one}{'' if number == 1 else 's'}"
-
-
-def uses(connection: Connection) -> str | None:
-    """ "14 workspaces and 2 policy sets": what uses the connection's token, as last counted
-    (kinds with none left out); None before the first count."""
-    counts = [
-        (connection.uses_workspaces, "workspace"),
-        (connection.uses_policy_sets, "policy set"),
-        (connection.uses_modules, "registry module"),
-    ]
-    if all(number is None for number, _ in counts):
-        return None
-    parts = [_counted(number, one) for number, one in counts if number]
-    if not parts:
-        return "no workspaces, policy sets or registry modules"
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def linked(connection: Connection) -> str | None:
-    """What uses the token, when something does (for "N workspaces stay linked")."""
-    if not (connection.uses_workspaces or connection.uses_policy_sets or connection.uses_modules):
-        return None
-    return uses(connection)
-
-
 def dependents_blocks(rows: Sequence[Any], total: int) -> list[Block]:
     """The list of what uses the token: kind, name, repository and branch."""
     if not rows:
@@ -89,20 +55,6 @@ def dependents_blocks(rows: Sequence[Any], total: int) -> list[Block]:
     ]
     more = f"\n…and {total - len(rows)} more." if total > len(rows) else ""
     return [section(fit_escaped_lines("*What uses it*", lines, more))]
-
-
-def fit_escaped_lines(title: str, lines: list[str], tail: str) -> str:
-    """A title and as many lines as fit in one section (3,000 characters)."""
-    text = title
-    shown = 0
-    for line in lines:
-        if len(text) + len(line) + len(tail) + 40 > 2900:
-            break
-        text += "\n" + line
-        shown += 1
-    if shown < len(lines) and not tail:
-        tail = f"\n…and {len(lines) - shown} more."
-    return text + tail
 
 
 def token_sight(connection: Connection) -> str:

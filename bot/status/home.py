@@ -16,10 +16,12 @@ from bot.clock import Clock
 from bot.connections import schedule
 from bot.connections.dependents import Dependents
 from bot.connections.model import Connection
+from bot.connections.outbox import Owed
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionNotFound, ConnectionService
 from bot.connections.states import State
 from bot.slack.access import Access
+from bot.slack.courier import Send
 from bot.status import blocks as view
 
 log = logging.getLogger(__name__)
@@ -153,6 +155,14 @@ class Overview:
         return (
             ":white_check_mark: Checked just now: Terraform holds the OAuth client and its token."
         )
+
+    def sends(self) -> dict[Owed, Send]:
+        """What status owes, for the courier: the App Home of the owner and the approvers."""
+        return {Owed.HOME: self._publish_for}
+
+    def _publish_for(self, connection: Connection, _detail: str) -> None:
+        for user in {connection.owner_id, *self.access.approvers.members()}:
+            self.publish_home(user)
 
     def publish_home(self, user: str) -> None:
         """Publish (or replace) the user's App Home tab; other people's connections only for

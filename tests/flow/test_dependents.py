@@ -54,6 +54,6 @@ def test_what_uses_the_token_is_counted_listed_and_kept_after_the_client_is_dele
     )[0]
     assert "30 workspaces, 2 policy sets and 1 registry module" in json.dumps(broken.blocks)
     # The bot's list is now the only record of what to relink, and it stays.
-    rows, total = bot.runtime.courier.overview.dependents.of(1)  # type: ignore[union-attr]
+    rows, total = bot.runtime.dependents.of(1)
     assert total == 33 and {r.name for r in rows} >= {"network-29", "sentinel-base", "vpc"}
     assert all(r.oauth_token_id == token for r in rows)

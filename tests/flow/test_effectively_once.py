@@ -39,10 +39,10 @@ def test_a_card_whose_answer_was_lost_is_adopted_not_posted_again(
     slack.submit(open_form(slack), {**SERVICE, WHY: REASON})
     slack.wait_for_view_text(OWNER, "waits for an approver")
     eventually(lambda: cards(fake_slack, FIRST) and cards(fake_slack, SECOND), timeout=15)
-    eventually(lambda: len(bot.runtime.notifier.cards.of(1)) == 2, timeout=15)
+    eventually(lambda: len(bot.runtime.approvals.cards.of(1)) == 2, timeout=15)
     time.sleep(1.5)  # the outbox would have tried again by now
     assert len(cards(fake_slack, FIRST)) == 1 and len(cards(fake_slack, SECOND)) == 1
-    adopted = {(c.channel, c.ts) for c in bot.runtime.notifier.cards.of(1)}
+    adopted = {(c.channel, c.ts) for c in bot.runtime.approvals.cards.of(1)}
     assert adopted == {
         (m.channel, m.ts) for m in cards(fake_slack, FIRST) + cards(fake_slack, SECOND)
     }

@@ -15,7 +15,7 @@ from bot.clock import SystemClock
 from bot.connections.model import AccountKind
 from bot.connections.outbox import Outbox, Owed
 from bot.connections.service import ConnectionService, NewConnection
-from bot.slack.courier import Courier
+from bot.slack.courier import Courier, Send
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL, KEY, OWNER, SECRET, credentials_form, started
@@ -110,11 +110,12 @@ class CountingNotifier:
         with self.lock:
             self.sent[(connection_id, kind)] += 1
 
-    def refresh_progress(self, connection_id: int) -> None:
-        self._count(connection_id, "progress")
-
-    def announce_connected(self, connection: Any) -> None:
-        self._count(connection.id, "connected")
+    def sends(self) -> dict[Owed, Send]:
+        return {
+            Owed.PROGRESS: lambda connection, _: self._count(connection.id, "progress"),
+            Owed.CONNECTED: lambda connection, _: self._count(connection.id, "connected"),
+            Owed.HOME: lambda connection, _: None,  # no Home tabs here
+        }
 
 
 def test_two_replicas_send_each_owed_message_once(database_url: str) -> None:
@@ -148,7 +149,7 @@ def test_two_replicas_send_each_owed_message_once(database_url: str) -> None:
         session.execute(update(OwedMessage).values(due_at=clock.now()))
     notifier = CountingNotifier()
     couriers = [
-        Courier(Outbox(sessions, clock), notifier, service, f"replica-{n}")  # type: ignore[arg-type]
+        Courier(Outbox(sessions, clock), service, f"replica-{n}", notifier.sends())
         for n in range(2)
     ]
     barrier = threading.Barrier(2)

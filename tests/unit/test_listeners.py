@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from bot.connect import buttons, submissions
+from bot.connect import command as slash
 from bot.deps import SlackDeps
-from bot.slack import commands, events, ids
+from bot.slack import events, ids
 
 
 class Recorder:
@@ -72,20 +73,20 @@ def credentials_body(key: str, secret: str, metadata: object) -> dict[str, Any]:
 
 def test_help_is_the_ack_itself() -> None:
     ack = Recorder()
-    commands.on_command(ack, command("help"), Untouchable(), deps())  # type: ignore[arg-type]
-    assert ack.calls == [{"text": commands.HELP}]
+    slash.on_command(ack, command("help"), Untouchable(), deps())  # type: ignore[arg-type]
+    assert ack.calls == [{"text": slash.HELP}]
 
 
 @pytest.mark.parametrize("text", ["cancel", "cancel abc", "cancel 1 2", "cancel 1234567890"])
 def test_cancel_without_a_number_gets_its_usage(text: str) -> None:
     ack = Recorder()
-    commands.on_command(ack, command(text), Untouchable(), deps())  # type: ignore[arg-type]
-    assert ack.calls == [{"text": commands.CANCEL_USAGE}]
+    slash.on_command(ack, command(text), Untouchable(), deps())  # type: ignore[arg-type]
+    assert ack.calls == [{"text": slash.CANCEL_USAGE}]
 
 
 def test_a_command_acks_first_and_leaves_the_form_to_the_pool() -> None:
     ack, work = Recorder(), StubWork()
-    commands.on_command(ack, command("acme"), Untouchable(), deps(work=work))  # type: ignore[arg-type]
+    slash.on_command(ack, command("acme"), Untouchable(), deps(work=work))  # type: ignore[arg-type]
     assert ack.calls == [{}] and work.submitted == ["opening the connect form"]
 
 

@@ -9,11 +9,14 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.connect.blocks import progress_message
+from bot.connect.message_blocks import authorize_hint, authorize_message, connected_announcement
+from bot.connect.modal_blocks import client_created_view, credentials_view, request_view
 from bot.connections import validation
 from bot.connections.model import AccountKind, Connection
 from bot.connections.pages import BitbucketPages, ConsumerValues
 from bot.connections.states import State
-from bot.slack import blocks
+from bot.slack.blocks.kit import RequestForm
 from bot.slack.text import escape, fit, fit_escaped
 from tests.fakes.slack import check_blocks, check_view
 
@@ -166,18 +169,18 @@ def test_progress_message_stays_within_block_kit_and_escapes_everything(
         "https://tfe.example",
     )
     pages = BitbucketPages("https://bitbucket.org/x/new", "https://bitbucket.org/x/api")
-    _text, body = blocks.progress_message(connection, values=values, pages=pages, poll_every=5)
+    _text, body = progress_message(connection, values=values, pages=pages, poll_every=5)
     check_blocks(body, limit=50)
     _no_injection(body)
     for render in (
-        blocks.authorize_message(connection, "https://tfe.example/auth/x"),
-        blocks.authorize_hint(connection, "https://tfe.example/auth/x"),
-        blocks.connected_announcement(connection),
+        authorize_message(connection, "https://tfe.example/auth/x"),
+        authorize_hint(connection, "https://tfe.example/auth/x"),
+        connected_announcement(connection),
     ):
         check_blocks(render[1], limit=50)
         _no_injection(render[1])
     check_view(
-        blocks.credentials_view(
+        credentials_view(
             connection,
             key="k" * 128,
             notice=note,
@@ -185,17 +188,13 @@ def test_progress_message_stays_within_block_kit_and_escapes_everything(
             offer_add_another=True,
         )
     )
-    check_view(blocks.client_created_view(connection))
+    check_view(client_created_view(connection))
 
 
 @given(prefill=ANY_TEXT, notice=ANY_TEXT, error=ANY_TEXT)
 def test_request_form_holds_any_command_text(prefill: str, notice: str, error: str) -> None:
-    form = blocks.RequestForm(
-        channel_id="C1", organization=prefill, username=prefill, workspace=prefill
-    )
-    view = blocks.request_view(
-        form, notice=notice, errors={"organization": error}, offer_add_another=True
-    )
+    form = RequestForm(channel_id="C1", organization=prefill, username=prefill, workspace=prefill)
+    view = request_view(form, notice=notice, errors={"organization": error}, offer_add_another=True)
     check_view(view)
     for block in view["blocks"]:
         element = block.get("element") or {}

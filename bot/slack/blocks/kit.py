@@ -115,3 +115,29 @@ def step_number(connection: Connection, key: str) -> int:
 def warnings(connection: Connection) -> list[Block]:
     lines = (connection.check_warnings or "").splitlines()
     return [context_block(f":warning: {fit_escaped(line, 2900)}") for line in lines[:5]]
+
+
+REASON_MAX = 1000
+
+
+COMMENT_MAX = 1000
+
+
+def errors_under(blocks: list[Block], errors: dict[str, str]) -> list[Block]:
+    """Put each error right under its field (for errors found after the modal was acked)."""
+    out: list[Block] = []
+    for block in blocks:
+        out.append(block)
+        if block.block_id in errors:
+            out.append(error_context(errors[block.block_id]))
+    return out
+
+
+def busy_view(title: str, text: str) -> dict[str, Any]:
+    """Shown while the bot talks to TFE or Bitbucket after a submission."""
+    return modal(title, [section(f":hourglass_flowing_sand: {text}")])
+
+
+def message_view(title: str, text: str) -> dict[str, Any]:
+    """A modal that just says something, with a Close button."""
+    return modal(title, [section(text)])

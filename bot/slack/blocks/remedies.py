@@ -3,11 +3,12 @@ notices, direct messages, status, App Home) builds them here, so they read the s
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ButtonElement
+from slack_sdk.models.blocks import ButtonElement, ConfirmObject
 
 from bot.connections.model import Connection
 from bot.slack import ids
 from bot.slack.blocks.kit import button
+from bot.slack.text import fit
 
 
 def reauthorize_button(connection: Connection, *, primary: bool = True) -> ButtonElement:
@@ -37,3 +38,20 @@ def remedy_buttons(connection: Connection) -> list[ButtonElement]:
         rotate_button(connection),
         reconnect_button(connection, primary=False),
     ]
+
+
+def cancel_button(connection: Connection) -> ButtonElement:
+    """Cancel, with Slack's own confirmation dialog first."""
+    cancel = button("Cancel connection", ids.CANCEL, value=str(connection.id))
+    cancel.style = "danger"
+    cancel.confirm = ConfirmObject(
+        title="Cancel this connection?",
+        text=(
+            f"Connection #{connection.id} for {fit(connection.organization, 200)} stops here. "
+            "If the bot created an OAuth client in Terraform and it has no token, the bot "
+            "deletes it."
+        ),
+        confirm="Cancel connection",
+        deny="Keep it",
+    )
+    return cancel

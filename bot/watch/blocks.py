@@ -8,10 +8,10 @@ from slack_sdk.models.blocks import ActionsBlock
 
 from bot.connections.model import Connection
 from bot.slack import ids
+from bot.slack.blocks.describe import linked, ownership
 from bot.slack.blocks.kit import button, section
 from bot.slack.blocks.remedies import reauthorize_button, remedy_buttons
 from bot.slack.text import code, escape, fit_escaped
-from bot.status.blocks import linked, ownership
 
 
 def broken_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]:

@@ -8,11 +8,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.connect.request_form import open_request_form
 from bot.connections.service import ConnectionNotFound
 from bot.deps import SlackDeps
 from bot.slack import ids
 from bot.slack.ending import cancel
-from bot.slack.modals import open_request_form
 
 HELP = (
     "*/connect-bitbucket* connects Bitbucket Cloud to a Terraform organization as a VCS "
