@@ -50,6 +50,7 @@ from bot.move.messages import sends as move_sends
 from bot.move.old_client import OldClientDeletion
 from bot.move.old_client_claims import OldClients
 from bot.move.reminders import MoveReminders
+from bot.move.sight import RepoSight
 from bot.move.store import Moves
 from bot.remind import messages as remind_messages
 from bot.remind.due import Reminders
@@ -282,6 +283,8 @@ def build_runtime(
     repairs = Repairs(sessions, clock)
     rotations = Rotations(sessions, clock, repairs)
     move_messages = MoveMessages(notifier, moves, service, MoveCards(sessions), access)
+    sight = RepoSight(moves, tfe)
+    relinks = Relinks(sight)
     senders: dict[Owed, Send] = {
         **connect_messages.sends(),
         **approval_messages.sends(),
@@ -324,7 +327,7 @@ def build_runtime(
             # What uses a connection changes slowly: counted every fourth check, at most daily.
             count_every=min(86400.0, 4 * settings.health_every),
             clock=clock,
-            relinks=Relinks(moves),
+            relinks=relinks,
             checks=TokenChecks(sessions, clock),
             health_every=settings.health_every,
         ),
@@ -335,11 +338,12 @@ def build_runtime(
             clock,
             poll_every=settings.token_poll_every,
             give_up_after=settings.expire_after,
-            relinks=Relinks(moves),
+            relinks=relinks,
         ),
         move_reminders=MoveReminders(moves, move_messages, notices, courier, stall.policy, clock),
         moves=MoveLane(
             store=moves,
+            sight=sight,
             work=MoveWork(
                 moves,
                 tfe,

@@ -210,6 +210,8 @@ def _tfe(settings: Settings) -> list[Outcome]:
     )
     try:
         organizations = tfe.list_organizations()
+        seen = [o for o in organizations if organization_allowed(o.name, settings.organizations)]
+        token_test = _token_test(tfe, [o.name for o in seen])
     except TFEError as error:
         if error.kind in (TFEErrorKind.UNAUTHORIZED, TFEErrorKind.FORBIDDEN):
             return [
@@ -232,7 +234,6 @@ def _tfe(settings: Settings) -> list[Outcome]:
         return [Outcome("TFE_URL", False, f"{settings.tfe_url}: {error.user_message}")]
     finally:
         tfe.close()
-    seen = [o for o in organizations if organization_allowed(o.name, settings.organizations)]
     outcomes = [
         Outcome(
             "Terraform token (TFE_TOKEN)",
@@ -266,7 +267,35 @@ def _tfe(settings: Settings) -> list[Outcome]:
         outcomes.append(
             Outcome("Terraform VCS settings", True, f"may be managed in {', '.join(managed)}")
         )
-    return outcomes
+    return [*outcomes, token_test]
+
+
+def _token_test(tfe: TFEClient, organizations: list[str]) -> Outcome:
+    """Whether this Terraform lets the bot test a token (`authorized-repos`), asked of the
+    first Bitbucket Cloud token found: a 404 for a token that exists means the endpoint is
+    missing, and the health watch can only see that clients and tokens exist."""
+    what = "Terraform token test"
+    try:
+        clients = [c for name in organizations[:3] for c in tfe.list_oauth_clients(name)]
+    except TFEError as error:
+        return Outcome(what, True, f"could not try it now ({error.user_message})")
+    for client in clients:
+        if client.service_provider != "bitbucket_hosted" or not client.token_ids:
+            continue
+        try:
+            tfe.authorized_repos(client.token_ids[0])
+        except TFEError as error:
+            if error.kind != TFEErrorKind.NOT_FOUND:
+                return Outcome(what, True, f"could not try it now ({error.user_message})")
+            return Outcome(
+                what,
+                True,
+                "this Terraform does not let the bot test a token (authorized-repos "
+                "answers 404): the health watch sees a deleted client or token, not one "
+                "Bitbucket refuses; it tries the test again daily",
+            )
+        return Outcome(what, True, "works: the health watch checks each token is usable")
+    return Outcome(what, True, "no Bitbucket Cloud token yet to try it with")
 
 
 def _bitbucket(settings: Settings) -> list[Outcome]:

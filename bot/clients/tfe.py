@@ -240,6 +240,25 @@ class TFEClient:
             listed=listed, total=total if isinstance(total, int) and total >= 0 else None
         )
 
+    def repo_visible(self, organization: str, identifier: str, token_id: str) -> bool | None:
+        """Whether Terraform, through the token, sees the repository (`GET
+        /organizations/:org/vcs/repo`, a `vcs-repo-check` with `exists`, in Terraform's
+        OpenAPI description); None where this Terraform answers 404 (it lacks the endpoint).
+        Other errors raise."""
+        try:
+            body = self._call(
+                "GET",
+                f"/organizations/{quote(organization, safe='')}/vcs/repo",
+                what=f"repository {identifier}",
+                params={"identifier": identifier, "oauth_token_id": token_id},
+            )
+        except TFEError as error:
+            if error.kind == TFEErrorKind.NOT_FOUND:
+                return None
+            raise
+        attributes = (body.get("data") or {}).get("attributes") or {}
+        return attributes.get("exists") is True
+
     # Plumbing.
 
     def _pages(self, path: str, *, what: str) -> Iterator[dict[str, Any]]:

@@ -29,6 +29,14 @@ class ItemStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"  # the move was cancelled (or expired) before it came to this one
+    LEFT_OUT = "left_out"  # the dry run found the new token cannot see its repository
+
+
+class RepoCheck(StrEnum):
+    """Whether a move's dry run asked Terraform which repositories the new token sees."""
+
+    CHECKED = "checked"
+    UNCHECKED = "unchecked"  # this Terraform lacks the check, or it failed: moved as before
 
 
 class Move(Base):
@@ -50,6 +58,7 @@ class Move(Base):
     # Registry modules are not relinked by a move: they are re-published, separately.
     modules_left: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)
+    repos_checked: Mapped[str | None] = mapped_column(String(16))  # a RepoCheck
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

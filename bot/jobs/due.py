@@ -314,7 +314,7 @@ class DueWork:
         client's token (from the kept list), for an approver to start."""
         if self.moves is None:
             return
-        if self.moves.store.plan(self.service.get(old_id), new, asked_by=new.owner_id):
+        if self.moves.sight.plan(self.service.get(old_id), new, asked_by=new.owner_id):
             self.courier.deliver(new.id)
 
     def _next_health_check(self, connection: Connection) -> datetime:

@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block
 
-from bot.connections.move_tables import Move, MoveItem, MoveState
+from bot.connections.move_tables import Move, MoveItem, MoveState, RepoCheck
 from bot.move.store import Tally
 from bot.slack import ids
 from bot.slack.blocks.describe import fit_escaped_lines
@@ -29,8 +29,9 @@ class MoveView:
 
     move: Move
     tally: Tally
-    items: Sequence[MoveItem]  # the dry run's first items (while planned)
+    items: Sequence[MoveItem]  # the dry run's first items to move (while planned)
     failures: Sequence[MoveItem]  # the first items that failed
+    left_out: Sequence[MoveItem] = ()  # the first the new token cannot see: not attempted
 
 
 def _line(item: MoveItem, reason: bool = False) -> str:
@@ -41,7 +42,7 @@ def _line(item: MoveItem, reason: bool = False) -> str:
 
 
 def bar(tally: Tally) -> str:
-    settled = tally.done + tally.failed
+    settled = tally.done + tally.failed + tally.left_out
     filled = round(BAR * settled / tally.total) if tally.total else BAR
     return "▓" * filled + "░" * (BAR - filled)
 
@@ -75,7 +76,28 @@ def _modules_note(move: Move) -> str:
 
 
 def _counts(tally: Tally) -> str:
-    return f"{tally.done} of {tally.total} moved, {tally.failed} failed, {tally.pending} left"
+    counts = f"{tally.done} of {tally.total} moved, {tally.failed} failed, {tally.pending} left"
+    return counts + (f", {tally.left_out} not attempted" if tally.left_out else "")
+
+
+def _to_move(tally: Tally) -> int:
+    return tally.total - tally.left_out
+
+
+def _sight_note(move: Move, tally: Tally, *, listed: bool) -> str:
+    """What the dry run learned of the repositories, for the planned move."""
+    if tally.left_out:
+        where = " (listed below)" if listed else ""
+        return (
+            f"\n{_plural(tally.left_out, 'item')} left out{where}: the new connection cannot see "
+            "their repositories, so they are not attempted and keep the old token."
+        )
+    if move.repos_checked == RepoCheck.UNCHECKED:
+        return (
+            "\nThis Terraform could not say which repositories the new connection sees; any it "
+            "cannot see are refused when moved, and listed in the report."
+        )
+    return ""
 
 
 def _ended(move: Move) -> str:
@@ -89,7 +111,7 @@ def _ended(move: Move) -> str:
 def _title(move: Move, tally: Tally) -> str:
     org = escape(move.organization)
     if move.state == MoveState.PLANNED:
-        return f"Move {tally.total} items of {org} to the new connection?"
+        return f"Move {_to_move(tally)} items of {org} to the new connection?"
     if move.state == MoveState.RUNNING:
         return f"Moving {org}: {_counts(tally)}"
     verb = str(move.state)
@@ -104,9 +126,11 @@ def channel_message(view: MoveView) -> tuple[str, list[dict[str, Any]]]:
     move, tally = view.move, view.tally
     if move.state == MoveState.PLANNED:
         text = (
-            f"{_head(move)}\n*Dry run:* {tally.total} would be pointed at the new token, "
+            f"{_head(move)}\n*Dry run:* {_to_move(tally)} would be pointed at the new token, "
             "keeping their repository and branch. Nothing changes until an approver decides: "
-            "each has the list and the buttons in a direct message." + _modules_note(move)
+            "each has the list and the buttons in a direct message."
+            + _sight_note(move, tally, listed=False)
+            + _modules_note(move)
         )
     elif move.state == MoveState.RUNNING:
         text = (
@@ -142,21 +166,23 @@ def move_card(
     move, tally = view.move, view.tally
     body: list[Block] = [section(reminder)] if reminder else []
     if move.state == MoveState.PLANNED:
-        more = (
-            f"\n…and {tally.total - len(view.items)} more." if tally.total > len(view.items) else ""
-        )
+        shown = _to_move(tally)
+        more = f"\n…and {shown - len(view.items)} more." if shown > len(view.items) else ""
         who = "you decide" if decides else "an approver decides"
         body.append(
             section(
                 fit_escaped_lines(
-                    f"{_head(move)}\n*Dry run:* {tally.total} would be pointed at the new token, "
+                    f"{_head(move)}\n*Dry run:* {shown} would be pointed at the new token, "
                     f"keeping their repository and branch. Nothing changes until {who}."
+                    + _sight_note(move, tally, listed=True)
                     + _modules_note(move),
                     [_line(item) for item in view.items],
                     more,
                 )
             )
         )
+        if view.left_out:
+            body.append(_left_out_section(view))
         if decides:
             body.append(_decision_buttons(move))
         return _title(move, tally), [b.to_dict() for b in body]
@@ -177,6 +203,22 @@ def move_card(
         return _title(move, tally), [b.to_dict() for b in body]
     body += _report(view, decides=decides)
     return _title(move, tally), [b.to_dict() for b in body]
+
+
+def _left_out_section(view: MoveView) -> Block:
+    tally = view.tally
+    more = (
+        f"\n…and {tally.left_out - len(view.left_out)} more."
+        if tally.left_out > len(view.left_out)
+        else ""
+    )
+    return section(
+        fit_escaped_lines(
+            "*Not attempted, and why:*",
+            [_line(item, reason=True) for item in view.left_out],
+            more,
+        )
+    )
 
 
 def _decision_buttons(move: Move) -> ActionsBlock:
@@ -208,6 +250,8 @@ def _report(view: MoveView, *, decides: bool) -> list[Block]:
             )
         )
     ]
+    if view.left_out:
+        body.append(_left_out_section(view))
     if move.modules_report:
         body.append(
             section(

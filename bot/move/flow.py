@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.connections.model import Connection
 from bot.connections.move_tables import ItemStatus, MoveState
+from bot.move.sight import RepoSight
 from bot.move.store import Moves
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class MoveLane:
 
     store: Moves
     work: MoveWork
+    sight: RepoSight  # plans a move with what the new token cannot see left out
 
 
 class MoveWork:
@@ -142,11 +144,11 @@ class Relinks:
     repair watch, or the health watch after that watch gave up), what still names the old
     token is relinked to the new one at once, as a move nobody is asked to approve."""
 
-    def __init__(self, moves: Moves) -> None:
-        self.moves = moves
+    def __init__(self, sight: RepoSight) -> None:
+        self.sight = sight
 
     def after_new_token(self, connection: Connection, old_token: str | None) -> None:
         """`connection` holds a token under a new id: move what named `old_token`."""
         if not old_token or old_token == connection.oauth_token_id:
             return
-        self.moves.plan(connection, connection, asked_by="bot", only_token=old_token, approved=True)
+        self.sight.plan(connection, connection, asked_by="bot", only_token=old_token, approved=True)

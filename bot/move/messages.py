@@ -109,8 +109,9 @@ class MoveMessages:
         return MoveView(
             move=move,
             tally=self.moves.tally(move.id),
-            items=self.moves.items(move.id, limit=SHOWN) if planned else [],
+            items=self.moves.items(move.id, ItemStatus.PENDING, limit=SHOWN) if planned else [],
             failures=self.moves.items(move.id, ItemStatus.FAILED, limit=SHOWN),
+            left_out=self.moves.items(move.id, ItemStatus.LEFT_OUT, limit=SHOWN),
         )
 
     def _show_in_channel(self, view: MoveView) -> None:

@@ -4,7 +4,7 @@ replicas), and recording how each went. Each method is one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.connections.leases import Leases
 from bot.connections.model import Connection, ConnectionEvent, Dependent
-from bot.connections.move_tables import ItemStatus, Move, MoveItem, MoveState
+from bot.connections.move_tables import ItemStatus, Move, MoveItem, MoveState, RepoCheck
 from bot.connections.outbox import Owed, owe
 
 # What a move relinks; registry modules are re-published instead, never PATCHed.
@@ -27,6 +27,16 @@ class Tally:
     done: int
     failed: int
     pending: int
+    left_out: int = 0  # not attempted: the new token cannot see their repository
+
+
+@dataclass(frozen=True)
+class Sight:
+    """What the dry run learned of the repositories: those the new token cannot see (each
+    with why, said to people), and whether it could ask at all."""
+
+    hidden: Mapping[str, str]
+    checked: RepoCheck
 
 
 class Moves:
@@ -43,11 +53,13 @@ class Moves:
         asked_by: str,
         only_token: str | None = None,
         approved: bool = False,
+        sight: Sight | None = None,
     ) -> Move | None:
         """The dry run of moving what used `old`'s token to `new`'s: one open move per pair
         (asked again, the same one); None when nothing is kept to move. `only_token` keeps
         to what named that token; `approved` starts it at once (a re-authorization that
-        changed the token id: nobody is asked again)."""
+        changed the token id: nobody is asked again); `sight` leaves out the items whose
+        repository the new token cannot see."""
         assert new.oauth_token_id is not None
         now = self._clock.now()
         with self._sessions.begin() as session:
@@ -84,10 +96,11 @@ class Moves:
                 modules_left=modules,
                 total=len(items),
                 created_at=now,
+                repos_checked=sight.checked if sight else None,
             )
             session.add(move)
             session.flush()
-            _add_items(session, move, items)
+            _add_items(session, move, items, sight.hidden if sight else {})
             self._note(session, new, asked_by, f"planned move #{move.id} from connection #{old.id}")
             if not approved:
                 # The deciders' reminders are due work of the new connection: look soon.
@@ -100,10 +113,33 @@ class Moves:
                 move.started_at = now
                 for item in session.scalars(select(MoveItem).where(MoveItem.move_id == move.id)):
                     item.due_at = now
-                if not items:
+                if not self._pending(session, move.id):
                     self._finish(session, move, now)
             owe(session, new.id, [(Owed.MOVE, str(move.id))], now)
             return move
+
+    def open_move(self, old_id: int, new_id: int) -> Move | None:
+        """The move from `old_id` to `new_id` that is planned or running, if any."""
+        with self._sessions.begin() as session:
+            return session.scalars(
+                select(Move).where(
+                    Move.from_connection_id == old_id,
+                    Move.to_connection_id == new_id,
+                    Move.state.in_([MoveState.PLANNED, MoveState.RUNNING]),
+                )
+            ).first()
+
+    def repositories_to_move(self, old_id: int, only_token: str | None = None) -> list[str]:
+        """The distinct repositories of what a move from `old_id` would relink."""
+        with self._sessions.begin() as session:
+            query = select(Dependent.identifier).where(
+                Dependent.connection_id == old_id,
+                Dependent.kind.in_(MOVED_KINDS),
+                Dependent.identifier.is_not(None),
+            )
+            if only_token is not None:
+                query = query.where(Dependent.oauth_token_id == only_token)
+            return sorted({str(i) for i in session.scalars(query.distinct())})
 
     def get(self, move_id: int) -> Move | None:
         with self._sessions.begin() as session:
@@ -134,7 +170,7 @@ class Moves:
             )
             self._note_on(session, move.to_connection_id, approver, f"approved move #{move_id}")
             owe(session, move.to_connection_id, [(Owed.MOVE, str(move_id))], now)
-            if move.total == 0:
+            if not self._pending(session, move_id):
                 self._finish(session, move, now)
             return move, True
 
@@ -243,6 +279,7 @@ class Moves:
             done=int(rows.get(ItemStatus.DONE, 0)),
             failed=int(rows.get(ItemStatus.FAILED, 0)),
             pending=int(rows.get(ItemStatus.PENDING, 0)),
+            left_out=int(rows.get(ItemStatus.LEFT_OUT, 0)),
         )
 
     def items(self, move_id: int, status: str | None = None, limit: int = 100) -> list[MoveItem]:
@@ -366,8 +403,11 @@ class Moves:
         )
 
 
-def _add_items(session: Session, move: Move, items: Sequence[Dependent]) -> None:
+def _add_items(
+    session: Session, move: Move, items: Sequence[Dependent], hidden: Mapping[str, str]
+) -> None:
     for dependent in items:
+        why = hidden.get(dependent.identifier or "")
         session.add(
             MoveItem(
                 move_id=move.id,
@@ -377,7 +417,8 @@ def _add_items(session: Session, move: Move, items: Sequence[Dependent]) -> None
                 identifier=dependent.identifier,
                 branch=dependent.branch,
                 project_id=dependent.project_id,
-                status=ItemStatus.PENDING,
+                status=ItemStatus.LEFT_OUT if why else ItemStatus.PENDING,
+                reason=why,
                 attempts=0,
             )
         )

@@ -110,8 +110,12 @@ class FakeTFE(FakeServer):
             )
         for path in ("workspaces", "policy-sets"):
             self.route("PATCH", base + rf"/(?P<what>{path})/(?P<id>[^/]+)", self._relink)
-        # Repositories no token may see: relinking to one is refused with a 422.
+        # Repositories no token may see: the repository check says `exists: false`, and
+        # relinking to one is refused with a 422. `refused_relinks`: repositories the check
+        # still sees but whose relink is refused (access lost between dry run and move).
         self.hidden_repos: set[str] = set()
+        self.refused_relinks: set[str] = set()
+        self.route("GET", base + r"/organizations/(?P<org>[^/]+)/vcs/repo", self._repo_check)
         self.route(
             "DELETE",
             base + r"/organizations/(?P<org>[^/]+)/registry-modules/private/[^/]+/"
@@ -318,7 +322,7 @@ class FakeTFE(FakeServer):
             return _error(
                 422, "invalid attribute", "Oauth token not found", "/data/attributes/vcs-repo"
             )
-        if identifier in self.hidden_repos:
+        if identifier in self.hidden_repos or identifier in self.refused_relinks:
             return _error(
                 422,
                 "invalid attribute",
@@ -637,6 +641,33 @@ class FakeTFE(FakeServer):
         page = self._page(items, request)
         page.setdefault("meta", {}).setdefault("pagination", {})["total-count"] = len(items)
         return Reply(200, page, content_type=JSONAPI)
+
+    def _repo_check(self, request: Request, match: re.Match[str]) -> Reply:
+        """`vcs-repo-check`: does the repository exist and can the token see it (Terraform's
+        OpenAPI description); 404 where this Terraform lacks the endpoint."""
+        org = self._org(match["org"])
+        identifier = (request.query.get("identifier") or [""])[0]
+        token = (request.query.get("oauth_token_id") or [""])[0]
+        if org is None or self.no_token_test:
+            return _error(404, "not found")
+        if not identifier or not token:
+            return _error(422, "invalid attribute", "identifier and oauth_token_id are required")
+        with self.lock:
+            live = any(t["id"] == token for c in self.clients.values() for t in c.tokens)
+        if not live:
+            return _error(404, "not found")
+        exists = identifier not in self.hidden_repos
+        return Reply(
+            200,
+            {
+                "data": {
+                    "id": identifier,
+                    "type": "vcs-repo-check",
+                    "attributes": {"exists": exists, "identifier": identifier},
+                }
+            },
+            content_type=JSONAPI,
+        )
 
     def _tokens(self, request: Request, match: re.Match[str]) -> Reply:
         client = self.clients.get(match["id"])

@@ -167,3 +167,24 @@ def test_a_bitbucket_api_address_that_answers_404_is_not_passed(
     failed = [line for line in lines if line.startswith("✗")]
     assert len(failed) == 1 and failed[0].startswith("✗ BITBUCKET_API_URL"), lines
     assert "404" in failed[0] and "consumer" not in failed[0]
+
+
+@pytest.mark.sqlite_only
+def test_check_says_whether_this_terraform_lets_the_bot_test_a_token(
+    env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+    tmp_path: Path,
+) -> None:
+    db.migrate(env["DATABASE_URL"])
+    code, lines = check(env, tmp_path)
+    assert "✓ Terraform token test: no Bitbucket Cloud token yet" in "\n".join(lines)
+    fake_tfe.add_client_by_hand("acme-infra")
+    code, lines = check(env, tmp_path)
+    assert code == 0 and "✓ Terraform token test: works" in "\n".join(lines), lines
+    fake_tfe.no_token_test = True  # an older Terraform: authorized-repos answers 404
+    code, lines = check(env, tmp_path)
+    said = "\n".join(lines)
+    assert code == 0, lines  # the bot still works, with less sight
+    assert "does not let the bot test a token" in said and "deleted client or token" in said

@@ -119,7 +119,7 @@ def test_a_deleted_client_is_replaced_and_what_it_unlinked_is_relinked_from_the_
 
     fake_tfe.delete_client(client_id)  # as TFE does: all 33 are unlinked
     assert fake_tfe.linked_item(workspaces[0])["attributes"]["vcs-repo"] is None  # type: ignore[index]
-    fake_tfe.hidden_repos.add("acme-team/app-07")  # the new account cannot see this one
+    fake_tfe.refused_relinks.add("acme-team/app-07")  # its relink is refused (access lost)
     new_token = replace_connection(slack, fake_slack, fake_tfe, bot, client_id)
 
     dry = eventually(lambda: channel(fake_slack, "to the new connection?"), timeout=10)[0]
@@ -222,7 +222,7 @@ def test_the_old_client_is_deleted_only_once_nothing_uses_it(
     ]
     eventually(lambda: bot.runtime.service.get(1).uses_workspaces == 3, timeout=10)
     fake_tfe.clients[client_id].tokens.clear()  # the token is gone; the client stays
-    fake_tfe.hidden_repos.add("acme-team/svc-1")
+    fake_tfe.refused_relinks.add("acme-team/svc-1")
     new_token = replace_connection(slack, fake_slack, fake_tfe, bot, client_id)
     decide_move(slack, fake_slack, OTHER_APPROVER, "Move workspaces")
     report = eventually(
