@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot import db
 from bot.logs import setup_logging
 from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver
@@ -29,6 +31,10 @@ NO_POSTGRES = (
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "starts_early: long; runs first so it ends in time")
+    config.addinivalue_line(
+        "markers",
+        "empty_database: the test's database starts empty, not migrated (it tests migrating)",
+    )
     config.addinivalue_line(
         "markers",
         "sqlite_only: what it checks happens before or apart from the database (the door, "
@@ -70,14 +76,45 @@ def pg_cluster() -> Iterator[Cluster | None]:
     cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated to head once per worker; each test gets a copy (migrating anew
+    took a tenth of a second of CPU per test, a sixth of the suite on SQLite alone)."""
+    path = tmp_path_factory.mktemp("template") / "bot.db"
+    db.migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: Cluster | None) -> str | None:
+    """The same on PostgreSQL: a migrated database that new ones are created from."""
+    if pg_cluster is None:
+        return None
+    url = pg_cluster.new_database()
+    db.migrate(url)
+    return url.rsplit("/", 1)[1]
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database for one test, migrated to head unless the test is marked
+    `empty_database` (it tests migrating)."""
+    empty = request.node.get_closest_marker("empty_database") is not None
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'bot.db'}"
+        path = tmp_path / "bot.db"
+        if not empty:
+            source = sqlite3.connect(request.getfixturevalue("sqlite_template"))
+            target = sqlite3.connect(path)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+        return f"sqlite:///{path}"
     cluster = request.getfixturevalue("pg_cluster")
     if cluster is None:
         pytest.skip("PostgreSQL is not available here (set REQUIRE_POSTGRES=1 to fail instead)")
-    return str(cluster.new_database())
+    return str(cluster.new_database(None if empty else request.getfixturevalue("pg_template")))
 
 
 @pytest.fixture

@@ -250,6 +250,9 @@ class DueWork:
                 "Terraform failed during due work; will try again",
                 extra={"connection": connection_id, "status": error.status},
             )
+            # Never later than the health watch's own rhythm would look again.
+            retry = min(RETRY_AFTER_FAILURE, self.health_every)
+            next_due = self.clock.now() + timedelta(seconds=retry)
         except Exception:
             log.exception("due work failed", extra={"connection": connection_id})
         finally:

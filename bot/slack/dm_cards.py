@@ -43,9 +43,12 @@ class DmCards:
         except SlackApiError as error:
             if not self._warned:
                 self._warned = True
+                said = error.response.get("error")
+                # Only a missing scope is mended by asking for it; anything else is said as is.
+                fix = "; add the im:history scope" if said == "missing_scope" else f" ({said})"
                 log.warning(
-                    "cannot read the bot's DMs to find cards Slack took; add the im:history scope",
-                    extra={"error": error.response.get("error")},
+                    f"cannot read the bot's DMs to find cards Slack took{fix}",
+                    extra={"error": said},
                 )
             return []
         found = []

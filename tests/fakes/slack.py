@@ -163,6 +163,8 @@ class FakeSlack(FakeServer):
         # Until this time.monotonic(), every Web API call answers 503 (a Slack outage).
         self.down_until = 0.0
         # The bot token's scopes, as Slack reports them in the x-oauth-scopes header.
+        # Methods this Slack does not know (as an Enterprise Grid or GovSlack may answer).
+        self.unknown_methods: set[str] = set()
         self.scopes = [
             "commands",
             "chat:write",
@@ -233,7 +235,7 @@ class FakeSlack(FakeServer):
         with self.lock:
             self.calls.append((method, args))
         handler = getattr(self, "_" + method.replace(".", "_"), None)
-        if handler is None:
+        if handler is None or method in self.unknown_methods:
             return Reply(200, {"ok": False, "error": "unknown_method"})
         try:
             headers = {"x-oauth-scopes": ",".join(self.scopes)}

@@ -47,6 +47,7 @@ def test_good_settings_pass_every_check(
     assert "acme-infra" in said
 
 
+@pytest.mark.empty_database
 def test_bad_settings_are_each_named_with_the_fix(
     env: dict[str, str],
     fake_slack: FakeSlack,

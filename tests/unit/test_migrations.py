@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,6 +12,7 @@ from bot import db
 from bot.connections.model import Base
 
 
+@pytest.mark.empty_database
 def test_migrations_match_the_models_and_downgrade(database_url: str) -> None:
     db.migrate(database_url)
     engine = db.make_engine(database_url)
