@@ -75,6 +75,7 @@ from bot.slack.deliveries import Deliveries
 from bot.slack.directory import MemberDirectory
 from bot.slack.notify import Notifier
 from bot.status.home import Overview
+from bot.status.store import HomeTabs
 from bot.watch import messages as watch_messages
 from bot.watch.flow import HealthWatch
 from bot.watch.store import TokenChecks
@@ -278,7 +279,17 @@ def build_runtime(
     )
     queries = Queries(sessions)
     dependents = Dependents(sessions, clock)
-    overview = Overview(client, queries, service, access, tfe, stall.policy, clock, dependents)
+    overview = Overview(
+        client,
+        queries,
+        service,
+        access,
+        tfe,
+        stall.policy,
+        clock,
+        dependents,
+        HomeTabs(sessions, clock),
+    )
     moves = Moves(sessions, clock)
     repairs = Repairs(sessions, clock)
     rotations = Rotations(sessions, clock, repairs)

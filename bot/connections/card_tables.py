@@ -52,3 +52,16 @@ class MoveCard(Base):
     ts: Mapped[str] = mapped_column(String(32))
 
     __table_args__ = (UniqueConstraint("move_id", "user_id"),)
+
+
+class HomeTab(Base):
+    """The hash Slack gave the last App Home the bot published for a user: the next publish
+    sends it, so a publish that hung and lands late is refused instead of overwriting a
+    newer one (Slack's `hash_conflict`)."""
+
+    __tablename__ = "home_tabs"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(128))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # what it shows was read then

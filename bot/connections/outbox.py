@@ -9,7 +9,7 @@ sent, from the connection as it is then.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -40,7 +40,7 @@ class Owed(StrEnum):
     SEND_CARDS = "send_cards"  # a card to every approver who has none yet
     CARDS = "cards"  # every approver's card updated to the current state
     DECISION = "decision"  # the requester hears an approver's decision
-    HOME = "home"  # the App Home of the owner and the approvers, republished
+    HOME = "home"  # the App Home of the owner and the approvers, republished (detail: when owed)
     BROKEN = "broken"  # the channel, owner and approvers hear it broke, with Reconnect
     HEALED = "healed"  # the channel hears it works again
     WRONG_ACCOUNT = "wrong_account"  # the owner: authorized as another account; how to fix
@@ -74,6 +74,9 @@ def owe(
     """Add owed messages inside the caller's transaction."""
     for item in kinds:
         kind, detail = item if isinstance(item, tuple) else (item, None)
+        if kind == Owed.HOME and detail is None:
+            # When it was owed: a Home tab built since then already shows it.
+            detail = now.isoformat()
         session.add(
             OwedMessage(
                 connection_id=connection_id,
@@ -99,21 +102,52 @@ class Outbox:
         self._clock = clock
         self._leases = Leases(sessions, clock, OwedMessage)
 
-    def claim_for(self, connection_id: int, worker: str, *, lease_seconds: float) -> list[Debt]:
+    def claim_for(
+        self,
+        connection_id: int,
+        worker: str,
+        *,
+        lease_seconds: float,
+        besides: Collection[Owed] = (),
+    ) -> list[Debt]:
         """Everything owed for one connection that nobody holds, due or not (sent right
-        after the commit that owed it)."""
-        return self._claim(worker, lease_seconds, connection_id=connection_id, limit=100)
+        after the commit that owed it), but the kinds `besides`."""
+        return self._claim(
+            worker, lease_seconds, connection_id=connection_id, limit=100, besides=besides
+        )
 
-    def claim_due(self, worker: str, *, limit: int, lease_seconds: float) -> list[Debt]:
-        """Up to `limit` owed messages whose time has come, for the sweep."""
-        return self._claim(worker, lease_seconds, connection_id=None, limit=limit)
+    def claim_due(
+        self,
+        worker: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        kinds: Collection[Owed] = (),
+        besides: Collection[Owed] = (),
+    ) -> list[Debt]:
+        """Up to `limit` owed messages whose time has come, for the sweep: of `kinds` only
+        (when given), never of the kinds `besides`."""
+        return self._claim(
+            worker, lease_seconds, connection_id=None, limit=limit, kinds=kinds, besides=besides
+        )
 
     def _claim(
-        self, worker: str, lease_seconds: float, *, connection_id: int | None, limit: int
+        self,
+        worker: str,
+        lease_seconds: float,
+        *,
+        connection_id: int | None,
+        limit: int,
+        kinds: Collection[Owed] = (),
+        besides: Collection[Owed] = (),
     ) -> list[Debt]:
         now = self._clock.now()
         with self._sessions.begin() as session:
             query = select(OwedMessage.id).order_by(OwedMessage.id).limit(limit)
+            if kinds:
+                query = query.where(OwedMessage.kind.in_([k.value for k in kinds]))
+            if besides:
+                query = query.where(OwedMessage.kind.not_in([k.value for k in besides]))
             if connection_id is None:
                 query = query.where(OwedMessage.due_at <= now)
             else:

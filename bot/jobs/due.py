@@ -45,10 +45,11 @@ MOVES = "moves"
 
 
 class DueWork:
-    """Due work in four lanes, each claiming as its threads free up: people's (token
+    """Due work in five lanes, each claiming as its threads free up: people's (token
     checks, reminders, approvals, expiries, re-authorizations), bulk (health checks, paced
-    to its share of the Terraform rate), the outbox (messages owed to Slack) and moves
-    (relinking items, sharing bulk's pace)."""
+    to its share of the Terraform rate), the outbox (messages owed to Slack), the quiet
+    outbox (Home tabs, which nobody waits on) and moves (relinking items, sharing bulk's
+    pace)."""
 
     def __init__(
         self,
@@ -133,6 +134,16 @@ class DueWork:
                 idle=idle,
                 around=in_background,
             ),
+            # Home tabs: one thread at Slack's pace for views.publish, never in the way of a
+            # notice or a next step.
+            "outbox-quiet": Lane(
+                "outbox-quiet",
+                self._claim_quiet,
+                courier.send_group,
+                threads=1,
+                idle=idle,
+                around=in_background,
+            ),
         }
         if self.moves is not None:
             # Moving workspaces is bulk work too: it shares the health rounds' pace, so both
@@ -171,6 +182,9 @@ class DueWork:
 
     def _claim_owed(self, free: int) -> list[list[Debt]]:
         return self.courier.claim_due_groups(limit=free * 5)
+
+    def _claim_quiet(self, free: int) -> list[list[Debt]]:
+        return self.courier.claim_due_groups(limit=free * 5, quiet=True)
 
     def release_dead_claims(self) -> None:
         """At start: free what crashed runs of the bot on this host still hold, so a

@@ -68,15 +68,28 @@ def in_background() -> Iterator[None]:
 
 
 @contextmanager
-def refusable() -> Iterator[None]:
-    """Calls made in this thread meanwhile may be refused ahead of Slack's limits instead of
-    waiting their turn: the outbox's, which sends a refused message when its turn comes."""
-    previous = getattr(_background, "refusable", False)
-    _background.refusable = True
+def refusable(patience: float = SHORT_TURN) -> Iterator[None]:
+    """Calls made in this thread meanwhile (one owed message) may be refused ahead of
+    Slack's limits instead of waiting their turn: the outbox's, which sends a refused
+    message when its turn comes. `patience`: how long the message may wait in all (0 for
+    what nobody waits on, which then never holds a thread)."""
+    saved = (
+        getattr(_background, "refusable", False),
+        getattr(_background, "patience", SHORT_TURN),
+        getattr(_background, "waited", 0.0),
+        getattr(_background, "calls", 0),
+    )
+    _background.refusable, _background.patience = True, patience
+    _background.waited, _background.calls = 0.0, 0  # this message's turns so far
     try:
         yield
     finally:
-        _background.refusable = previous
+        (
+            _background.refusable,
+            _background.patience,
+            _background.waited,
+            _background.calls,
+        ) = saved
 
 
 class RateLimitRetryForPeople(RateLimitErrorRetryHandler):
@@ -169,10 +182,16 @@ class SlackClient(WebClient):
             None,
         )
         waited = 0.0
+        refusable = getattr(_background, "refusable", False)
         while (wait := self._pacer.wait_for(api_method, channel)) > 0:
             if waited + wait > LONGEST_TURN:
-                return  # waited long enough: go, and let Slack say if it minds
-            if wait > SHORT_TURN and getattr(_background, "refusable", False):
+                break  # waited long enough: go, and let Slack say if it minds
+            # A message of several calls (a Home tab's publishes) is refused by what it
+            # waits in all, not by each call's wait.
+            if refusable and _background.waited + wait > _background.patience:
+                # Sent again, the message makes its calls again: by then there is room for
+                # all of them, not only this one.
+                retry = wait + _background.calls * self._pacer.interval(api_method, channel)
                 raise SlackApiError(
                     f"paced: {api_method}",
                     SlackResponse(
@@ -181,12 +200,16 @@ class SlackClient(WebClient):
                         api_url=api_method,
                         req_args={},
                         data={"ok": False, "error": "ratelimited"},
-                        headers={"Retry-After": f"{wait:.2f}"},
+                        headers={"Retry-After": f"{retry:.2f}"},
                         status_code=429,
                     ),
                 )
             time.sleep(wait)
             waited += wait
+            if refusable:
+                _background.waited += wait
+        if refusable:
+            _background.calls += 1
 
     def _perform_urllib_http_request(
         self, *, url: str, args: dict[str, dict[str, Any]]

@@ -19,7 +19,7 @@ from bot.connections.model import Connection
 from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
 from bot.redaction import REDACTOR
-from bot.slack.client import in_background, refusable
+from bot.slack.client import LONGEST_TURN, SHORT_TURN, in_background, refusable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ Send = Callable[[Connection, str], None]
 TELL_AFTER = 5
 # Updates that say the same thing however often they are sent.
 _ONCE_PER_ROUND = frozenset({Owed.PROGRESS, Owed.CARDS, Owed.HOME, Owed.MOVE})
+# What nobody waits on (a Home tab is read when someone opens it): sent by a lane of its own.
+NOBODY_WAITS = frozenset({Owed.HOME})
 
 
 class Courier:
@@ -54,15 +56,25 @@ class Courier:
         Never raises: what fails stays owed, and the sweep tries again.
         """
         try:
-            debts = self.outbox.claim_for(connection_id, self.worker, lease_seconds=LEASE_SECONDS)
+            debts = self.outbox.claim_for(
+                connection_id, self.worker, lease_seconds=LEASE_SECONDS, besides=NOBODY_WAITS
+            )
             self._send(debts)
         except Exception:
             log.exception("sending owed messages failed", extra={"connection": connection_id})
 
-    def claim_due_groups(self, limit: int = 50) -> list[list[Debt]]:
+    def claim_due_groups(self, limit: int = 50, *, quiet: bool = False) -> list[list[Debt]]:
         """What is still owed and due, by any process, claimed and grouped by connection
-        (one group is sent in order by one thread)."""
-        debts = self.outbox.claim_due(self.worker, limit=limit, lease_seconds=LEASE_SECONDS)
+        (one group is sent in order by one thread). `quiet`: only what nobody waits on
+        (Home tabs), which has a lane of its own, so no thread waiting on Slack's pace for
+        a tab holds up a notice; otherwise everything else."""
+        debts = self.outbox.claim_due(
+            self.worker,
+            limit=limit,
+            lease_seconds=LEASE_SECONDS,
+            kinds=NOBODY_WAITS if quiet else (),
+            besides=() if quiet else NOBODY_WAITS,
+        )
         by_connection: defaultdict[int, list[Debt]] = defaultdict(list)
         for debt in debts:
             by_connection[debt.connection_id].append(debt)
@@ -74,7 +86,7 @@ class Courier:
 
     def deliver_due(self, limit: int = 50) -> int:
         """Send what is owed and due now, here (tests); returns how many were claimed."""
-        groups = self.claim_due_groups(limit)
+        groups = self.claim_due_groups(limit) + self.claim_due_groups(limit, quiet=True)
         for group in groups:
             self._send(group)
         return sum(len(group) for group in groups)
@@ -82,7 +94,7 @@ class Courier:
     def _send(self, debts: Sequence[Debt]) -> None:
         # Owed messages are nobody's answer: whichever thread sends them (a listener's right
         # after its commit, a lane's), a 429 reschedules them instead of holding the thread.
-        with in_background(), refusable():
+        with in_background():
             self._send_in_order(debts)
 
     def _send_in_order(self, debts: Sequence[Debt]) -> None:
@@ -92,7 +104,10 @@ class Courier:
                 self.outbox.paid([debt.id])
                 continue
             try:
-                self._one(debt)
+                # Each message's turn is judged by its own total wait; what nobody waits on
+                # has a thread of its own, which may wait its turn.
+                with refusable(LONGEST_TURN if debt.kind in NOBODY_WAITS else SHORT_TURN):
+                    self._one(debt)
             except Exception as error:
                 self._failed(debts[index:], debt, error)
                 return

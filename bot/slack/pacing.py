@@ -62,18 +62,30 @@ class SlackPacer:
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self._lock = threading.Lock()
 
+    def interval(self, method: str, channel: str | None) -> float:
+        """Seconds between two calls at the method's steady pace (0 when it is not paced)."""
+        rate = _rate(method, channel)
+        return 1 / rate[0] if rate else 0.0
+
     def wait_for(self, method: str, channel: str | None) -> float:
         """Take a turn for this call: 0.0 when it may go now, else the seconds until its
         turn (nothing is taken then)."""
-        if method == "chat.postMessage" and channel:
-            key, rate, burst = (method, channel), POSTS_PER_SECOND, float(POST_BURST)
-        elif method in PER_MINUTE:
-            per_minute = PER_MINUTE[method]
-            key, rate, burst = (method, ""), per_minute / 60, float(per_minute)
-        else:
+        paced = _rate(method, channel)
+        if paced is None:
             return 0.0
+        rate, burst = paced
+        key = (method, channel or "") if method == "chat.postMessage" else (method, "")
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = Bucket(rate, burst, self._now)
             return bucket.take()
+
+
+def _rate(method: str, channel: str | None) -> tuple[float, float] | None:
+    """(calls a second, burst) for the method, per channel for chat.postMessage."""
+    if method == "chat.postMessage" and channel:
+        return POSTS_PER_SECOND, float(POST_BURST)
+    if method in PER_MINUTE:
+        return PER_MINUTE[method] / 60, float(PER_MINUTE[method])
+    return None

@@ -23,8 +23,12 @@ from bot.connections.states import State
 from bot.slack.access import Access
 from bot.slack.courier import Send
 from bot.status import blocks as view
+from bot.status.store import HomeTabs
 
 log = logging.getLogger(__name__)
+
+# Replicas' clocks differ a little: a tab counts as built after a debt only this much later.
+CLOCKS_DIFFER = timedelta(seconds=1)
 
 # How often one person's `status N` may ask Terraform live: each look is a Terraform call on
 # the bot's token, and a loop of status commands must not spend the organizations' rate.
@@ -76,7 +80,9 @@ class Overview:
         policy: schedule.StallPolicy,
         clock: Clock,
         dependents: Dependents,
+        tabs: HomeTabs,
     ) -> None:
+        self.tabs = tabs  # the hash of each person's last published Home tab
         self.client = client
         self.queries = queries
         self.service = service
@@ -160,13 +166,35 @@ class Overview:
         """What status owes, for the courier: the App Home of the owner and the approvers."""
         return {Owed.HOME: self._publish_for}
 
-    def _publish_for(self, connection: Connection, _detail: str) -> None:
+    def _publish_for(self, connection: Connection, owed_at: str) -> None:
+        """The Home tabs of the owner and the approvers, but those built since this was owed
+        (forty connections finishing at once owe forty tabs of the same approvers: each is
+        published once or twice, not forty times)."""
+        try:
+            since: datetime | None = datetime.fromisoformat(owed_at) + CLOCKS_DIFFER
+        except ValueError:
+            since = None
         for user in {connection.owner_id, *self.access.approvers.members()}:
-            self.publish_home(user)
+            if since is None or not self.tabs.rendered_since(user, since):
+                self.publish_home(user)
 
     def publish_home(self, user: str) -> None:
         """Publish (or replace) the user's App Home tab; other people's connections only for
-        those who may see them."""
+        those who may see them.
+
+        Sent with the hash of the last one published, so a publish that hung (a replica
+        killed mid-call) and lands late is refused by Slack instead of overwriting a newer
+        tab. When Slack says another landed since, the tab is built afresh and sent without
+        the hash: built now, it is the newest there is."""
+        try:
+            self._publish(user, self.tabs.last_hash(user))
+        except SlackApiError as error:
+            if error.response.get("error") != "hash_conflict":
+                raise
+            self._publish(user, None)
+
+    def _publish(self, user: str, last_hash: str | None) -> None:
+        rendered_at = self.clock.now()
         approver = self.access.is_approver(user)
         others = self.access.may_see_others(user)
         home = view.home_view(
@@ -182,10 +210,18 @@ class Overview:
             next_reminder=self.next_reminder,
         )
         try:
-            self.client.views_publish(user_id=user, view=home)
+            if last_hash:
+                answer = self.client.views_publish(user_id=user, view=home, hash=last_hash)
+            else:
+                answer = self.client.views_publish(user_id=user, view=home)
         except SlackApiError as error:
+            if error.response.get("error") == "hash_conflict":
+                raise  # publish_home builds it again
             log.warning(
                 "could not publish App Home",
                 extra={"user": user, "error": error.response.get("error")},
             )
             raise
+        view_hash = (answer.get("view") or {}).get("hash")
+        if isinstance(view_hash, str) and view_hash:
+            self.tabs.published(user, view_hash, rendered_at)

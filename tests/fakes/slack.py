@@ -144,6 +144,7 @@ class FakeSlack(FakeServer):
         self.views: dict[str, StoredView] = {}
         # Each user's published App Home, and how often it was published.
         self.homes: dict[str, dict[str, Any]] = {}
+        self.home_history: dict[str, list[dict[str, Any]]] = {}  # every tab shown, in order
         self.home_versions: dict[str, int] = {}
         self.used_triggers: set[str] = set()
         self.unpostable: set[str] = set()
@@ -158,6 +159,9 @@ class FakeSlack(FakeServer):
         self.grid: dict[str, list[str]] = {}
         # Posts a second per channel and the burst allowed, then 429 (None: no limit).
         self.channel_rate: tuple[float, int] | None = None
+        # Slack's tiers, per method across every caller (every replica): (a second, burst).
+        self.method_rate: dict[str, tuple[float, int]] = {}
+        self._method_calls: dict[str, tuple[float, float]] = {}
         self.refused_for_rate = 0
         self._channel_posts: dict[str, tuple[float, float]] = {}
         # Until this time.monotonic(), every Web API call answers 503 (a Slack outage).
@@ -165,6 +169,7 @@ class FakeSlack(FakeServer):
         # The bot token's scopes, as Slack reports them in the x-oauth-scopes header.
         # Methods this Slack does not know (as an Enterprise Grid or GovSlack may answer).
         self.unknown_methods: set[str] = set()
+        self.home_hashes: dict[str, str] = {}  # the hash of each user's current Home tab
         self.scopes = [
             "commands",
             "chat:write",
@@ -235,6 +240,10 @@ class FakeSlack(FakeServer):
         with self.lock:
             self.calls.append((method, args))
         handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if method in self.method_rate and not self._within_tier(method):
+            with self.lock:
+                self.refused_for_rate += 1
+            return Reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"})
         if handler is None or method in self.unknown_methods:
             return Reply(200, {"ok": False, "error": "unknown_method"})
         try:
@@ -305,6 +314,19 @@ class FakeSlack(FakeServer):
             ],
             "has_more": False,
         }
+
+    def _within_tier(self, method: str) -> bool:
+        """A token bucket per method: `burst` at once, then `rate` a second."""
+        rate, burst = self.method_rate[method]
+        now = time.monotonic()
+        with self.lock:
+            tokens, at = self._method_calls.get(method, (float(burst), now))
+            tokens = min(burst, tokens + (now - at) * rate)
+            if tokens < 1:
+                self._method_calls[method] = (tokens, now)
+                return False
+            self._method_calls[method] = (tokens - 1, now)
+            return True
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.channel_rate is not None:
@@ -441,9 +463,15 @@ class FakeSlack(FakeServer):
         if not user:
             raise SlackError("user_not_found")
         with self.lock:
+            # As Slack: a publish naming the hash of an older tab is refused.
+            given, current = args.get("hash"), self.home_hashes.get(user)
+            if given and current and given != current:
+                raise SlackError("hash_conflict")
             self.homes[user] = view
+            self.home_history.setdefault(user, []).append(view)
             self.home_versions[user] = self.home_versions.get(user, 0) + 1
-        return {"view": dict(view, id="VHOME" + user)}
+            self.home_hashes[user] = view_hash = f"{time.time():.6f}.{self.home_versions[user]}"
+        return {"view": dict(view, id="VHOME" + user, hash=view_hash)}
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args["view"]

@@ -71,3 +71,54 @@ def test_a_flood_of_notices_to_one_channel_meets_no_429(
         lambda: not bot.runtime.courier.outbox.owed(),
         message=lambda: str([d.kind for d in bot.runtime.courier.outbox.owed()]),
     )
+
+
+@pytest.mark.sqlite_only
+def test_the_channel_notice_goes_before_home_tabs_that_must_wait_their_turn(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    # Slack allows views.publish about 100 a minute; the bot's own pace has spent its burst
+    # (a busy minute of App Home), so each Home tab now waits its turn.
+    fake_slack.method_rate["views.publish"] = (100 / 60, 100)
+    bot = make_bot(APPROVERS="U7APPROVER")
+    pacer = bot.runtime.notifier.client._pacer  # type: ignore[attr-defined]
+    while pacer.wait_for("views.publish", None) == 0:
+        pass
+    service = bot.runtime.service
+    ids = [
+        service.start(
+            NewConnection(
+                request_ref=f"busy:{i}",
+                team_id="T",
+                channel_id=f"C{i}BUSY",
+                owner_id="U1OWNER",
+                organization=f"busy-{i}",
+                account_kind=AccountKind.SERVICE_ACCOUNT,
+                bitbucket_username="svc",
+            )
+        ).id
+        for i in range(8)
+    ]
+    sessions = bot.runtime.courier.outbox._sessions
+    with sessions.begin() as session:  # as the token watch writes them: the Home tab first
+        for connection_id in ids:
+            owe(session, connection_id, [Owed.HOME, Owed.CONNECTED], service._clock.now())
+        session.execute(update(OwedMessage).values(due_at=service._clock.now()))
+    owed_at = time.monotonic()
+    late: dict[int, float] = {}
+
+    def notices() -> bool:
+        for i in range(8):
+            if i not in late and any(
+                m.text.startswith("Bitbucket Cloud is connected")
+                for m in fake_slack.channel_messages(f"C{i}BUSY")
+            ):
+                late[i] = time.monotonic() - owed_at
+        return len(late) == 8
+
+    eventually(notices, timeout=30)
+    assert max(late.values()) <= 2.0, sorted(late.values())
+    # The Home tabs follow at Slack's pace, none refused by Slack.
+    eventually(lambda: not bot.runtime.courier.outbox.owed(), timeout=40)
+    assert fake_slack.refused_for_rate == 0
+    assert fake_slack.home_versions.get("U1OWNER") and fake_slack.home_versions.get("U7APPROVER")
