@@ -17,7 +17,7 @@ from dotenv import load_dotenv
 
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings, load_settings
 from bot.gate import MAX_BODY
-from bot.logs import LEVELS, setup_logging
+from bot.logs import FORMATS, LEVELS, setup_logging
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -274,8 +274,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    fmt = os.environ.get("LOG_FORMAT", "").strip().lower() or "text"
+    if fmt not in FORMATS:
+        print(
+            f"connect-bitbucket: LOG_FORMAT must be one of {', '.join(FORMATS)}, got {fmt!r}",
+            file=sys.stderr,
+        )
+        return 2
     # check prints its own lines; a library's retry warnings would only bury them.
-    setup_logging("CRITICAL" if args.command == "check" and level != "DEBUG" else level)
+    setup_logging("CRITICAL" if args.command == "check" and level != "DEBUG" else level, fmt=fmt)
     try:
         if args.command == "migrate":
             return migrate()

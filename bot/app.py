@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ from bot.gate import SlackGate
 from bot.jobs.due import BULK_SHARE, DueWork
 from bot.jobs.queue import DueQueue, worker_name
 from bot.jobs.scheduler import start_scheduler, sweep_interval
+from bot.metrics import Metrics
 from bot.move import listeners as move
 from bot.move.cards import MoveCards
 from bot.move.flow import MoveLane, MoveWork, Relinks, project_scope
@@ -120,10 +122,16 @@ class Runtime:
     repairs: Repairs
     rotations: Rotations
     old_clients: OldClientDeletion
+    metrics: Metrics | None = None  # kept when METRICS_PORT is set
     scheduler: BackgroundScheduler | None = field(default=None)
+    _stop_metrics: Callable[[], None] | None = field(default=None)
 
     def start_jobs(self) -> None:
-        """Start the lanes of due work and the scheduler (member list, housekeeping)."""
+        """Start the lanes of due work and the scheduler (member list, housekeeping), and
+        the metrics endpoint where METRICS_PORT is set."""
+        if self.metrics is not None and self._stop_metrics is None:
+            assert self.settings.metrics_port is not None
+            self._stop_metrics = self.metrics.serve(self.settings.metrics_port)
         if self.scheduler is None:
             self.due.release_dead_claims()
             self.due.start()
@@ -151,7 +159,12 @@ class Runtime:
                     [("Content-Type", "text/plain")],
                 )
                 return [b"ok\n" if healthy else b"database unavailable\n"]
-            return slack(environ, start_response)
+            if self.metrics is None or environ.get("REQUEST_METHOD") != "POST":
+                return slack(environ, start_response)
+            started = time.monotonic()
+            answer = slack(environ, start_response)
+            self.metrics.ack_seconds.observe(time.monotonic() - started)
+            return answer
 
         return application
 
@@ -164,6 +177,9 @@ class Runtime:
             return False
 
     def close(self) -> None:
+        if self._stop_metrics is not None:
+            self._stop_metrics()
+            self._stop_metrics = None
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
@@ -203,11 +219,15 @@ def build_runtime(
     service = ConnectionService(sessions, clock)
     notices = Notices(sessions, clock)
     deliveries = Deliveries(sessions, clock)
+    metrics = Metrics() if settings.metrics_port else None
+    if metrics is not None:
+        metrics.watch(sessions, clock, settings.tfe_rate)
     tfe = TFEClient(
         settings.tfe_url,
         settings.tfe_token.get_secret_value(),
         # Every replica uses one token, so they share its rate through the database.
         limiter=SharedRateLimiter(sessions, "tfe", settings.tfe_rate),
+        observe=metrics.tfe_call if metrics else None,
     )
     bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
     pages = Pages(tfe_url=settings.tfe_url, bitbucket_url=settings.bitbucket_url)
@@ -225,6 +245,8 @@ def build_runtime(
         worker=worker,
     )
     client = slack_client(settings)
+    if metrics is not None:
+        client.observe = metrics.slack_call
     _warn_about_access(settings)
     approvers = Audience(client, settings.approvers)
     directory = MemberDirectory(
@@ -308,7 +330,7 @@ def build_runtime(
     }
     if unsent := set(Owed) - set(senders):  # a kind nobody sends would stay owed forever
         raise RuntimeError(f"no sender for {sorted(unsent)}")
-    courier = Courier(Outbox(sessions, clock), service, worker, senders)
+    courier = Courier(Outbox(sessions, clock), service, worker, senders, metrics=metrics)
     due = DueWork(
         service,
         DueQueue(sessions, clock),
@@ -361,6 +383,9 @@ def build_runtime(
                 owed=courier.deliver,
                 progress=move_messages.progress,
                 scopes=lambda connection_id: project_scope(service.get(connection_id)),
+                counted=(
+                    (lambda outcome: metrics.move_items.labels(outcome).inc()) if metrics else None
+                ),
             ),
         ),
         rotation_due=(
@@ -372,6 +397,7 @@ def build_runtime(
         tfe_rate=settings.tfe_rate,
         bulk_pace=SharedRateLimiter(sessions, "tfe-bulk", settings.tfe_rate * BULK_SHARE),
         idle=sweep_interval(settings.token_poll_every),
+        metrics=metrics,
     )
     deps = SlackDeps(
         settings=settings,
@@ -426,4 +452,5 @@ def build_runtime(
         old_clients=deps.old_clients,
         repairs=repairs,
         rotations=rotations,
+        metrics=metrics,
     )

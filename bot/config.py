@@ -155,6 +155,7 @@ _SECRETS = frozenset(
 # Said instead of pydantic's own words for values of the wrong type.
 _TYPE_HINTS = {
     "port": "must be a TCP port number (1-65535)",
+    "metrics_port": "must be a TCP port number (1-65535), other than PORT",
     "escalate_after": "must be a whole number greater than 0",
 }
 
@@ -174,6 +175,8 @@ class Settings(BaseSettings):
     ) = None
     slack_api_url: HttpUrl = "https://slack.com/api/"
     port: Annotated[int, Field(gt=0, lt=65536)] = 3000
+    # Prometheus metrics on a port of their own; unset: no metrics endpoint at all.
+    metrics_port: Annotated[int, Field(gt=0, lt=65536)] | None = None
     database_url: Annotated[str, AfterValidator(_sqlalchemy_url)] = "sqlite:///connect_bitbucket.db"
     tfe_url: BaseUrl = "https://app.terraform.io"
     bitbucket_url: BaseUrl = "https://bitbucket.org"

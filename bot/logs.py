@@ -1,7 +1,9 @@
-"""Structured logging: one event a line, key=value fields, never a secret."""
+"""Structured logging: one event a line, key=value fields (or, with LOG_FORMAT=json, one
+JSON object a line with the same fields, for log shippers), never a secret."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -36,6 +38,31 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+# What LOG_FORMAT may say.
+FORMATS = ("text", "json")
+
+
+class JsonFormatter(logging.Formatter):
+    """The same fields as KeyValueFormatter, as one JSON object a line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event: dict[str, Any] = {
+            "time": stamp,
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in FIELDS:
+            value: Any = getattr(record, name, None)
+            if value is not None:
+                event[name] = value if isinstance(value, int | float | bool) else str(value)
+        if record.exc_info:
+            exc = record.exc_text or self.formatException(record.exc_info)
+            event["exception"] = exc.strip().splitlines()[-1]
+        return json.dumps(event, ensure_ascii=False)
+
+
 def _quote(text: str) -> str:
     text = text.replace("\n", " ")
     if not text or any(c in text for c in ' ="'):
@@ -43,11 +70,14 @@ def _quote(text: str) -> str:
     return text
 
 
-def setup_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
-    """Send every log line through the key=value formatter and the secret filter."""
+def setup_logging(
+    level: str = "INFO", stream: TextIO | None = None, fmt: str = "text"
+) -> logging.Handler:
+    """Send every log line through the formatter (key=value, or JSON) and the secret filter,
+    which scrubs the record itself, so both formats are secret-free alike."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(KeyValueFormatter())
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    handler.addFilter(RedactingFilter(fields=FIELDS))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -82,15 +82,20 @@ REDACTOR = Redactor()
 class RedactingFilter(logging.Filter):
     """A handler filter: renders the record and scrubs held secrets from it."""
 
-    def __init__(self, redactor: Redactor = REDACTOR) -> None:
+    def __init__(self, redactor: Redactor = REDACTOR, fields: tuple[str, ...] = ()) -> None:
         super().__init__()
         self._redactor = redactor
+        self._fields = fields  # the `extra=` fields the formatters print, scrubbed too
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         scrubbed = self._redactor.scrub(message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
+        for name in self._fields:
+            value = getattr(record, name, None)
+            if isinstance(value, str):
+                setattr(record, name, self._redactor.scrub(value))
         if record.exc_info and record.exc_info[1] is not None:
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = self._redactor.scrub(text)

@@ -19,6 +19,8 @@ _READ = (
     "BITBUCKET_",
     "DATABASE_URL",
     "LOG_LEVEL",
+    "LOG_FORMAT",
+    "METRICS_PORT",
     "PORT",
     "APPROVERS",
     "ALLOWED_USERS",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,8 +59,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
-    return NO_POSTGRES
+NO_PROMETHEUS = (
+    None
+    if os.environ.get("REQUIRE_PROMETHEUS")
+    or (shutil.which("prometheus") and shutil.which("promtool"))
+    else "Prometheus test left out: prometheus and promtool were not found "
+    "(install Debian's prometheus package to run it too)"
+)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [line for line in (NO_POSTGRES, NO_PROMETHEUS) if line]
 
 
 @pytest.fixture(scope="session")

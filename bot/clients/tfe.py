@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -78,8 +79,11 @@ class TFEClient:
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = TIMEOUT,
+        observe: Callable[[str, str, str, float], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Told of every call (method, path, status or "transport", seconds): the metrics.
+        self._observe = observe
         self._http = httpx.Client(
             base_url=f"{self.base_url}/api/v2",
             headers={
@@ -286,6 +290,7 @@ class TFEClient:
         idempotent: bool = True,
         redact: tuple[str, ...] = (),
     ) -> dict[str, Any]:
+        started = time.monotonic()
         try:
             response = send_with_retries(
                 lambda: self._http.request(method, path, json=json, params=params),
@@ -295,12 +300,15 @@ class TFEClient:
                 retry_transport_errors=idempotent,
             )
         except httpx.TransportError as error:
+            self._observed(method, path, "transport", started)
             raise _unavailable(None, type(error).__name__) from None
         except Exhausted as exhausted:
             if exhausted.response is None:
+                self._observed(method, path, "transport", started)
                 reason = type(exhausted.error).__name__ if exhausted.error else "no answer"
                 raise _unavailable(None, reason) from None
             response = exhausted.response
+        self._observed(method, path, str(response.status_code), started)
         if response.status_code < 300:
             if response.status_code == 204 or not response.content:
                 return {}
@@ -315,6 +323,10 @@ class TFEClient:
                 ) from None
             return body if isinstance(body, dict) else {}
         raise _error_for(response, what=what, redact=redact)
+
+    def _observed(self, method: str, path: str, status: str, started: float) -> None:
+        if self._observe is not None:
+            self._observe(method, path, status, time.monotonic() - started)
 
 
 def _organization(data: dict[str, Any], name: str) -> Organization:

@@ -19,6 +19,7 @@ from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
+from bot.metrics import Metrics
 from bot.move.flow import MoveLane
 from bot.move.reminders import MoveReminders
 from bot.remind.due import CARDS_FIRST_RETRY, RETRY_AFTER_FAILURE, Reminders
@@ -77,7 +78,9 @@ class DueWork:
         tfe_rate: float = 25.0,
         bulk_pace: RateLimiter | None = None,
         idle: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.service = service
         self.queue = queue
         self.notices = notices
@@ -345,7 +348,17 @@ class DueWork:
         checked = connection.health_checked_at or connection.progressed_at
         if (self.clock.now() - checked).total_seconds() < self.health_every * 0.99:
             return checked + timedelta(seconds=self.health_every)  # checked lately
-        connection, changed = self.health.check(connection.id)
+        try:
+            connection, changed = self.health.check(connection.id)
+        except TFEError:
+            if self.metrics is not None:
+                self.metrics.health_checks.labels("unreachable").inc()
+            raise
+        if self.metrics is not None:
+            outcome = connection.health_outcome or (
+                "broken" if connection.state == State.BROKEN else "exists"
+            )
+            self.metrics.health_checks.labels(str(outcome)).inc()
         if changed:
             self.courier.deliver(connection.id)
         if connection.rests_on_a_person:

@@ -65,7 +65,9 @@ class MoveWork:
         owed: Callable[[int], None],
         progress: Callable[[int], None],
         scopes: Callable[[int], frozenset[str] | None] | None = None,
+        counted: Callable[[str], None] | None = None,
     ) -> None:
+        self.counted = counted  # told each item's outcome (the metrics)
         # A connection's project scope (None: organization-wide), by connection id.
         self.scopes = scopes
         self.moves = moves
@@ -123,6 +125,8 @@ class MoveWork:
         )
         if settled is None:
             return  # the claim ran out and another took it
+        if self.counted is not None:
+            self.counted("retry" if retry_in is not None else str(status))
         move, finished = settled
         if finished:
             log.info("move finished", extra={"connection": move.to_connection_id})

@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -158,13 +158,35 @@ class SlackClient(WebClient):
         self._answers_final = all(type(h) in _ANSWERS_FINAL for h in self.retry_handlers)
         self._first = threading.local()  # a failed fast attempt, for slack_sdk's loop
         self._pacer = SlackPacer()  # Slack's limits, kept ahead of time
+        # Told of every call's method and outcome (the metrics); set by the wiring.
+        self.observe: Callable[[str, str], None] | None = None
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         for name in ("data", "params", "json"):
             if kwargs.get(name) is not None:
                 kwargs[name] = REDACTOR.scrub_deep(kwargs[name])
-        self._take_turn(api_method, kwargs)
-        return super().api_call(api_method, **kwargs)
+        try:
+            self._take_turn(api_method, kwargs)
+        except SlackApiError:
+            if self.observe is not None:
+                self.observe(api_method, "paced")  # refused ahead of Slack's limit, sent later
+            raise
+        if self.observe is None:
+            return super().api_call(api_method, **kwargs)
+        try:
+            answer = super().api_call(api_method, **kwargs)
+        except SlackApiError as error:
+            refused = error.response.status_code == 429 or error.response.get("error") in (
+                "ratelimited",
+                "rate_limited",
+            )
+            self.observe(api_method, "ratelimited" if refused else "error")
+            raise
+        except Exception:
+            self.observe(api_method, "unreachable")
+            raise
+        self.observe(api_method, "ok")
+        return answer
 
     def _take_turn(self, api_method: str, kwargs: dict[str, Any]) -> None:
         """Background work waits its turn for the method (and the channel); in the outbox a

@@ -18,6 +18,7 @@ from bot.connections.leases import LEASE_SECONDS
 from bot.connections.model import Connection
 from bot.connections.outbox import Debt, Outbox, Owed
 from bot.connections.service import ConnectionService
+from bot.metrics import Metrics
 from bot.redaction import REDACTOR
 from bot.slack.client import LONGEST_TURN, SHORT_TURN, in_background, refusable
 
@@ -41,7 +42,10 @@ class Courier:
         service: ConnectionService,
         worker: str,
         features: Mapping[Owed, Send],
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         # How each kind of owed message is sent, from the features' sends() (the progress
         # message, a repair's steps, a move's report...), wired in app.py, so this kit
         # knows no feature.
@@ -113,6 +117,8 @@ class Courier:
                 return
             self.outbox.paid([debt.id])
             sent.add((debt.kind, debt.detail))
+            if self.metrics is not None:
+                self.metrics.owed_sent.labels(debt.kind.value).inc()
 
     def _one(self, debt: Debt) -> None:
         send = self.features.get(debt.kind)
@@ -123,6 +129,9 @@ class Courier:
 
     def _failed(self, left: Sequence[Debt], failed: Debt, error: Exception) -> None:
         said = _describe(error)
+        if self.metrics is not None:
+            # Slack's error codes are a short list; anything else is named by its class.
+            self.metrics.owed_refused.labels(said[:40]).inc()
         attempts = self.outbox.failed(
             [d.id for d in left], said, counted=failed.id, not_before=_retry_after(error)
         )

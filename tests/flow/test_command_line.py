@@ -94,6 +94,37 @@ def test_an_unknown_log_level_is_named(tmp_path: Path) -> None:
     assert "LOG_LEVEL" in line and "'LOUD'" in line and "INFO" in line
 
 
+def test_log_format_json_writes_one_object_a_line_and_keeps_secrets_out(tmp_path: Path) -> None:
+    import io
+    import json
+    import logging
+
+    from bot.logs import setup_logging
+    from bot.redaction import REDACTOR
+
+    ran = run(
+        tmp_path,
+        "migrate",
+        env={"LOG_FORMAT": "json", "DATABASE_URL": f"sqlite:///{tmp_path}/b.db"},
+    )
+    assert ran.returncode == 0, ran.stderr
+    events = [json.loads(line) for line in ran.stderr.splitlines() if line.strip()]
+    assert any(e["message"] == "database schema is up to date" for e in events), events
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in events)
+    # The fields of a key=value line, and the scrubbing of a held secret, hold for JSON too.
+    out = io.StringIO()
+    setup_logging(stream=out, fmt="json")
+    fake_secret = "fake-consumer-secret-value-123"
+    with REDACTOR.holding(fake_secret):
+        logging.getLogger("bot.test").warning(
+            "Bitbucket said %s", fake_secret, extra={"connection": 7, "error": fake_secret}
+        )
+    event = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert event["connection"] == 7 and event["level"] == "WARNING"
+    assert fake_secret not in out.getvalue()
+    assert one_line(run(tmp_path, "migrate", env={"LOG_FORMAT": "xml"})).endswith("got 'xml'")
+
+
 def test_the_example_values_say_to_create_the_slack_app_first(tmp_path: Path) -> None:
     example = (ROOT / ".env.example").read_text()
     (tmp_path / ".env").write_text(example)
