@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
-from tests.harness import BotProcess, bot_env
+from tests.harness import BotProcess, bot_env, free_port
 
 REQUESTS = 600
 CONCURRENCY = 32
@@ -26,13 +26,17 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(database_url: str, label: str, log: Path) -> None:
+def run(database_url: str, label: str, log: Path, **more: str) -> None:
     slack, tfe = FakeSlack().start(), FakeTFE().start()
     tfe.add_organization("acme-infra")
     # The bot runs as `python -m bot serve` in its own process, as in production.
     bot = BotProcess(
         bot_env(
-            slack_url=slack.url, tfe_url=tfe.url, database_url=database_url, LOG_LEVEL="WARNING"
+            slack_url=slack.url,
+            tfe_url=tfe.url,
+            database_url=database_url,
+            LOG_LEVEL="WARNING",
+            **more,
         ),
         log,
     ).wait_ready()
@@ -79,5 +83,12 @@ def run(database_url: str, label: str, log: Path) -> None:
 def main(postgres_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", Path(tmp) / "bot.log")
+        # The same with metrics on: counting each ack and Slack call costs less than noise.
+        run(
+            f"sqlite:///{Path(tmp) / 'metrics.db'}",
+            "SQLite, metrics on",
+            Path(tmp) / "bot.log",
+            METRICS_PORT=str(free_port()),
+        )
         if postgres_url:
             run(postgres_url, "PostgreSQL", Path(tmp) / "bot.log")
