@@ -76,6 +76,7 @@ from bot.slack.courier import Courier, Send
 from bot.slack.deliveries import Deliveries
 from bot.slack.directory import MemberDirectory
 from bot.slack.notify import Notifier
+from bot.status import listeners as status
 from bot.status.home import Overview
 from bot.status.store import HomeTabs
 from bot.watch import messages as watch_messages
@@ -413,6 +414,7 @@ def build_runtime(
         access=access,
         overview=overview,
         queries=queries,
+        dependents=dependents,
         prefills=Prefills(queries.last_workspace),
         directory=directory,
         rotate=RotateFlow(rotations, tfe, ConsumerChecker(bitbucket)),
@@ -431,6 +433,7 @@ def build_runtime(
     repair.register(app)
     rotate.register(app)
     move.register(app)
+    status.register(app)
     return Runtime(
         settings=settings,
         engine=engine,

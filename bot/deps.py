@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.connect.flow import ConnectFlow
 from bot.connect.messages import ConnectMessages
 from bot.connect.prefills import Prefills
+from bot.connections.dependents import Dependents
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
@@ -49,6 +50,7 @@ class SlackDeps:
     access: Access  # who may start, decide, cancel; which organizations
     overview: Overview  # status and App Home
     queries: Queries  # read-only lookups
+    dependents: Dependents  # what uses each connection's token, as last counted
     prefills: Prefills  # what the connect form suggests
     directory: MemberDirectory  # who is a full member, kept current by Slack's events
     rotate: RotateFlow  # new consumer key and secret on an existing client

@@ -60,6 +60,9 @@ ROTATE_REQUEST_VIEW = "rotate_request"
 ROTATE_VIEW = "rotate_credentials"
 ROTATE_WHY = "rotate_why"
 
+# A connection as Terraform code (status).
+AS_TERRAFORM = "as_terraform"
+
 # Moving what used an old client to a new connection.
 MOVE_START = "move_start"
 MOVE_CANCEL = "move_cancel"

@@ -282,6 +282,8 @@ def _day_two(connection: Connection) -> list[Block]:
             reauthorize_button(connection, primary=False),
             rotate_button(connection),
         ]
+    if connection.oauth_client_id and not connection.client_gone:
+        elements.append(button("As Terraform", ids.AS_TERRAFORM, value=str(connection.id)))
     return [*found, ActionsBlock(block_id="day_two", elements=elements)]
 
 
