@@ -23,6 +23,7 @@ from bot.slack.blocks.kit import (
     REASON_MAX,
     RequestForm,
     errors_under,
+    key_and_secret_inputs,
     message_view,
     modal,
     section,
@@ -251,21 +252,7 @@ def credentials_view(
             f"*{escape(connection.organization)}*. In Bitbucket: OAuth consumers → click the "
             "consumer's name to show them. The secret goes to Terraform and nowhere else."
         ),
-        InputBlock(
-            block_id=ids.KEY,
-            label="Key",
-            element=PlainTextInputElement(
-                action_id=ids.VALUE,
-                initial_value=fit(key, validation.KEY_MAX) or None,
-                max_length=validation.KEY_MAX,
-            ),
-        ),
-        InputBlock(
-            block_id=ids.SECRET,
-            label="Secret",
-            hint="Shown on your screen while you type; it is not kept by the bot.",
-            element=PlainTextInputElement(action_id=ids.VALUE, max_length=validation.SECRET_MAX),
-        ),
+        *key_and_secret_inputs(key),
     ]
     if offer_add_another:
         blocks.append(add_another_input())

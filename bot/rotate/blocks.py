@@ -6,14 +6,20 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, InputBlock, PlainTextInputElement
 
-from bot.connections import validation
 from bot.connections.model import Connection
 from bot.connections.pages import PERMISSIONS, ConsumerValues
 from bot.connections.upkeep import RotationStage
 from bot.slack import ids
-from bot.slack.blocks.kit import REASON_MAX, button, errors_under, modal, section
+from bot.slack.blocks.kit import (
+    REASON_MAX,
+    button,
+    errors_under,
+    key_and_secret_inputs,
+    modal,
+    section,
+)
 from bot.slack.blocks.remedies import rotate_button
-from bot.slack.text import code, escape, fit, fit_escaped
+from bot.slack.text import code, escape, fit_escaped
 
 TITLE = "Rotate key and secret"
 
@@ -68,21 +74,7 @@ def rotate_credentials_view(
             "Secret here. I check them with Bitbucket, give them to Terraform (the secret goes "
             "nowhere else), and then ask you to re-authorize."
         ),
-        InputBlock(
-            block_id=ids.KEY,
-            label="Key",
-            element=PlainTextInputElement(
-                action_id=ids.VALUE,
-                initial_value=fit(key, validation.KEY_MAX) or None,
-                max_length=validation.KEY_MAX,
-            ),
-        ),
-        InputBlock(
-            block_id=ids.SECRET,
-            label="Secret",
-            hint="Shown on your screen while you type; it is not kept by the bot.",
-            element=PlainTextInputElement(action_id=ids.VALUE, max_length=validation.SECRET_MAX),
-        ),
+        *key_and_secret_inputs(key),
     ]
     return modal(
         TITLE,

@@ -11,14 +11,18 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ContextBlock,
+    InputBlock,
     MarkdownTextObject,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
+from bot.connections import validation
 from bot.connections.model import AccountKind, Connection
 from bot.connections.states import current_step, steps
+from bot.slack import ids
 from bot.slack.text import escape, fit, fit_escaped
 
 SECTION_MAX = 3000
@@ -141,3 +145,25 @@ def busy_view(title: str, text: str) -> dict[str, Any]:
 def message_view(title: str, text: str) -> dict[str, Any]:
     """A modal that just says something, with a Close button."""
     return modal(title, [section(text)])
+
+
+def key_and_secret_inputs(key: str = "") -> list[Block]:
+    """The Key and Secret inputs of Connect's and Rotate's forms (read back, once, by
+    forms.read_key_and_secret); the secret is never filled in again."""
+    return [
+        InputBlock(
+            block_id=ids.KEY,
+            label="Key",
+            element=PlainTextInputElement(
+                action_id=ids.VALUE,
+                initial_value=fit(key, validation.KEY_MAX) or None,
+                max_length=validation.KEY_MAX,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.SECRET,
+            label="Secret",
+            hint="Shown on your screen while you type; it is not kept by the bot.",
+            element=PlainTextInputElement(action_id=ids.VALUE, max_length=validation.SECRET_MAX),
+        ),
+    ]
