@@ -210,3 +210,38 @@ def test_one_hung_terraform_call_delays_only_its_own_connection(
     )
     assert time.monotonic() - started_at < 9
     fake_tfe.clear_faults()
+
+
+def test_home_tabs_are_claimed_only_by_their_own_lane(database_url: str) -> None:
+    # What nobody waits on never shares a thread with a notice: the outbox lane and
+    # the listener's delivery take everything but Home tabs, the quiet lane only those.
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    sessions = db.make_sessionmaker(engine)
+    clock = SystemClock()
+    service = ConnectionService(sessions, clock)
+    connection = service.start(
+        NewConnection(
+            request_ref="quiet",
+            team_id="T",
+            channel_id="C",
+            owner_id="U1",
+            organization="org-quiet",
+            account_kind=AccountKind.SERVICE_ACCOUNT,
+            bitbucket_username="svc",
+        )
+    )
+    from sqlalchemy import update
+
+    from bot.connections.model import OwedMessage
+    from bot.connections.outbox import owe
+
+    with sessions.begin() as session:
+        owe(session, connection.id, [Owed.HOME, Owed.CONNECTED], clock.now())
+        session.execute(update(OwedMessage).values(due_at=clock.now()))
+    courier = Courier(Outbox(sessions, clock), service, "replica", {})
+    loud = [d.kind for group in courier.claim_due_groups() for d in group]
+    quiet = [d.kind for group in courier.claim_due_groups(quiet=True) for d in group]
+    assert Owed.CONNECTED in loud and Owed.HOME not in loud
+    assert quiet and set(quiet) == {Owed.HOME}
+    engine.dispose()
