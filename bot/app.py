@@ -331,7 +331,13 @@ def build_runtime(
     }
     if unsent := set(Owed) - set(senders):  # a kind nobody sends would stay owed forever
         raise RuntimeError(f"no sender for {sorted(unsent)}")
-    courier = Courier(Outbox(sessions, clock), service, worker, senders, metrics=metrics)
+    courier = Courier(
+        Outbox(sessions, clock, in_flight=settings.slack_timeout),
+        service,
+        worker,
+        senders,
+        metrics=metrics,
+    )
     due = DueWork(
         service,
         DueQueue(sessions, clock),

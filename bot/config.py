@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     escalate_after: PositiveInt = 3
     expire_after: Seconds = 1209600
     token_poll_every: Seconds = 5
+    # How long a Slack call may take before the bot gives up on it (a call cut off by a
+    # crash may still land within this: cards are not posted again before it has passed).
+    slack_timeout: Seconds = 15
     health_every: Seconds = 21600
     tfe_rate: PositiveFloat = 25
     # Seconds after which an owner is reminded to rotate the consumer's key and secret.
@@ -285,6 +288,7 @@ def _worded(first: Any) -> str:
         "remind_every",
         "expire_after",
         "token_poll_every",
+        "slack_timeout",
         "health_every",
         "rotate_every",
     ):

@@ -66,16 +66,16 @@ class Leases:
                 .values(lease_until=until)
             )
 
-    def release(self, owners: Sequence[str]) -> int:
-        """Free what workers known to be gone held; returns how many rows were freed."""
+    def release(self, owners: Sequence[str], unless: ColumnElement[bool] | None = None) -> int:
+        """Free what workers known to be gone held, but rows matching `unless` (left to run
+        out); returns how many rows were freed."""
         if not owners:
             return 0
         with self._sessions.begin() as session:
-            result = session.execute(
-                update(self._table)
-                .where(self._table.lease_owner.in_(list(owners)))
-                .values(lease_owner=None, lease_until=None)
-            )
+            query = update(self._table).where(self._table.lease_owner.in_(list(owners)))
+            if unless is not None:
+                query = query.where(~unless)
+            result = session.execute(query.values(lease_owner=None, lease_until=None))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     def owners(self) -> list[str]:

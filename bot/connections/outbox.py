@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -52,6 +52,10 @@ class Owed(StrEnum):
     ROTATION_DECISION = "rotation_decision"  # who asked hears the decision (approved: go on)
     SEES_NOTHING = "sees_nothing"  # the owner: the token works but sees no repository
     OWNER_CHANGED = "owner_changed"  # the old owner hears who owns it now (detail: old owner)
+
+
+# Owed messages that post cards the bot looks for in DMs before posting again.
+CARD_KINDS = frozenset({Owed.SEND_CARDS, Owed.ROTATION_CARDS, Owed.MOVE})
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,16 @@ def backoff(attempts: int) -> float:
 class Outbox:
     """Claims and settles owed messages; each method one transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, *, in_flight: float = 0.0
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._leases = Leases(sessions, clock, OwedMessage)
+        # How long a Slack call cut off by a crash may still land (the client's timeout): a
+        # card whose sender died is sent again only after that, so the lookup in the DM
+        # finds the one Slack took instead of posting a second.
+        self.in_flight = in_flight
 
     def claim_for(
         self,
@@ -148,6 +158,15 @@ class Outbox:
                 query = query.where(OwedMessage.kind.in_([k.value for k in kinds]))
             if besides:
                 query = query.where(OwedMessage.kind.not_in([k.value for k in besides]))
+            if self.in_flight:
+                dead_since = now - timedelta(seconds=self.in_flight)
+                query = query.where(
+                    or_(
+                        ~self._card_kinds(),
+                        OwedMessage.lease_owner.is_(None),
+                        OwedMessage.lease_until < dead_since,
+                    )
+                )
             if connection_id is None:
                 query = query.where(OwedMessage.due_at <= now)
             else:
@@ -205,8 +224,25 @@ class Outbox:
         self._leases.renew_all(worker, seconds)
 
     def release_leases(self, owners: list[str]) -> int:
-        """Free what workers known to be gone held."""
-        return self._leases.release(owners)
+        """Free what workers known to be gone held; a card they were sending waits out the
+        call that may still land (see `in_flight`), from now."""
+        if owners and self.in_flight:
+            now = self._clock.now()
+            with self._sessions.begin() as session:
+                session.execute(
+                    update(OwedMessage)
+                    .where(
+                        OwedMessage.lease_owner.in_(list(owners)),
+                        OwedMessage.kind.in_([k.value for k in CARD_KINDS]),
+                        OwedMessage.lease_until > now,
+                    )
+                    .values(lease_until=now)
+                )
+        return self._leases.release(owners, unless=self._card_kinds() if self.in_flight else None)
+
+    @staticmethod
+    def _card_kinds() -> ColumnElement[bool]:
+        return OwedMessage.kind.in_([k.value for k in CARD_KINDS])
 
     def lease_owners(self) -> list[str]:
         return self._leases.owners()

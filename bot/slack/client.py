@@ -304,7 +304,7 @@ def slack_client(settings: Settings) -> SlackClient:
     return SlackClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=base_url,
-        timeout=15,
+        timeout=max(1, round(settings.slack_timeout)),
         retry_handlers=[
             ConnectionRetryUnlessPosted(max_retry_count=2),
             RateLimitRetryForPeople(max_retry_count=3),

@@ -53,7 +53,8 @@ def test_after_a_kill_mid_card_no_card_keeps_live_buttons_after_the_decision(
     env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path, replicas: int
 ) -> None:
     """One replica: it is killed and started again. Two: the other takes over."""
-    env = {**env, "APPROVERS": f"{FIRST} {SECOND}"}
+    # Slack calls time out after 6 s here: a card cut off by the kill may land until then.
+    env = {**env, "APPROVERS": f"{FIRST} {SECOND}", "SLACK_TIMEOUT": "6"}
     log = tmp_path / "bot.log"
     first = BotProcess(env, log).wait_ready()
     other = BotProcess(env, tmp_path / "other.log").wait_ready() if replicas == 2 else None
@@ -68,10 +69,11 @@ def test_after_a_kill_mid_card_no_card_keeps_live_buttons_after_the_decision(
     second = other or BotProcess(env, log).wait_ready()
     try:
         slack = SlackDriver(fake_slack, second.url)
-        # Both approvers have a card with buttons (one may have two: Slack took the held one
-        # after the restart had posted again).
-        eventually(lambda: cards(fake_slack, FIRST) and cards(fake_slack, SECOND), timeout=20)
-        time.sleep(4)  # the held card lands
+        # Both approvers have a card with buttons, one each: the next process looked in the
+        # DM only after the held call could have landed, and adopted the card Slack took.
+        eventually(lambda: cards(fake_slack, FIRST) and cards(fake_slack, SECOND), timeout=25)
+        time.sleep(1)
+        assert len(cards(fake_slack, FIRST)) == 1 and len(cards(fake_slack, SECOND)) == 1
         found = slack.find_button("Approve", channel="D" + FIRST)
         slack.click("", user=FIRST, found=found)
         view = slack.wait_for_view(FIRST, lambda v: v.get("callback_id") == "approve_connection")
