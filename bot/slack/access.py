@@ -1,4 +1,4 @@
-"""Who may do what, checked on the server at every door (README: "Approvals and who may do
+"""Who may do what, checked on the server at every door (docs/access.md: "Approvals and who may do
 what"), day two's doors among them: one place, whichever listener asks.
 
 Starting a connection needs a person: never a Slack guest, a bot or a deactivated account,
