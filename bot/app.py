@@ -36,6 +36,7 @@ from bot.connections.notices import Notices
 from bot.connections.outbox import Outbox, Owed
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
+from bot.connections.rate_windows import RateWindows
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
 from bot.deps import SlackDeps, provide
@@ -246,6 +247,7 @@ def build_runtime(
         worker=worker,
     )
     client = slack_client(settings)
+    client.share_pace(RateWindows(sessions))  # Slack's limits are the app's, not a replica's
     if metrics is not None:
         client.observe = metrics.slack_call
     _warn_about_access(settings)

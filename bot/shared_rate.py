@@ -16,17 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clients.http import RateLimiter
-from bot.connections.model import RateWindow
+from bot.connections.rate_windows import RateWindows
 
 log = logging.getLogger(__name__)
-
-# Seconds' rows older than this are deleted now and then.
-KEEP_SECONDS = 120
 
 
 class SharedRateLimiter(RateLimiter):
@@ -41,7 +36,7 @@ class SharedRateLimiter(RateLimiter):
         now: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(per_second)
-        self._sessions = sessions
+        self._windows_kept = RateWindows(sessions)
         self._name = name
         # Windows a second, each allowing at least one call; a sliding second then holds at
         # most one window more than the rate (30 at 25 a second: TFE's documented limit).
@@ -55,7 +50,6 @@ class SharedRateLimiter(RateLimiter):
         self._second = -1
         self._left = 0
         self._shared = threading.Lock()
-        self._cleaned_at = 0
         self._warned_at = -60.0
 
     def acquire(self) -> None:
@@ -80,27 +74,9 @@ class SharedRateLimiter(RateLimiter):
         """Reserve up to a block of this window's calls (`second` numbers the window);
         returns how many were had."""
         try:
-            with self._sessions.begin() as session:
-                dialect = session.get_bind().dialect.name
-                module = postgresql if dialect == "postgresql" else sqlite
-                session.execute(
-                    module.insert(RateWindow)
-                    .values(name=self._name, second=second, used=0)
-                    .on_conflict_do_nothing()
-                )
-                limit = self._limit_of(second)
-                for want in (self._block, 1):
-                    taken = session.execute(
-                        update(RateWindow)
-                        .where(RateWindow.name == self._name, RateWindow.second == second)
-                        .where(RateWindow.used + want <= limit)
-                        .values(used=RateWindow.used + want)
-                        .returning(RateWindow.used)
-                    ).first()
-                    if taken is not None:
-                        self._clean(session, second)
-                        return want
-                return 0
+            return self._windows_kept.take(
+                self._name, second, self._limit_of(second), (self._block, 1)
+            )
         except Exception:
             # The database is the bot's lifeline anyway; without it, pace as one replica. Said
             # once a minute, not at every call.
@@ -116,14 +92,3 @@ class SharedRateLimiter(RateLimiter):
         i = window % self._windows
         share = int((i + 1) * self._rate / self._windows) - int(i * self._rate / self._windows)
         return max(1, share)
-
-    def _clean(self, session: Session, window: int) -> None:
-        keep = KEEP_SECONDS * self._windows
-        if window - self._cleaned_at < keep:
-            return
-        self._cleaned_at = window
-        session.execute(
-            delete(RateWindow).where(
-                RateWindow.name == self._name, RateWindow.second < window - keep
-            )
-        )

@@ -40,7 +40,7 @@ from slack_sdk.web import SlackResponse
 from bot.config import Settings
 from bot.redaction import REDACTOR
 from bot.slack.kept_alive import KeptAlive
-from bot.slack.pacing import SlackPacer
+from bot.slack.pacing import SharedWindows, SlackPacer
 
 # Enough connections for every thread that may call Slack at once (waitress's 16, the work
 # pools and the sweep).
@@ -157,9 +157,14 @@ class SlackClient(WebClient):
         self._http = KeptAlive(timeout=self.timeout, size=POOL_SIZE, ssl_context=self.ssl)
         self._answers_final = all(type(h) in _ANSWERS_FINAL for h in self.retry_handlers)
         self._first = threading.local()  # a failed fast attempt, for slack_sdk's loop
-        self._pacer = SlackPacer()  # Slack's limits, kept ahead of time
+        self._pacer = SlackPacer()  # Slack's limits, kept ahead of time (share_pace: by all)
         # Told of every call's method and outcome (the metrics); set by the wiring.
         self.observe: Callable[[str, str], None] | None = None
+
+    def share_pace(self, shared: SharedWindows) -> None:
+        """Count background turns in the database every replica shares, so together they
+        stay inside Slack's limits for the app."""
+        self._pacer.shared = shared
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         for name in ("data", "params", "json"):
@@ -206,10 +211,8 @@ class SlackClient(WebClient):
         waited = 0.0
         refusable = getattr(_background, "refusable", False)
         while (wait := self._pacer.wait_for(api_method, channel)) > 0:
-            if waited + wait > LONGEST_TURN:
-                break  # waited long enough: go, and let Slack say if it minds
             # A message of several calls (a Home tab's publishes) is refused by what it
-            # waits in all, not by each call's wait.
+            # waits in all, not by each call's wait; it is sent again when its turn comes.
             if refusable and _background.waited + wait > _background.patience:
                 # Sent again, the message makes its calls again: by then there is room for
                 # all of them, not only this one.
@@ -226,6 +229,8 @@ class SlackClient(WebClient):
                         status_code=429,
                     ),
                 )
+            if waited + wait > LONGEST_TURN:
+                break  # other background work waited long enough: go, and let Slack say
             time.sleep(wait)
             waited += wait
             if refusable:

@@ -5,13 +5,21 @@ flood of owed messages meets no 429 of our own making.
 Paced: work in the background (the outbox, due work). A short turn is waited for; a longer
 one refuses the call at once as Slack would (a 429 with Retry-After), and the outbox sends
 that message when its turn comes.
+
+Slack's limits are per app, not per replica: with `shared` set, each turn is also counted
+in windows kept in the shared database, so N replicas together stay inside one tier (each
+method a quarter of its minute every 15 s; each channel two posts every 2 s).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 # Calls a minute, by Slack's documented tiers (Tier 2: 20, Tier 3: 50, Tier 4: 100).
 PER_MINUTE = {
@@ -54,13 +62,32 @@ class Bucket:
         return (1 - self.tokens) / self.rate
 
 
+class SharedWindows(Protocol):
+    def take(self, name: str, window: int, limit: int, wants: tuple[int, ...] = (1,)) -> int: ...
+
+
+# The shared windows: a method's are a quarter of a minute (bursts as Slack allows them, a
+# minute's worth never much more); a channel's posts, two seconds.
+METHOD_WINDOW = 15.0
+POST_WINDOW = 2.0
+
+
 class SlackPacer:
     """Per method, and per channel for chat.postMessage; safe to share between threads."""
 
-    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        now: Callable[[], float] = time.monotonic,
+        *,
+        shared: SharedWindows | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self._now = now
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self._lock = threading.Lock()
+        self.shared = shared  # the database every replica counts its turns in
+        self._wall = wall  # windows are numbered by the clock all replicas share
+        self._warned_at = -60.0
 
     def interval(self, method: str, channel: str | None) -> float:
         """Seconds between two calls at the method's steady pace (0 when it is not paced)."""
@@ -79,7 +106,29 @@ class SlackPacer:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = Bucket(rate, burst, self._now)
-            return bucket.take()
+            wait = bucket.take()
+        if wait > 0 or self.shared is None:
+            return wait
+        return self._shared_turn(method, key[1], rate)
+
+    def _shared_turn(self, method: str, channel: str, rate: float) -> float:
+        """0.0 when the replicas together have room in this window, else the seconds to the
+        next one. Without the database, each replica paces alone (said once a minute)."""
+        assert self.shared is not None
+        length = POST_WINDOW if channel else METHOD_WINDOW
+        limit = max(1, round(rate * length))
+        now = self._wall()
+        window = int(now // length)
+        name = f"slack:{method}:{channel}"[:32] if channel else f"slack:{method}"[:32]
+        try:
+            if self.shared.take(name, window, limit):
+                return 0.0
+        except Exception:
+            if time.monotonic() - self._warned_at > 60:
+                self._warned_at = time.monotonic()
+                log.warning("could not read the shared Slack pace; pacing alone")
+            return 0.0
+        return max(0.01, (window + 1) * length - now)
 
 
 def _rate(method: str, channel: str | None) -> tuple[float, float] | None:

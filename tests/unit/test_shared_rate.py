@@ -60,3 +60,28 @@ def test_a_rate_that_does_not_divide_is_used_to_its_whole_calls() -> None:
     assert max(shares) - min(shares) == 1
     even = SharedRateLimiter(None, "even", 25)  # type: ignore[arg-type]
     assert [even._limit_of(w) for w in range(5)] == [5, 5, 5, 5, 5]
+
+
+def test_two_replicas_pace_slack_as_one_app(database_url: str) -> None:
+    # Each replica's own pace would let a minute's burst of views.publish through (100
+    # each); sharing the database, both together get one window's share.
+    from bot.connections.rate_windows import RateWindows
+    from bot.slack.pacing import METHOD_WINDOW, PER_MINUTE, SlackPacer
+
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    sessions = db.make_sessionmaker(engine)
+    wall = [1_000_000 * METHOD_WINDOW + 1.0]  # early in a window, the same for both
+    replicas = [SlackPacer(shared=RateWindows(sessions), wall=lambda: wall[0]) for _ in range(2)]
+    went = sum(
+        1 for _ in range(60) for pacer in replicas if pacer.wait_for("views.publish", None) == 0
+    )
+    share = round(PER_MINUTE["views.publish"] / 60 * METHOD_WINDOW)
+    assert went == share  # 25 of the 120 tries, not 120
+    waits = [pacer.wait_for("views.publish", None) for pacer in replicas]
+    assert all(METHOD_WINDOW - 1.5 < w <= METHOD_WINDOW - 1.0 for w in waits), waits
+    wall[0] += METHOD_WINDOW  # the next window: room again, for either
+    assert replicas[1].wait_for("views.publish", None) == 0
+    alone = SlackPacer(wall=lambda: wall[0])
+    assert sum(1 for _ in range(120) if alone.wait_for("views.publish", None) == 0) == 100
+    engine.dispose()
