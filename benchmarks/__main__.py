@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from benchmarks import ack_latency, move, scale, side_by_side, sweep
+from benchmarks import ack_latency, move, notices, scale, side_by_side, sweep
 from tests.postgres import Cluster
 
 
@@ -19,6 +19,7 @@ def main() -> None:
         sweep.main(cluster.new_database() if cluster else None)
         ack_latency.main(cluster.new_database() if cluster else None)
         side_by_side.main()
+        notices.main()
         scale.main(cluster.new_database if cluster else None)
         move.main(cluster.new_database if cluster else None)
     finally:

@@ -15,11 +15,11 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.connect.blocks import progress_message  # noqa: E402
-from bot.connect.message_blocks import connected_announcement  # noqa: E402
-from bot.connections.model import AccountKind, Connection  # noqa: E402
-from bot.connections.pages import Pages  # noqa: E402
-from bot.connections.states import State  # noqa: E402
+from bot.connect.blocks import progress_message
+from bot.connect.message_blocks import connected_announcement
+from bot.connections.model import AccountKind, Connection
+from bot.connections.pages import Pages
+from bot.connections.states import State
 
 BUILDER = "https://app.slack.com/block-kit-builder/#"
 
