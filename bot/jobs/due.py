@@ -41,6 +41,8 @@ BULK_SHARE = 0.85
 # of the rate, and enough threads keep that share busy while each call waits on Terraform.
 BULK_THREADS = 16
 OUTBOX_THREADS = 4
+# How often the quiet outbox looks for Home tabs owed when it found none.
+QUIET_IDLE = 1.0
 MOVE_THREADS = 8
 MOVES = "moves"
 
@@ -144,7 +146,7 @@ class DueWork:
                 self._claim_quiet,
                 courier.send_group,
                 threads=1,
-                idle=idle,
+                idle=max(idle, QUIET_IDLE),  # a tab is read when opened: no need to hurry
                 around=in_background,
             ),
         }
