@@ -10,13 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import update
-
-from bot.connections.model import AccountKind, OwedMessage
-from bot.connections.outbox import Owed, owe
-from bot.connections.service import NewConnection
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
+from tests.finishing import finish_together, notice_waits, start_many
 from tests.harness import RunningBot, bot_env
 
 SIZES = (1, 10, 40)
@@ -34,39 +30,10 @@ def run(size: int, tmp: Path) -> tuple[float, float]:
     )
     bot = RunningBot.from_env(env)
     try:
-        service = bot.runtime.service
-        ids = [
-            service.start(
-                NewConnection(
-                    request_ref=f"bench:{i}",
-                    team_id="T",
-                    channel_id=f"C{i}BENCH",
-                    owner_id=f"U{i:03d}OWNER",
-                    organization=f"bench-{i}",
-                    account_kind=AccountKind.SERVICE_ACCOUNT,
-                    bitbucket_username="svc",
-                )
-            ).id
-            for i in range(size)
-        ]
+        ids = start_many(bot.runtime, size, "BENCH")
         time.sleep(1.0)  # what starting owed has gone
-        sessions = bot.runtime.courier.outbox._sessions
-        with sessions.begin() as session:  # as the token watch writes them: tabs first
-            for connection_id in ids:
-                owe(session, connection_id, [Owed.HOME, Owed.CONNECTED], service._clock.now())
-            session.execute(update(OwedMessage).values(due_at=service._clock.now()))
-        owed_at = time.monotonic()
-        late: dict[int, float] = {}
-        deadline = owed_at + 60
-        while len(late) < size and time.monotonic() < deadline:
-            for i in range(size):
-                if i not in late and any(
-                    m.text.startswith("Bitbucket Cloud is connected")
-                    for m in slack.channel_messages(f"C{i}BENCH")
-                ):
-                    late[i] = time.monotonic() - owed_at
-            time.sleep(0.01)
-        waits = sorted(late.values())
+        owed_at = finish_together(bot.runtime, ids)
+        waits = notice_waits(slack, size, "BENCH", owed_at, timeout=60)
         return statistics.median(waits), waits[-1]
     finally:
         bot.stop()

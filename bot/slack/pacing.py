@@ -123,7 +123,8 @@ class SlackPacer:
         limit = max(1, round(rate * length))
         now = self._wall()
         window = int(now // length)
-        name = f"slack:{method}:{channel}"[:32] if channel else f"slack:{method}"[:32]
+        # rate_windows names are 32 characters: a channel's posts go by the channel alone.
+        name = f"slack-post:{channel}"[:32] if channel else f"slack:{method}"[:32]
         with self._lock:
             held_window, left = self._held.get(name, (window, 0))
             if held_window == window and left > 0:

@@ -15,6 +15,7 @@ from bot.connections.outbox import Owed, owe
 from bot.connections.service import NewConnection
 from bot.slack.pacing import Bucket
 from tests.fakes.slack import FakeSlack
+from tests.finishing import finish_together, notice_waits, owner, start_many
 from tests.harness import RunningBot, eventually
 
 NOTICES = 6
@@ -88,43 +89,12 @@ def test_the_channel_notice_goes_before_home_tabs_that_must_wait_their_turn(
     while pacer.wait_for("views.publish", None) == 0:  # this replica's own burst
         pass
     pacer.shared = shared
-    service = bot.runtime.service
-    ids = [
-        service.start(
-            NewConnection(
-                request_ref=f"busy:{i}",
-                team_id="T",
-                channel_id=f"C{i}BUSY",
-                owner_id="U1OWNER",
-                organization=f"busy-{i}",
-                account_kind=AccountKind.SERVICE_ACCOUNT,
-                bitbucket_username="svc",
-            )
-        ).id
-        for i in range(8)
-    ]
-    sessions = bot.runtime.courier.outbox._sessions
-    with sessions.begin() as session:  # as the token watch writes them: the Home tab first
-        for connection_id in ids:
-            owe(session, connection_id, [Owed.HOME, Owed.CONNECTED], service._clock.now())
-        session.execute(update(OwedMessage).values(due_at=service._clock.now()))
-    owed_at = time.monotonic()
-    late: dict[int, float] = {}
-
-    def notices() -> bool:
-        for i in range(8):
-            if i not in late and any(
-                m.text.startswith("Bitbucket Cloud is connected")
-                for m in fake_slack.channel_messages(f"C{i}BUSY")
-            ):
-                late[i] = time.monotonic() - owed_at
-        return len(late) == 8
-
-    eventually(notices, timeout=30)
+    ids = start_many(bot.runtime, 8, "BUSY", one_owner="U1OWNER")
+    owed_at = finish_together(bot.runtime, ids)
+    waits = notice_waits(fake_slack, 8, "BUSY", owed_at)
     # The Home tabs follow at Slack's pace, none refused by Slack.
     eventually(lambda: not bot.runtime.courier.outbox.owed(), timeout=40)
     tabs_done = time.monotonic() - owed_at
-    waits = sorted(late.values())
     print(
         f"notice after owed: p50 {waits[len(waits) // 2]:.2f} s, max {waits[-1]:.2f} s; tabs {tabs_done:.1f} s"
     )
@@ -145,50 +115,18 @@ def test_forty_finishing_together_on_two_replicas(
     fake_slack.channel_rate = (1.0, 4)
     approvers = "U7ONE U7TWO U7THREE"
     first, second = make_bot(APPROVERS=approvers), make_bot(APPROVERS=approvers)
-    service = first.runtime.service
-    ids = [
-        service.start(
-            NewConnection(
-                request_ref=f"forty:{i}",
-                team_id="T",
-                channel_id=f"C{i}FORTY",
-                owner_id=f"U{i:03d}FORTY",
-                organization=f"forty-{i}",
-                account_kind=AccountKind.SERVICE_ACCOUNT,
-                bitbucket_username="svc",
-            )
-        ).id
-        for i in range(40)
-    ]
+    ids = start_many(first.runtime, 40, "FORTY")
     eventually(lambda: not first.runtime.courier.outbox.owed(), timeout=30)  # what starting owed
     before = dict(fake_slack.home_versions)
-    sessions = first.runtime.courier.outbox._sessions
-    with sessions.begin() as session:  # as the token watch writes them: the Home tab first
-        for connection_id in ids:
-            owe(session, connection_id, [Owed.HOME, Owed.CONNECTED], service._clock.now())
-        session.execute(update(OwedMessage).values(due_at=service._clock.now()))
-    owed_at = time.monotonic()
-    late: dict[int, float] = {}
-
-    def notices() -> bool:
-        for i in range(40):
-            if i not in late and any(
-                m.text.startswith("Bitbucket Cloud is connected")
-                for m in fake_slack.channel_messages(f"C{i}FORTY")
-            ):
-                late[i] = time.monotonic() - owed_at
-        return len(late) == 40
-
-    eventually(notices, timeout=30)
+    waits = notice_waits(fake_slack, 40, "FORTY", finish_together(first.runtime, ids))
     eventually(lambda: not first.runtime.courier.outbox.owed(), timeout=60)
-    waits = sorted(late.values())
     print(f"forty on two replicas, notice after owed: p50 {waits[20]:.2f} s, max {waits[-1]:.2f} s")
     assert waits[-1] <= 4.0, waits  # 2 s on an idle machine; a loaded CI one is given 4
     assert fake_slack.refused_for_rate == 0
     # Home tabs current at the end: every owner's and approver's was published again after
     # the owe, and shows the owner's connection.
-    for user in [f"U{i:03d}FORTY" for i in range(40)] + approvers.split():
+    for user in [owner("FORTY", i) for i in range(40)] + approvers.split():
         assert fake_slack.home_versions.get(user, 0) > before.get(user, 0), user
     for i in range(40):
-        assert f"forty-{i}" in json.dumps(fake_slack.homes.get(f"U{i:03d}FORTY"))
+        assert f"forty-{i}" in json.dumps(fake_slack.homes.get(owner("FORTY", i)))
     assert second.runtime.courier.worker != first.runtime.courier.worker
