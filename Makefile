@@ -31,7 +31,7 @@ lint: install
 # The whole suite: lint, then every test on SQLite and on a throwaway PostgreSQL (left out,
 # with one line saying so, where PostgreSQL's server binaries are missing; CI requires them).
 test: install lint
-	$(BIN)/pytest -q -n 6
+	$(BIN)/pytest -q -n 6 --maxschedchunk 1
 
 bench: install
 	./scripts/ensure-postgres

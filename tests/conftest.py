@@ -31,7 +31,11 @@ NO_POSTGRES = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "starts_early: long; runs first so it ends in time")
+    config.addinivalue_line(
+        "markers",
+        "starts_early: one of the longest tests (over 12 s): runs first, so no worker is "
+        "left with one at the end",
+    )
     config.addinivalue_line(
         "markers",
         "empty_database: the test's database starts empty, not migrated (it tests migrating)",

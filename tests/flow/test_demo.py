@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.harness import ROOT
 
 
+@pytest.mark.starts_early
 def test_the_demo_runs_the_whole_flow_and_its_repair(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],

@@ -48,6 +48,7 @@ def test_a_card_whose_answer_was_lost_is_adopted_not_posted_again(
     }
 
 
+@pytest.mark.starts_early
 @pytest.mark.parametrize("replicas", [1, 2])
 def test_after_a_kill_mid_card_no_card_keeps_live_buttons_after_the_decision(
     env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path, replicas: int

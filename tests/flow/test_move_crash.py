@@ -8,6 +8,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL
@@ -18,6 +20,7 @@ ITEMS = 60
 PATCH = r"/api/v2/workspaces/.*"
 
 
+@pytest.mark.starts_early
 def test_a_move_killed_half_way_is_finished_by_the_next_run(
     env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bot import db
 from bot.clock import SystemClock
 from bot.connections.model import AccountKind
@@ -34,6 +36,7 @@ def reminders_by_owner(fake_slack: FakeSlack) -> Counter[str]:
         )
 
 
+@pytest.mark.starts_early
 def test_two_replicas_send_each_reminder_once_and_take_over_a_dead_ones_work(
     pg_cluster: Cluster | None, fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
 ) -> None:

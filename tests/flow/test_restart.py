@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL, KEY, OWNER, SECRET, credentials_form, started
 from tests.harness import BotProcess, eventually
 
 
+@pytest.mark.starts_early
 def test_restarts_mid_flow_lose_nothing(
     env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
 ) -> None:
@@ -51,6 +54,7 @@ def test_restarts_mid_flow_lose_nothing(
     assert "Traceback" not in log.read_text()
 
 
+@pytest.mark.starts_early
 def test_a_bot_killed_during_the_create_frees_the_form_and_adopts_the_client(
     env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
 ) -> None:

@@ -32,6 +32,7 @@ def test_a_bucket_allows_a_burst_then_its_rate() -> None:
     assert bucket.take() == 0.0
 
 
+@pytest.mark.starts_early
 @pytest.mark.sqlite_only
 def test_a_flood_of_notices_to_one_channel_meets_no_429(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack
@@ -105,6 +106,7 @@ def test_the_channel_notice_goes_before_home_tabs_that_must_wait_their_turn(
     assert fake_slack.home_versions.get("U1OWNER") and fake_slack.home_versions.get("U7APPROVER")
 
 
+@pytest.mark.starts_early
 @pytest.mark.sqlite_only
 def test_forty_finishing_together_on_two_replicas(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack

@@ -7,12 +7,15 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.test_outbox import POST, notices, to_authorize
 from tests.harness import BotProcess, eventually
 
 
+@pytest.mark.starts_early
 def test_sigterm_while_slack_holds_a_call_stops_within_ten_seconds_and_loses_nothing(
     env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path
 ) -> None:

@@ -443,6 +443,7 @@ def test_without_approvers_the_owner_decides_on_a_card(
 
 
 # Nothing here depends on the database: one is enough.
+@pytest.mark.starts_early
 @pytest.mark.sqlite_only
 def test_a_planned_move_nobody_decides_is_reminded_then_expires(
     make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE
@@ -488,6 +489,7 @@ def live_move_cards(fake_slack: FakeSlack, user: str) -> list[Any]:
     ]
 
 
+@pytest.mark.starts_early
 @pytest.mark.parametrize("replicas", [1, 2])
 def test_after_a_kill_mid_move_card_no_card_keeps_live_buttons_after_the_decision(
     env: dict[str, str], fake_slack: FakeSlack, fake_tfe: FakeTFE, tmp_path: Path, replicas: int
