@@ -16,6 +16,7 @@ from bot.clients.http import (
     RateLimiter,
     RetryPolicy,
     send_with_retries,
+    tls,
 )
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ class BitbucketClient:
     ) -> None:
         self.web_url = web_url.rstrip("/")
         self.api_url = api_url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "connect-bitbucket"})
+        self._http = httpx.Client(
+            timeout=timeout, headers={"User-Agent": "connect-bitbucket"}, verify=tls()
+        )
         self._limiter = limiter or RateLimiter(RATE_PER_SECOND)
         self._policy = policy or RetryPolicy()
 

@@ -18,6 +18,7 @@ from bot.clients.http import (
     RateLimiter,
     RetryPolicy,
     send_with_retries,
+    tls,
 )
 from bot.clients.tfe_dependents import DependentLists
 from bot.clients.tfe_errors import TFEError, TFEErrorKind
@@ -94,6 +95,7 @@ class TFEClient:
             },
             timeout=timeout,
             transport=transport,
+            verify=tls(),
         )
         self._limiter = limiter or RateLimiter(RATE_PER_SECOND)
         # What uses a connection's tokens: lists, relinks, re-publishing.
