@@ -55,6 +55,21 @@ def _slack_ids(value: Any) -> tuple[str, ...]:
     return ids
 
 
+def _data_center_urls(value: Any) -> tuple[str, ...]:
+    """BITBUCKET_DC_URL: the Bitbucket Data Center addresses people may connect. The bot
+    calls no other address for Data Center, whatever a form says."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    urls = tuple(part.rstrip("/") for part in re.split(r"[\s,]+", str(value)) if part)
+    for item in urls:
+        if not _HTTP_URL.match(item) or "?" in item or "#" in item or "@" in item:
+            raise ValueError(
+                "must list Bitbucket Data Center addresses (https://bitbucket.example.com, "
+                f"comma-separated), got {item!r}"
+            )
+    return urls
+
+
 _ORGANIZATION_PATTERN = re.compile(r"^[A-Za-z0-9_*-]+$")
 
 
@@ -137,6 +152,7 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 BaseUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(_without_trailing_slash)]
 SlackIds = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_slack_ids)]
 OrganizationPatterns = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_organization_patterns)]
+DataCenterUrls = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_data_center_urls)]
 Seconds = PositiveFloat
 # The health watch's longest interval: its checks keep the token in use (Bitbucket drops
 # an authorization left unused for three months).
@@ -181,6 +197,9 @@ class Settings(BaseSettings):
     tfe_url: BaseUrl = "https://app.terraform.io"
     bitbucket_url: BaseUrl = "https://bitbucket.org"
     bitbucket_api_url: BaseUrl = "https://api.bitbucket.org/2.0"
+    # Bitbucket Data Center addresses people may connect (the first is preset in the form);
+    # empty: only Bitbucket Cloud is offered.
+    bitbucket_dc_url: DataCenterUrls = ()
     approvers: SlackIds = ()
     allowed_users: SlackIds = ()
     organizations: OrganizationPatterns = ()

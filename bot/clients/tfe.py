@@ -26,6 +26,7 @@ from bot.clients.tfe_errors import TFEError, TFEErrorKind
 log = logging.getLogger(__name__)
 
 BITBUCKET_CLOUD = "bitbucket_hosted"
+BITBUCKET_DATA_CENTER = "bitbucket_data_center"
 JSONAPI = "application/vnd.api+json"
 # TFE documents about 30 requests per second per token; stay a little under it.
 RATE_PER_SECOND = 25.0
@@ -46,6 +47,9 @@ class OAuthClient:
     callback_url: str | None
     connect_path: str | None
     token_ids: tuple[str, ...] = field(default=())
+    # Data Center: the application link's consumer key and public key, as Terraform has them.
+    key: str | None = None
+    rsa_public_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class OAuthToken:
     id: str
     service_provider_user: str | None
     created_at: str | None
+    has_ssh_key: bool = False
 
 
 class TFEClient:
@@ -141,15 +146,18 @@ class TFEClient:
         api_url: str,
         uuid: str | None = None,
         projects: tuple[str, ...] = (),
+        provider: str = BITBUCKET_CLOUD,
+        rsa_public_key: str | None = None,
     ) -> OAuthClient:
-        """Create a Bitbucket Cloud OAuth client; the secret goes into this one request only.
+        """Create a Bitbucket OAuth client; the secret goes into this one request only.
 
         `uuid` is the attribute TFE's own UI sends to fix the callback URL
         (`<TFE_URL>/auth/<uuid>/callback`) before the client exists; not in the public
-        reference, so a TFE may ignore or refuse it.
+        reference, so a TFE may ignore or refuse it. For Bitbucket Data Center the secret is
+        the application link's private key (PEM) and `rsa_public_key` its public half.
         """
         attributes: dict[str, object] = {
-            "service-provider": BITBUCKET_CLOUD,
+            "service-provider": provider,
             "name": name,
             "http-url": http_url,
             "api-url": api_url,
@@ -160,6 +168,8 @@ class TFEClient:
         }
         if uuid is not None:
             attributes["uuid"] = uuid
+        if rsa_public_key is not None:
+            attributes["rsa-public-key"] = rsa_public_key
         data: dict[str, object] = {"type": "oauth-clients", "attributes": attributes}
         if projects:
             data["relationships"] = {
@@ -224,9 +234,29 @@ class TFEClient:
                     id=str(item.get("id")),
                     service_provider_user=attributes.get("service-provider-user"),
                     created_at=attributes.get("created-at"),
+                    has_ssh_key=attributes.get("has-ssh-key") is True,
                 )
             )
         return tokens
+
+    def set_token_ssh_key(self, token_id: str, private_pem: str) -> bool:
+        """Give a token the SSH key Terraform clones with (`PATCH /oauth-tokens/:id`,
+        `ssh-key`: Bitbucket Data Center needs one); the key goes into this request only.
+        Returns Terraform's `has-ssh-key` after it."""
+        body = self._call(
+            "PATCH",
+            f"/oauth-tokens/{quote(token_id, safe='')}",
+            json={
+                "data": {
+                    "type": "oauth-tokens",
+                    "id": token_id,
+                    "attributes": {"ssh-key": private_pem},
+                }
+            },
+            what=f"OAuth token {token_id}",
+            redact=(private_pem,),
+        )
+        return ((body.get("data") or {}).get("attributes") or {}).get("has-ssh-key") is True
 
     def authorized_repos(self, token_id: str) -> RepoSight:
         """One small page of the repositories Terraform reads through a token: to answer,
@@ -350,6 +380,8 @@ def _oauth_client(data: dict[str, Any]) -> OAuthClient:
         callback_url=attributes.get("callback-url"),
         connect_path=attributes.get("connect-path"),
         token_ids=tuple(str(t.get("id")) for t in tokens if isinstance(t, dict)),
+        key=attributes.get("key"),
+        rsa_public_key=attributes.get("rsa-public-key"),
     )
 
 

@@ -48,6 +48,17 @@ class HealthOutcome(StrEnum):
     EXISTENCE_ONLY = "existence"  # this Terraform cannot test tokens: existence watched
 
 
+class Bitbucket(StrEnum):
+    """Which Bitbucket the connection reaches."""
+
+    CLOUD = "cloud"
+    DATA_CENTER = "data_center"
+
+    @property
+    def words(self) -> str:
+        return "Bitbucket Cloud" if self is Bitbucket.CLOUD else "Bitbucket Data Center"
+
+
 class AccountKind(StrEnum):
     """Whose Bitbucket account owns the connection."""
 
@@ -70,6 +81,19 @@ class Connection(Base):
     account_kind: Mapped[AccountKind] = mapped_column(stored_as_text(AccountKind))
     bitbucket_username: Mapped[str | None] = mapped_column(String(255))
     bitbucket_workspace: Mapped[str | None] = mapped_column(String(255))
+    # Bitbucket Cloud, or a Data Center at `data_center_url` (one of BITBUCKET_DC_URL) and
+    # the version it said it was.
+    bitbucket: Mapped[Bitbucket] = mapped_column(
+        stored_as_text(Bitbucket), default=Bitbucket.CLOUD, server_default="cloud"
+    )
+    data_center_url: Mapped[str | None] = mapped_column(String(255))
+    data_center_version: Mapped[str | None] = mapped_column(String(40))
+    # Data Center: the application link's consumer key and public key, and the public half of
+    # the token's SSH key. Public values, for people to paste; the private halves went to
+    # Terraform only.
+    consumer_key: Mapped[str | None] = mapped_column(String(255))
+    link_public_key: Mapped[str | None] = mapped_column(Text)
+    ssh_public_key: Mapped[str | None] = mapped_column(Text)
     # Limited to these Terraform projects (ids and names, comma-separated); None: the
     # whole organization.
     project_ids: Mapped[str | None] = mapped_column(Text)

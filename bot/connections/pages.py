@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from bot.connections.model import AccountKind, Connection
+from bot.connections.model import AccountKind, Bitbucket, Connection
 
 PLACEHOLDER_CALLBACK = "https://example.com/replace-this-later"
 # The consumer's permissions TFE needs, as Bitbucket's form labels them.
@@ -35,10 +35,23 @@ class BitbucketPages:
     consumers: str
 
 
+@dataclass(frozen=True)
+class ApplicationLink:
+    """What a Bitbucket Data Center administrator types into "Create link", in order."""
+
+    application_url: str
+    consumer_key: str
+    consumer_name: str
+    public_key: str
+    # Administration → Application Links, where "Create link" is.
+    page: str
+
+
 def client_name(connection: Connection, requester_name: str) -> str:
     """Says which Slack request made the client, so people (and the bot) can find it."""
     return (
-        f"Bitbucket Cloud (via Slack, requested by @{requester_name}, connection #{connection.id})"
+        f"{(connection.bitbucket or Bitbucket.CLOUD).words} (via Slack, requested by @{requester_name}, "
+        f"connection #{connection.id})"
     )
 
 
@@ -84,6 +97,23 @@ class Pages:
             root = f"{base}/account/user/{connection.bitbucket_username}"
             return BitbucketPages(f"{root}/oauth-consumers/new", f"{root}/api")
         return BitbucketPages(f"{base}/account/workspaces/", f"{base}/account/workspaces/")
+
+    def application_link(self, connection: Connection) -> ApplicationLink:
+        """The application link's values for a Data Center connection whose client exists.
+        The Application URL names the organization (<TFE_URL>/app/<ORG>), so one Bitbucket
+        can link several organizations of one Terraform."""
+        product = "HCP Terraform" if self.tfe_host == "app.terraform.io" else "Terraform"
+        return ApplicationLink(
+            application_url=f"{self.tfe_url}/app/{quote(connection.organization, safe='')}",
+            consumer_key=connection.consumer_key or "",
+            consumer_name=f"{product} ({connection.organization})",
+            public_key=connection.link_public_key or "",
+            page=f"{connection.data_center_url}/plugins/servlet/applinks/listApplicationLinks",
+        )
+
+    def ssh_keys_page(self, connection: Connection) -> str:
+        """The Data Center page where a user adds SSH keys to their own account."""
+        return f"{connection.data_center_url}/plugins/servlet/ssh/account/keys"
 
     def authorize_link(self, connection: Connection) -> str | None:
         """TFE's "Connect organization" address, which sends the browser to Bitbucket."""

@@ -133,7 +133,13 @@ class FakeServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> FakeServer:
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
+
+    def start(self, host: str = "127.0.0.1") -> FakeServer:
+        """Serve on loopback; the container test binds every address, for the containers."""
         fake = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -165,7 +171,7 @@ class FakeServer:
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+        self._server = ThreadingHTTPServer((host, 0), RequestHandler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self

@@ -10,6 +10,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from tests.fakes.base import FakeServer, Reply, Request
 
 TOKEN = "fake-tfe-token-not-real"
@@ -38,6 +41,40 @@ def error_body(
     if attribute:
         error["source"] = {"pointer": f"/data/attributes/{attribute}"}
     return {"errors": [error]}
+
+
+class AuthorizationFailed(Exception):
+    """The service user's authorization failed at Bitbucket: no token was issued."""
+
+
+def _data_center_key_refusal(attributes: dict[str, Any]) -> Reply | None:
+    """Terraform requires `rsa-public-key` with a Data Center `secret`, and (in the fake, as
+    a signature would show) that it is the public half of that private key."""
+    public = attributes.get("rsa-public-key")
+    if not public:
+        return _error(
+            422, "invalid attribute", "Rsa public key can't be blank",
+            "/data/attributes/rsa-public-key",
+        )  # fmt: skip
+    try:
+        private = serialization.load_pem_private_key(str(attributes["secret"]).encode(), None)
+        derived = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        given = serialization.load_pem_public_key(str(public).encode()).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except Exception:
+        return _error(
+            422, "invalid attribute", "Secret must be a PEM RSA private key",
+            "/data/attributes/secret",
+        )  # fmt: skip
+    if derived != given:
+        return _error(
+            422, "invalid attribute", "Rsa public key does not match the private key",
+            "/data/attributes/rsa-public-key",
+        )  # fmt: skip
+    return None
 
 
 def _error(status: int, title: str, detail: str | None = None, pointer: str | None = None) -> Reply:
@@ -100,6 +137,11 @@ class FakeTFE(FakeServer):
         self.route(
             "GET", base + r"/oauth-tokens/(?P<id>[^/]+)/authorized-repos", self._authorized_repos
         )
+        self.route("PATCH", base + r"/oauth-tokens/(?P<id>[^/]+)", self._update_token)
+        # Bitbucket Data Center: where the fake looks for the application link when the
+        # service user authorizes, and the SSH keys tokens were given (token id -> PEM).
+        self.data_center: Any = None
+        self.ssh_keys: dict[str, str] = {}
         # What links to repositories through a token: per organization, per list.
         self.linked: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for path in ("workspaces", "policy-sets", "registry-modules"):
@@ -137,7 +179,19 @@ class FakeTFE(FakeServer):
         )
 
     def authorize(self, client_id: str, user: str = "svc-terraform") -> str:
-        """What Bitbucket's "Grant access" ends in: TFE now holds a token for the client."""
+        """What Bitbucket's "Grant access" ends in: TFE now holds a token for the client.
+
+        For a Data Center client the authorization is signed with the client's private key:
+        without an application link of the client's consumer key and public key in the fake
+        Data Center, it fails as the OAuth 1.0 signature check would (AuthorizationFailed,
+        and no token)."""
+        client = self.clients[client_id]
+        if client.attributes.get("service-provider") == "bitbucket_data_center":
+            link = self.data_center.link_for(client.attributes["key"]) if self.data_center else None
+            if link is None:
+                raise AuthorizationFailed("oauth_problem=consumer_key_unknown")
+            if link.public_key != (client.attributes.get("rsa-public-key") or "").strip():
+                raise AuthorizationFailed("oauth_problem=signature_invalid")
         with self.lock:
             token_id = "ot-" + secrets.token_hex(8)
             self._issued[client_id] = token_id
@@ -471,6 +525,10 @@ class FakeTFE(FakeServer):
                     f"{name.replace('-', ' ').capitalize()} can't be blank",
                     f"/data/attributes/{name}",
                 )
+        if provider == "bitbucket_data_center":
+            refusal = _data_center_key_refusal(attributes)
+            if refusal is not None:
+                return refusal
         auth = str(uuid.uuid4())
         given = attributes.get("uuid")
         if given is not None and self.uuid_mode == "refuse":
@@ -516,12 +574,16 @@ class FakeTFE(FakeServer):
                 "callback-url": f"{self.url}/auth/{auth}/callback",
                 "connect-path": f"/auth/{auth}?organization_id={org.number}",
                 "service-provider": provider,
-                "service-provider-display-name": "Bitbucket Cloud",
+                "service-provider-display-name": (
+                    "Bitbucket Data Center"
+                    if provider == "bitbucket_data_center"
+                    else "Bitbucket Cloud"
+                ),
                 "name": attributes.get("name"),
                 "http-url": attributes["http-url"],
                 "api-url": attributes["api-url"],
                 "key": attributes["key"],
-                "rsa-public-key": None,
+                "rsa-public-key": attributes.get("rsa-public-key"),
                 "organization-scoped": scoped,
             },
             projects=projects,
@@ -591,6 +653,38 @@ class FakeTFE(FakeServer):
                 {k: v for k, v in attributes.items() if k in ("name", "key", "organization-scoped")}
             )
         return Reply(200, {"data": self._client_json(client)}, content_type=JSONAPI)
+
+    def _update_token(self, request: Request, match: re.Match[str]) -> Reply:
+        """`PATCH /oauth-tokens/:id`: only `ssh-key`, a PEM RSA private key without a
+        passphrase; the token's `has-ssh-key` becomes true. The key is never echoed."""
+        with self.lock:
+            found = [
+                (c, t) for c in self.clients.values() for t in c.tokens if t["id"] == match["id"]
+            ]
+        if not found:
+            return _error(404, "not found")
+        client, token = found[0]
+        try:
+            data = request.json()["data"]
+            key = str(data["attributes"]["ssh-key"])
+            assert data["type"] == "oauth-tokens"
+        except Exception:
+            return _error(422, "invalid attribute", "Body is not a JSON:API oauth-tokens document")
+        try:
+            private = serialization.load_pem_private_key(key.encode(), password=None)
+            assert isinstance(private, rsa.RSAPrivateKey)
+        except Exception:
+            return _error(
+                422, "invalid attribute", "Ssh key is not a valid RSA private key",
+                "/data/attributes/ssh-key",
+            )  # fmt: skip
+        with self.lock:
+            self.ssh_keys[token["id"]] = key
+            token["attributes"]["has-ssh-key"] = True
+            body = dict(token, relationships={
+                "oauth-client": {"data": {"id": client.id, "type": "oauth-clients"}}
+            })  # fmt: skip
+        return Reply(200, {"data": body}, content_type=JSONAPI)
 
     def _delete_client(self, request: Request, match: re.Match[str]) -> Reply:
         if not self.delete_client(match["id"]):

@@ -64,6 +64,12 @@ def test_organizations_are_names_and_globs() -> None:
     assert organization_allowed("anything", ())
 
 
+def test_data_center_addresses_are_a_list_and_empty_by_default() -> None:
+    assert load_settings(BASE).bitbucket_dc_url == ()
+    listed = load_settings({**BASE, "BITBUCKET_DC_URL": "https://git.acme.com/, http://bb:7990"})
+    assert listed.bitbucket_dc_url == ("https://git.acme.com", "http://bb:7990")
+
+
 @pytest.mark.parametrize(
     ("changes", "variable"),
     [
@@ -86,6 +92,8 @@ def test_organizations_are_names_and_globs() -> None:
         ({"EXPIRE_AFTER": "0"}, "EXPIRE_AFTER"),
         ({"TOKEN_POLL_EVERY": "fast"}, "TOKEN_POLL_EVERY"),
         ({"ORGANIZATIONS": "acme, bad/name"}, "ORGANIZATIONS"),
+        ({"BITBUCKET_DC_URL": "bitbucket.acme.internal"}, "BITBUCKET_DC_URL"),
+        ({"BITBUCKET_DC_URL": "https://git.acme.com, https://u:p@x.acme.com"}, "BITBUCKET_DC_URL"),
     ],
 )
 def test_a_bad_setting_names_its_variable(changes: dict[str, str], variable: str) -> None:
