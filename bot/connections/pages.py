@@ -49,10 +49,8 @@ class ApplicationLink:
 
 def client_name(connection: Connection, requester_name: str) -> str:
     """Says which Slack request made the client, so people (and the bot) can find it."""
-    return (
-        f"{(connection.bitbucket or Bitbucket.CLOUD).words} (via Slack, requested by @{requester_name}, "
-        f"connection #{connection.id})"
-    )
+    which = (connection.bitbucket or Bitbucket.CLOUD).words
+    return f"{which} (via Slack, requested by @{requester_name}, connection #{connection.id})"
 
 
 @dataclass(frozen=True)
