@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run demo migrate test unit lint bench clean
+.PHONY: install run demo migrate test test-container unit lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: install
 # with one line saying so, where PostgreSQL's server binaries are missing; CI requires them).
 test: install lint
 	$(BIN)/pytest -q -n 6 --maxschedchunk 1
+
+# The Dockerfile and compose.yaml built and run for real (needs a Docker engine; as root,
+# scripts/ensure-docker installs one and builds the Debian base image from Debian's archive).
+test-container: install
+	./scripts/ensure-docker
+	CONTAINER_TESTS=1 REQUIRE_CONTAINER=1 $(BIN)/pytest -q tests/container
 
 bench: install
 	./scripts/ensure-postgres

@@ -20,6 +20,9 @@ from tests.harness import RunningBot, bot_env
 from tests.postgres import Cluster, find_bin
 
 BACKENDS = ["sqlite", "postgresql"]
+# The container test builds images (minutes): `make test-container` runs it, not `make test`.
+CONTAINER_TESTS = bool(os.environ.get("CONTAINER_TESTS"))
+collect_ignore = [] if CONTAINER_TESTS else ["container"]
 # Without PostgreSQL's server binaries (and unless CI requires them) the PostgreSQL half is
 # left out with one line saying so, not a skip line per test.
 NO_POSTGRES = (
@@ -72,8 +75,11 @@ NO_PROMETHEUS = (
 )
 
 
+NO_CONTAINER = None if CONTAINER_TESTS else "Container test left out: make test-container runs it"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return [line for line in (NO_POSTGRES, NO_PROMETHEUS) if line]
+    return [line for line in (NO_POSTGRES, NO_PROMETHEUS, NO_CONTAINER) if line]
 
 
 @pytest.fixture(scope="session")
