@@ -139,7 +139,11 @@ class BotProcess:
 
 
 def eventually(
-    check: Callable[[], Any], *, timeout: float = 10, message: str | Callable[[], str] = ""
+    check: Callable[[], Any],
+    *,
+    timeout: float = 10,
+    message: str | Callable[[], str] = "",
+    every: float = 0.02,
 ) -> Any:
     """Poll `check` until it returns something truthy (no sleeping for schedules in tests)."""
     deadline = time.monotonic() + timeout
@@ -152,6 +156,6 @@ def eventually(
         else:
             if last:
                 return last
-        time.sleep(0.02)
+        time.sleep(every)
     said = message() if callable(message) else message
     raise AssertionError(said or f"condition not met in {timeout}s (last: {last!r})")

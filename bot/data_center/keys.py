@@ -36,11 +36,7 @@ def application_link_keys() -> KeyPair:
     administrator pastes the public key (PEM, SubjectPublicKeyInfo) into Bitbucket."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     return KeyPair(
-        private_pem=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ).decode(),
+        private_pem=_private_pem(key),
         public=key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode(),
@@ -55,10 +51,15 @@ def ssh_keys(comment: str) -> KeyPair:
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
     return KeyPair(
-        private_pem=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ).decode(),
+        private_pem=_private_pem(key),
         public=f"{public.decode()} {comment}",
     )
+
+
+def _private_pem(key: rsa.RSAPrivateKey) -> str:
+    """PEM without a passphrase, as Terraform takes both the link's key and the SSH key."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()

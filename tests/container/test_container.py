@@ -15,9 +15,8 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +25,7 @@ from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import open_form
-from tests.harness import ROOT, bot_env, free_port
+from tests.harness import ROOT, bot_env, eventually, free_port
 
 BASE = "local/debian-python:bookworm"
 HERE = Path(__file__).resolve().parent
@@ -72,25 +71,6 @@ if PROBLEM and not os.environ.get("REQUIRE_CONTAINER"):
         f"Container test left out: {PROBLEM}; run ./scripts/ensure-docker (as root) first",
         allow_module_level=True,
     )
-
-
-def wait_for(check: Callable[[], Any], timeout: float) -> Any:
-    """Poll `check` once a second (each poll is a docker or HTTP call) until it is truthy."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (httpx.HTTPError, AssertionError, KeyError) as error:
-            last = error
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(1)
-    raise AssertionError(f"not so within {timeout} s (last: {last!r})")
-
-
-# Building on vfs (no overlay filesystem) copies each layer whole: minutes, not seconds.
-pytestmark = pytest.mark.timeout(1500)
 
 
 def compose_command() -> list[str]:
@@ -247,7 +227,7 @@ def test_compose_runs_the_database_the_migration_two_replicas_and_prometheus(
             for name in ("bot-1", "bot-2")
         )
 
-    wait_for(healthy, timeout=120)
+    eventually(healthy, timeout=120, every=1)
     for name in ("bot-1", "bot-2"):
         answer = httpx.get(compose.url(name) + "/healthz", timeout=5)
         assert (answer.status_code, answer.text) == (200, "ok\n")
@@ -264,15 +244,18 @@ def test_compose_runs_the_database_the_migration_two_replicas_and_prometheus(
     prometheus = compose.url("prometheus")
 
     def scraped() -> list[dict[str, object]]:
-        answer = httpx.get(
-            prometheus + "/api/v1/query",
-            params={"query": 'connect_bitbucket_build_info{job="connect-bitbucket"}'},
-            timeout=5,
-        ).json()
+        try:  # Prometheus may not listen yet
+            answer = httpx.get(
+                prometheus + "/api/v1/query",
+                params={"query": 'connect_bitbucket_build_info{job="connect-bitbucket"}'},
+                timeout=5,
+            ).json()
+        except (httpx.HTTPError, ValueError):
+            return []
         found: list[dict[str, object]] = answer["data"]["result"]
         return found if len(found) == 2 else []
 
-    series = wait_for(scraped, timeout=60)
+    series = eventually(scraped, timeout=60, every=1)
     assert sorted(s["metric"]["instance"] for s in series) == ["bot-1:9300", "bot-2:9300"]  # type: ignore[index]
 
     # `docker stop` sends SIGTERM: the replica stops cleanly (exit 0), well within its grace.
