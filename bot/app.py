@@ -39,6 +39,10 @@ from bot.connections.queries import Queries
 from bot.connections.rate_windows import RateWindows
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
+from bot.data_center import listeners as data_center_listeners
+from bot.data_center.flow import DataCenterAddresses, DataCenterFlow
+from bot.data_center.messages import DataCenterMessages
+from bot.data_center.store import DataCenterStore
 from bot.deps import SlackDeps, provide
 from bot.gate import SlackGate
 from bot.jobs.due import BULK_SHARE, DueWork
@@ -246,6 +250,13 @@ def build_runtime(
         clock,
         worker=worker,
     )
+    data_center = DataCenterFlow(
+        service,
+        DataCenterStore(sessions, clock),
+        tfe,
+        DataCenterAddresses(settings.bitbucket_dc_url),
+        worker=worker,
+    )
     client = slack_client(settings)
     client.share_pace(RateWindows(sessions))  # Slack's limits are the app's, not a replica's
     if metrics is not None:
@@ -266,7 +277,12 @@ def build_runtime(
         directory=directory,
     )
     notifier = Notifier(client, service, pages, approvers=approvers)
-    connect_messages = ConnectMessages(notifier, poll_every=settings.token_poll_every)
+    data_center_messages = DataCenterMessages(notifier, pages)
+    connect_messages = ConnectMessages(
+        notifier,
+        poll_every=settings.token_poll_every,
+        data_center_steps=data_center_messages.step_blocks,
+    )
     approval_messages = ApprovalMessages(notifier, ApprovalCards(sessions))
     work = BackgroundWork()
     # Bolt copies its base logger's level to every logger it makes, and at DEBUG/INFO it
@@ -323,6 +339,7 @@ def build_runtime(
     relinks = Relinks(sight)
     senders: dict[Owed, Send] = {
         **connect_messages.sends(),
+        **data_center_messages.sends(),
         **approval_messages.sends(),
         **remind_messages.sends(notifier),
         **overview.sends(),
@@ -359,7 +376,11 @@ def build_runtime(
             approvers,
             remind_approvers=approval_messages.remind_approvers,
         ),
-        authorize_hint=connect_messages.send_authorize_hint,
+        authorize_hint=lambda connection: (
+            data_center_messages.send_authorize_hint(connection)
+            if connection.data_center
+            else connect_messages.send_authorize_hint(connection)
+        ),
         approvers=approvers,
         worker=worker,
         health=HealthWatch(
@@ -407,6 +428,7 @@ def build_runtime(
         bulk_pace=SharedRateLimiter(sessions, "tfe-bulk", settings.tfe_rate * BULK_SHARE),
         idle=sweep_interval(settings.token_poll_every),
         metrics=metrics,
+        data_center=data_center,
     )
     deps = SlackDeps(
         settings=settings,
@@ -431,6 +453,7 @@ def build_runtime(
         subcommands={"rotate": rotate.on_command},
         moves=moves,
         old_clients=OldClientDeletion(moves, OldClients(sessions, clock), service, tfe),
+        data_center=data_center,
     )
     app.use(provide(deps))
     command.register(app)
@@ -442,6 +465,7 @@ def build_runtime(
     rotate.register(app)
     move.register(app)
     status.register(app)
+    data_center_listeners.register(app)
     return Runtime(
         settings=settings,
         engine=engine,

@@ -17,6 +17,7 @@ from bot.connections.dependents import Dependents
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
+from bot.data_center.flow import DataCenterFlow
 from bot.move.old_client import OldClientDeletion
 from bot.move.store import Moves
 from bot.remind.flow import StallFlow
@@ -58,6 +59,7 @@ class SlackDeps:
     repairs: Repairs  # re-authorizations in place
     moves: Moves  # what used an old client, relinked to a new one
     old_clients: OldClientDeletion  # Delete old client, after a move
+    data_center: DataCenterFlow  # Bitbucket Data Center: its addresses, link and SSH key steps
     # `/connect-bitbucket <word> …` answered by a feature (rotate), after the ack.
     subcommands: Mapping[str, Subcommand] = field(default_factory=dict)
 

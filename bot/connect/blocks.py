@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -36,6 +37,9 @@ from bot.slack.text import code, escape, fit, fit_escaped
 
 # The progress message: one per connection, updated in place.
 
+# A connection's own steps, where another Bitbucket than Cloud has them ([]: none here).
+StepsOf = Callable[[Connection], list[Block]]
+
 
 def _owner_line(connection: Connection) -> str:
     if connection.account_kind == AccountKind.SERVICE_ACCOUNT:
@@ -47,6 +51,8 @@ def _owner_line(connection: Connection) -> str:
     line = f"Connection #{connection.id} · owner <@{connection.owner_id}> · {account}"
     if connection.bitbucket_workspace:
         line += f" · workspace {code(connection.bitbucket_workspace)}"
+    if connection.data_center_url:
+        line += f" · Bitbucket Data Center {code(connection.data_center_url)}"
     return line
 
 
@@ -93,12 +99,18 @@ def step_blocks(
     pages: BitbucketPages,
     poll_every: float,
     approvers: tuple[str, ...] = (),
+    data_center_steps: StepsOf | None = None,
 ) -> list[Block]:
-    """What the owner does now, with the controls for it (empty once the connection ended)."""
+    """What the owner does now, with the controls for it (empty once the connection ended).
+    A Data Center connection's own steps come from `data_center_steps`."""
     state = connection.state
     if state == State.AWAITING_APPROVAL:
         return _waiting_for_approval(connection, approvers)
     decided = [decision_section(connection)] if connection.decided_by else []
+    if connection.data_center and data_center_steps is not None:
+        own = data_center_steps(connection)
+        if own:
+            return [*decided, *own] if state == State.AWAITING_CREDENTIALS else own
     if state == State.AWAITING_CREDENTIALS:
         return [*decided, *_step_consumer(connection, values, pages)]
     if state == State.AWAITING_CALLBACK:
@@ -214,22 +226,27 @@ def progress_message(
     pages: BitbucketPages,
     poll_every: float,
     approvers: tuple[str, ...] = (),
+    data_center_steps: StepsOf | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The text fallback and blocks of a connection's progress message."""
     org = connection.organization
     state = connection.state
+    which = connection.which_bitbucket.words
     blocks: list[Block] = [
-        HeaderBlock(
-            text=PlainTextObject(text=fit(f"Connect Bitbucket Cloud to {org}", HEADER_MAX))
-        ),
+        HeaderBlock(text=PlainTextObject(text=fit(f"Connect {which} to {org}", HEADER_MAX))),
         context_block(_owner_line(connection)),
         section(_steps(connection)),
         DividerBlock(),
         *step_blocks(
-            connection, values=values, pages=pages, poll_every=poll_every, approvers=approvers
+            connection,
+            values=values,
+            pages=pages,
+            poll_every=poll_every,
+            approvers=approvers,
+            data_center_steps=data_center_steps,
         ),
     ]
-    text = f"Connecting Bitbucket Cloud to {escape(org)}: {state.words}"
+    text = f"Connecting {which} to {escape(org)}: {state.words}"
     if state == State.CONNECTED:
         who = (
             f" as Bitbucket user {code(connection.authorized_as)}"
@@ -239,11 +256,11 @@ def progress_message(
         blocks.append(
             section(
                 f":tada: *Connected.* Terraform holds the OAuth token{who}. Workspaces in "
-                f"*{escape(org)}* can now use repositories from Bitbucket Cloud through OAuth "
+                f"*{escape(org)}* can now use repositories from {which} through OAuth "
                 f"client {code(connection.oauth_client_id or '')}."
             )
         )
-        text = f"Bitbucket Cloud is connected to {escape(org)}"
+        text = f"{which} is connected to {escape(org)}"
     elif state == State.DENIED:
         blocks.append(section(":no_entry: " + decision_line(connection)))
     elif state == State.BROKEN:

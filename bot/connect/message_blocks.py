@@ -84,8 +84,8 @@ def authorize_hint(connection: Connection, link: str | None) -> tuple[str, list[
 def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, Any]]]:
     """The short message the channel gets when the connection is complete."""
     text = (
-        f":white_check_mark: Bitbucket Cloud is connected to Terraform organization "
-        f"*{escape(connection.organization)}*. "
+        f":white_check_mark: {connection.which_bitbucket.words} is connected to Terraform "
+        f"organization *{escape(connection.organization)}*. "
         f"OAuth client {code(connection.oauth_client_id or '')}"
         f" · owner <@{connection.owner_id}> · {ownership(connection)}"
     )
@@ -105,7 +105,7 @@ def connected_announcement(connection: Connection) -> tuple[str, list[dict[str, 
         f"`/connect-bitbucket status {connection.id}` lists it."
     )
     return (
-        f"Bitbucket Cloud is connected to {escape(connection.organization)}",
+        f"{connection.which_bitbucket.words} is connected to {escape(connection.organization)}",
         [section(text).to_dict()],
     )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from bot.connect.blocks import progress_message, step_blocks
+from bot.connect.blocks import StepsOf, progress_message, step_blocks
 from bot.connect.message_blocks import (
     authorize_hint,
     authorize_message,
@@ -22,9 +22,12 @@ from bot.slack.notify import Notifier
 
 
 class ConnectMessages:
-    def __init__(self, notifier: Notifier, *, poll_every: float) -> None:
+    def __init__(
+        self, notifier: Notifier, *, poll_every: float, data_center_steps: StepsOf | None = None
+    ) -> None:
         self.notifier = notifier
         self.poll_every = poll_every
+        self.data_center_steps = data_center_steps  # a Data Center connection's own steps
         # One progress message per connection, however many threads refresh it.
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
 
@@ -39,6 +42,7 @@ class ConnectMessages:
                 pages=notifier.pages.bitbucket(connection),
                 poll_every=self.poll_every,
                 approvers=notifier.approver_ids(),
+                data_center_steps=self.data_center_steps,
             )
             if connection.progress_ts and connection.progress_channel:
                 notifier.client.chat_update(
@@ -93,6 +97,7 @@ class ConnectMessages:
             values=notifier.pages.consumer_values(connection),
             pages=notifier.pages.bitbucket(connection),
             poll_every=self.poll_every,
+            data_center_steps=self.data_center_steps,
         )
         notifier.client.chat_postMessage(
             channel=notifier.owner_dm(connection),

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.connections import validation
-from bot.connections.model import AccountKind, Connection
+from bot.connections.model import AccountKind, Bitbucket, Connection
 from bot.connections.states import State
 from bot.slack import ids
 from bot.slack.blocks.kit import (
@@ -176,14 +176,68 @@ def _who_owns_inputs(form: RequestForm) -> list[Block]:
     ]
 
 
-def _where_inputs(form: RequestForm) -> list[Block]:
-    """The Bitbucket workspace, and the Terraform projects it is limited to."""
+CLOUD_LABEL = "Bitbucket Cloud"
+DATA_CENTER_LABEL = "Bitbucket Data Center"
+
+
+def _which_bitbucket(form: RequestForm) -> list[Block]:
+    """Bitbucket Cloud or a Data Center, only where the operators listed Data Centers."""
+    if not form.offer_data_center:
+        return []
+    options = {
+        Bitbucket.CLOUD: Option(
+            value=Bitbucket.CLOUD,
+            text=PlainTextObject(text=CLOUD_LABEL),
+            description=PlainTextObject(text="bitbucket.org: an OAuth consumer in a workspace."),
+        ),
+        Bitbucket.DATA_CENTER: Option(
+            value=Bitbucket.DATA_CENTER,
+            text=PlainTextObject(text=DATA_CENTER_LABEL),
+            description=PlainTextObject(
+                text="Your company's own Bitbucket: an administrator adds an application link."
+            ),
+        ),
+    }
     return [
+        InputBlock(
+            block_id=ids.BITBUCKET,
+            label="Which Bitbucket?",
+            element=RadioButtonsElement(
+                action_id=ids.VALUE,
+                options=list(options.values()),
+                initial_option=options[form.bitbucket],
+            ),
+        ),
+        InputBlock(
+            block_id=ids.DATA_CENTER_URL,
+            label="Bitbucket Data Center address",
+            hint="Only for Bitbucket Data Center: one of the addresses this bot's operators "
+            "listed. The bot checks it before it creates anything.",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ids.VALUE,
+                initial_value=fit(form.data_center_url, 255) or None,
+                max_length=255,
+                placeholder="https://bitbucket.example.com",
+            ),
+        ),
+    ]
+
+
+def _where_inputs(form: RequestForm) -> list[Block]:
+    """Which Bitbucket, its workspace, and the Terraform projects it is limited to."""
+    return [
+        *_which_bitbucket(form),
         InputBlock(
             block_id=ids.WORKSPACE,
             label="Bitbucket workspace",
-            hint="The part after bitbucket.org/ in the workspace's address: the OAuth consumer "
-            "is made in its settings.",
+            hint=(
+                "Bitbucket Cloud only: the part after bitbucket.org/ in the workspace's address."
+                if form.offer_data_center
+                else "The part after bitbucket.org/ in the workspace's address: the OAuth "
+                "consumer is made in its settings."
+            ),
+            optional=form.offer_data_center,
             element=PlainTextInputElement(
                 action_id=ids.VALUE,
                 initial_value=fit(form.workspace, validation.BITBUCKET_NAME_MAX) or None,
@@ -216,6 +270,13 @@ def started_view(connection: Connection) -> dict[str, Any]:
             f":hourglass_flowing_sand: Connection #{connection.id} for "
             f"*{escape(connection.organization)}* waits for an approver. I've asked them; "
             "you'll hear from me when one decides, and then you continue with step 1.",
+        )
+    if connection.progress_channel and connection.data_center:
+        return message_view(
+            "Connection started",
+            start + f"Follow its progress message in <#{connection.progress_channel}>: the bot "
+            "makes the keys and the OAuth client now, then a Bitbucket administrator creates "
+            "the application link with the values it shows.",
         )
     if connection.progress_channel:
         return message_view(

@@ -56,6 +56,8 @@ def open_request_form_now(
         workspace=deps.prefills.workspace(organization),
         ask_reason=deps.access.needs_approval,
         tfe_host=deps.pages.tfe_host,
+        offer_data_center=deps.data_center.addresses.offered,
+        data_center_url=deps.data_center.addresses.preset,
     )
     if prefill:
         form = replace(form, **prefill)

@@ -23,7 +23,7 @@ from bot.connect.modal_blocks import (
     request_view,
     started_view,
 )
-from bot.connections.model import Connection
+from bot.connections.model import Bitbucket, Connection
 from bot.connections.service import (
     ConnectionNotFound,
     DuplicateRequest,
@@ -31,6 +31,8 @@ from bot.connections.service import (
     OrganizationBusy,
 )
 from bot.connections.states import State
+from bot.data_center.flow import FIELD as DATA_CENTER_FIELD
+from bot.data_center.flow import CheckedAddress
 from bot.deps import SlackDeps
 from bot.problems import Problem
 from bot.redaction import REDACTOR
@@ -58,6 +60,7 @@ def on_request(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDep
         forms.read_request_form(body),
         ask_reason=deps.access.needs_approval,
         tfe_host=deps.pages.tfe_host,
+        offer_data_center=deps.data_center.addresses.offered,
     )
     errors, clean = forms.validate_request(form)
     if not errors:
@@ -105,6 +108,9 @@ def start_connection(
         elif busy is not None:
             raise OrganizationBusy(busy)
         existing = deps.flow.check_organization(organization)
+        data_center = _data_center(deps, form)
+        if data_center is not None:
+            existing = []  # a Data Center client is no duplicate of a Cloud one
         projects = deps.flow.resolve_projects(
             organization, [n.strip() for n in (clean.get("projects") or "").split(",") if n.strip()]
         )
@@ -136,6 +142,9 @@ def start_connection(
                 duplicates_acknowledged=bool(existing or replaced),
                 reason=clean.get("reason"),
                 projects=projects,
+                bitbucket=Bitbucket.DATA_CENTER if data_center else Bitbucket.CLOUD,
+                data_center_url=data_center.url if data_center else None,
+                data_center_version=data_center.version if data_center else None,
             ),
             needs_approval=deps.access.needs_approval,
         )
@@ -183,7 +192,16 @@ def _busy(form: RequestForm, busy: Connection, user: str) -> dict[str, Any]:
     return request_view(form, errors={ids.ORGANIZATION: message})
 
 
+def _data_center(deps: SlackDeps, form: RequestForm) -> CheckedAddress | None:
+    """The Data Center address, checked (a Problem on its field), when one was chosen."""
+    if form.bitbucket != Bitbucket.DATA_CENTER:
+        return None
+    return deps.data_center.addresses.check(form.data_center_url)
+
+
 def _request_with_problem(form: RequestForm, problem: Problem) -> dict[str, Any]:
+    if problem.field == DATA_CENTER_FIELD:
+        return request_view(form, errors={ids.DATA_CENTER_URL: problem.message})
     if problem.field == "organization":
         return request_view(form, errors={ids.ORGANIZATION: problem.message})
     if problem.field == "projects":

@@ -69,6 +69,16 @@ class TokenWatch:
         if not tokens:
             return connection, False
         token = tokens[0]
+        if connection.data_center:
+            # Terraform clones from Data Center over SSH: the token's key comes first.
+            return self.advance_once(
+                connection_id,
+                State.AWAITING_SSH_KEY,
+                note=f"TFE holds OAuth token {token.id}; it needs an SSH key",
+                oauth_token_id=token.id,
+                oauth_token_created=token.created_at,
+                authorized_as=token.service_provider_user,
+            )
         connection, changed = self.advance_once(
             connection_id,
             State.CONNECTED,

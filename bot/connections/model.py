@@ -94,6 +94,9 @@ class Connection(Base):
     consumer_key: Mapped[str | None] = mapped_column(String(255))
     link_public_key: Mapped[str | None] = mapped_column(Text)
     ssh_public_key: Mapped[str | None] = mapped_column(Text)
+    # The colleague (a Bitbucket administrator) the owner handed the application link to:
+    # they, and the owner, may say it is done.
+    link_helper: Mapped[str | None] = mapped_column(String(32))
     # Limited to these Terraform projects (ids and names, comma-separated); None: the
     # whole organization.
     project_ids: Mapped[str | None] = mapped_column(Text)
@@ -244,6 +247,17 @@ class Connection(Base):
             and self.authorized_as
             and self.authorized_as.lower() != self.bitbucket_username.lower()
         )
+
+    @property
+    def which_bitbucket(self) -> Bitbucket:
+        """Which Bitbucket, also on a row not yet stored (the column's default is the
+        database's)."""
+        return self.bitbucket or Bitbucket.CLOUD
+
+    @property
+    def data_center(self) -> bool:
+        """Reaches a Bitbucket Data Center (application link, SSH key), not Bitbucket Cloud."""
+        return self.bitbucket == Bitbucket.DATA_CENTER
 
     @property
     def repairing(self) -> bool:

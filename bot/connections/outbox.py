@@ -52,6 +52,11 @@ class Owed(StrEnum):
     ROTATION_DECISION = "rotation_decision"  # who asked hears the decision (approved: go on)
     SEES_NOTHING = "sees_nothing"  # the owner: the token works but sees no repository
     OWNER_CHANGED = "owner_changed"  # the old owner hears who owns it now (detail: old owner)
+    # Bitbucket Data Center: the owner gets the application link's values; a colleague the
+    # owner named gets them too (detail: who); the owner gets the token's SSH key to add.
+    LINK_STEPS = "link_steps"
+    LINK_HANDOFF = "link_handoff"
+    SSH_KEY = "ssh_key"
 
 
 # Owed messages that post cards the bot looks for in DMs before posting again.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from bot.connections.model import AccountKind, Bitbucket, Connection
+from bot.connections.model import AccountKind, Connection
 
 PLACEHOLDER_CALLBACK = "https://example.com/replace-this-later"
 # The consumer's permissions TFE needs, as Bitbucket's form labels them.
@@ -49,7 +49,7 @@ class ApplicationLink:
 
 def client_name(connection: Connection, requester_name: str) -> str:
     """Says which Slack request made the client, so people (and the bot) can find it."""
-    which = (connection.bitbucket or Bitbucket.CLOUD).words
+    which = connection.which_bitbucket.words
     return f"{which} (via Slack, requested by @{requester_name}, connection #{connection.id})"
 
 

@@ -16,7 +16,13 @@ from bot.connections.states import State
 
 # States in which the owner has the next move; only these are reminded.
 OWNER_MUST_ACT = frozenset(
-    {State.AWAITING_CREDENTIALS, State.AWAITING_CALLBACK, State.AWAITING_AUTHORIZATION}
+    {
+        State.AWAITING_CREDENTIALS,
+        State.AWAITING_CALLBACK,
+        State.AWAITING_AUTHORIZATION,
+        State.AWAITING_LINK,
+        State.AWAITING_SSH_KEY,
+    }
 )
 
 # States in which someone must act before the connection can go on: the owner, or (while

@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.connections.create_claims import CreateClaims
-from bot.connections.model import AccountKind, Connection, ConnectionEvent, same_organization
+from bot.connections.model import (
+    AccountKind,
+    Bitbucket,
+    Connection,
+    ConnectionEvent,
+    same_organization,
+)
 from bot.connections.outbox import Owed, owe
 from bot.connections.states import (
     InvalidTransition,
@@ -43,6 +49,10 @@ class NewConnection:
     reason: str | None = None
     # Limited to these projects ({id: name}); empty: the whole organization.
     projects: tuple[tuple[str, str], ...] = ()
+    # Bitbucket Cloud, or a checked Data Center address and the version it gave.
+    bitbucket: Bitbucket = Bitbucket.CLOUD
+    data_center_url: str | None = None
+    data_center_version: str | None = None
 
 
 class DuplicateRequest(Exception):
@@ -138,6 +148,9 @@ class ConnectionService(CreateClaims):
                     reason=request.reason,
                     project_ids=",".join(i for i, _ in request.projects) or None,
                     project_names=", ".join(n for _, n in request.projects) or None,
+                    bitbucket=request.bitbucket,
+                    data_center_url=request.data_center_url,
+                    data_center_version=request.data_center_version,
                     client_uuid=str(uuid.uuid4()),
                     state=State.REQUESTED,
                     created_at=now,

@@ -7,12 +7,23 @@ port and path, without a trailing slash)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.clients.bitbucket_dc import Instance, NotDataCenter, application_properties
+from bot.clients.tfe import BITBUCKET_DATA_CENTER, TFEClient, TFEError, TFEErrorKind
+from bot.connections.model import Connection
+from bot.connections.pages import client_name
+from bot.connections.service import ConnectionService
+from bot.connections.states import State
+from bot.data_center import keys
+from bot.data_center.store import DataCenterStore, MadeClient
 from bot.problems import Problem
+from bot.redaction import REDACTOR
+
+log = logging.getLogger(__name__)
 
 FIELD = "data_center_url"
 
@@ -73,3 +84,147 @@ class DataCenterAddresses:
         except NotDataCenter as refusal:
             raise Problem(str(refusal), field=FIELD) from None
         return CheckedAddress(url=given, version=instance.version)
+
+
+class DataCenterFlow:
+    """The Data Center steps around the Authorize link: the bot makes the keys and the
+    client, an administrator links Terraform, and after the token the bot gives it an SSH
+    key whose public half goes on the service user. People's lane runs the bot's steps."""
+
+    def __init__(
+        self,
+        service: ConnectionService,
+        store: DataCenterStore,
+        tfe: TFEClient,
+        addresses: DataCenterAddresses,
+        worker: str = "",
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.tfe = tfe
+        self.addresses = addresses  # which Data Centers people may connect (the form's)
+        self.worker = worker
+
+    def due(self, connection: Connection) -> Connection:
+        """What the bot does itself for a Data Center connection, when its time comes."""
+        if not connection.data_center:
+            return connection
+        if connection.state == State.AWAITING_CREDENTIALS:
+            return self.create_client(connection.id) or self.service.get(connection.id)
+        if connection.state == State.AWAITING_SSH_KEY and not connection.ssh_public_key:
+            return self.give_token_ssh_key(connection.id) or self.service.get(connection.id)
+        return connection
+
+    def create_client(self, connection_id: int) -> Connection | None:
+        """Make the consumer key and the link's key pair, and the client with them, at most
+        once (an earlier attempt's client is used). The private key goes to Terraform only.
+        A refusal fails the connection with Terraform's words; an outage raises (retried)."""
+        connection = self.service.get(connection_id)
+        if connection.state != State.AWAITING_CREDENTIALS:
+            return None
+        if not self.service.claim_client_creation(connection_id, self.worker):
+            return None
+        try:
+            made = self._ours(connection) or self._create(connection)
+        except TFEError as error:
+            self.service.release_client_creation(connection_id)
+            if error.kind in (TFEErrorKind.UNAVAILABLE, TFEErrorKind.RATE_LIMITED):
+                raise
+            log.warning(
+                "Terraform refused the Data Center client",
+                extra={"connection": connection_id, "status": error.status},
+            )
+            return self.store.client_refused(
+                connection_id,
+                f"Terraform refused the Bitbucket Data Center client: {error.user_message} "
+                "Press Start over to try again.",
+            )
+        except BaseException:
+            self.service.release_client_creation(connection_id)
+            raise
+        log.info("OAuth client created", extra={"connection": connection_id, "client": made.id})
+        return self.store.client_made(connection_id, made)
+
+    def _create(self, connection: Connection) -> MadeClient:
+        pair = keys.application_link_keys()
+        consumer_key = keys.consumer_key(connection.organization)
+        name = _name(connection)
+        url = connection.data_center_url or ""
+        with REDACTOR.holding(pair.private_pem):
+            for attempt in range(3):
+                try:
+                    client = self.tfe.create_oauth_client(
+                        connection.organization,
+                        name=name,
+                        key=consumer_key,
+                        secret=pair.private_pem,
+                        http_url=url,
+                        api_url=url,
+                        projects=_projects(connection),
+                        provider=BITBUCKET_DATA_CENTER,
+                        rsa_public_key=pair.public,
+                    )
+                    return MadeClient(
+                        client.id, name, consumer_key, pair.public, client.connect_path
+                    )
+                except TFEError as error:
+                    if not error.outcome_unknown or attempt == 2:
+                        raise
+                    # The answer was lost: the client may exist. Look before trying again.
+                    found = self._ours(connection)
+                    if found is not None:
+                        return found
+        raise AssertionError("unreachable")
+
+    def _ours(self, connection: Connection) -> MadeClient | None:
+        """The client an earlier attempt for this connection made (same name), with the
+        consumer key and public key Terraform has, which the administrator then enters."""
+        name = _name(connection)
+        for client in self.tfe.list_oauth_clients(connection.organization):
+            if (
+                client.service_provider == BITBUCKET_DATA_CENTER
+                and client.name == name
+                and client.key
+                and client.rsa_public_key
+            ):
+                return MadeClient(
+                    client.id, name, client.key, client.rsa_public_key, client.connect_path
+                )
+        return None
+
+    def hand_link_to(self, connection_id: int, actor: str, helper: str) -> Connection:
+        """The owner names the administrator who creates the link (Problem if not theirs)."""
+        return self.store.hand_link_to(connection_id, actor, helper)
+
+    def link_created(self, connection_id: int, actor: str) -> tuple[Connection, bool]:
+        """I've created the application link: on to authorizing (once, however many presses)."""
+        return self.store.link_created(connection_id, actor)
+
+    def give_token_ssh_key(self, connection_id: int) -> Connection | None:
+        """Make an SSH key pair, PATCH the private key onto the token, check `has-ssh-key`,
+        and keep the public half for the owner. Done again (a new pair) if it was lost."""
+        connection = self.service.get(connection_id)
+        if connection.state != State.AWAITING_SSH_KEY or not connection.oauth_token_id:
+            return None
+        pair = keys.ssh_keys(f"terraform-{connection.organization.lower()}")
+        with REDACTOR.holding(pair.private_pem):
+            has_key = self.tfe.set_token_ssh_key(connection.oauth_token_id, pair.private_pem)
+        if not has_key:
+            raise TFEError(
+                TFEErrorKind.UNEXPECTED,
+                "Terraform took the SSH key but says the token has none; trying again.",
+            )
+        log.info("the token has its SSH key", extra={"connection": connection_id})
+        return self.store.token_keyed(connection_id, pair.public)
+
+    def ssh_key_added(self, connection_id: int, actor: str) -> tuple[Connection, bool]:
+        """I've added the SSH key: connected (once, however many presses)."""
+        return self.store.ssh_key_added(connection_id, actor)
+
+
+def _name(connection: Connection) -> str:
+    return client_name(connection, connection.owner_id)
+
+
+def _projects(connection: Connection) -> tuple[str, ...]:
+    return tuple(connection.project_ids.split(",")) if connection.project_ids else ()

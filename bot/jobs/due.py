@@ -17,6 +17,7 @@ from bot.connections.notices import OWNER_LEFT, Notices
 from bot.connections.outbox import Debt
 from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
+from bot.data_center.flow import DataCenterFlow
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
 from bot.metrics import Metrics
@@ -81,8 +82,10 @@ class DueWork:
         bulk_pace: RateLimiter | None = None,
         idle: float = 1.0,
         metrics: Metrics | None = None,
+        data_center: DataCenterFlow | None = None,
     ) -> None:
         self.metrics = metrics
+        self.data_center = data_center
         self.service = service
         self.queue = queue
         self.notices = notices
@@ -216,6 +219,8 @@ class DueWork:
         stopped at "Checking…". Tell them it can be sent again; nothing is created twice."""
         log.info("freed a dead run's create claim", extra={"connection": connection.id})
         self.service.record(connection.id, "bot", "the bot restarted while creating the client")
+        if connection.data_center:
+            return  # the bot makes a Data Center client itself: the lane carries on with it
         try:
             self.notifier.tell_user(
                 None,
@@ -287,6 +292,8 @@ class DueWork:
             return _earliest(self._watch_health(connection), self._watch_moves(connection))
         if not is_open(connection.state):
             return None
+        if self.data_center is not None:
+            connection = self.data_center.due(connection)  # its client; the token's SSH key
         connection = self._watch_token(connection)
         if connection.state in SETTLED:
             return self._next_health_check(connection)

@@ -21,6 +21,10 @@ _NEXT_MOVE = {
     State.AWAITING_CALLBACK: "paste the callback URL into the consumer, then press "
     "*I've updated the callback URL*",
     State.AWAITING_AUTHORIZATION: "open the *Authorize* link and grant access in Bitbucket",
+    State.AWAITING_LINK: "have a Bitbucket administrator create the application link, then "
+    "press *I've created the application link*",
+    State.AWAITING_SSH_KEY: "add the SSH key to the service user in Bitbucket, then press "
+    "*I've added the SSH key*",
 }
 
 

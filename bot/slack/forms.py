@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.connections import validation
-from bot.connections.model import AccountKind
+from bot.connections.model import AccountKind, Bitbucket
 from bot.slack import ids
 from bot.slack.blocks.kit import RequestForm
 
@@ -52,8 +52,15 @@ def read_request_form(body: dict[str, Any]) -> RequestForm:
         kind = AccountKind(str(kind_option.get("value")))
     except ValueError:
         kind = AccountKind.SERVICE_ACCOUNT
+    bitbucket_option = value(body, ids.BITBUCKET).get("selected_option") or {}
+    try:
+        bitbucket = Bitbucket(str(bitbucket_option.get("value")))
+    except ValueError:
+        bitbucket = Bitbucket.CLOUD
     return RequestForm(
         channel_id=str(metadata(body).get("channel") or ""),
+        bitbucket=bitbucket,
+        data_center_url=str(value(body, ids.DATA_CENTER_URL).get("value") or ""),
         organization=value(body, ids.ORGANIZATION).get("value") or "",
         account_kind=kind,
         username=value(body, ids.SERVICE_USERNAME).get("value") or "",
@@ -94,11 +101,21 @@ def validate_request(form: RequestForm) -> tuple[dict[str, str], dict[str, str |
             )
         else:
             clean["reason"] = reason
-    workspace = validation.bitbucket_workspace(form.workspace)
-    if isinstance(workspace, validation.Invalid):
-        errors[ids.WORKSPACE] = workspace.message
+    if form.bitbucket == Bitbucket.DATA_CENTER:
+        # Whether the address may be asked, and what it is, is checked after the ack.
+        if not form.offer_data_center:
+            errors[ids.BITBUCKET] = (
+                "This bot is not set up for Bitbucket Data Center; choose Bitbucket Cloud."
+            )
+        elif not form.data_center_url.strip():
+            errors[ids.DATA_CENTER_URL] = "Enter the Bitbucket Data Center's address."
+        clean["workspace"] = None  # Data Center has projects, not workspaces
     else:
-        clean["workspace"] = workspace.value
+        workspace = validation.bitbucket_workspace(form.workspace)
+        if isinstance(workspace, validation.Invalid):
+            errors[ids.WORKSPACE] = workspace.message
+        else:
+            clean["workspace"] = workspace.value
     projects = validation.project_names(form.projects)
     if isinstance(projects, validation.Invalid):
         errors[ids.PROJECTS] = projects.message

@@ -18,6 +18,8 @@ OWNERSHIP_ACK = "ownership_ack"
 WORKSPACE = "workspace"
 PROJECTS = "projects"
 REASON = "reason"
+BITBUCKET = "bitbucket"
+DATA_CENTER_URL = "data_center_url"
 # Blocks of the decision views.
 COMMENT = "comment"
 DENY_REASON = "deny_reason"
@@ -59,6 +61,13 @@ DENY_ROTATION = "deny_rotation"
 ROTATE_REQUEST_VIEW = "rotate_request"
 ROTATE_VIEW = "rotate_credentials"
 ROTATE_WHY = "rotate_why"
+
+# Bitbucket Data Center: the application link and the token's SSH key.
+OPEN_APPLICATION_LINKS = "open_application_links"
+LINK_CREATED = "link_created"
+LINK_HELPER = "link_helper"  # a users_select; its block_id carries the connection id
+OPEN_SSH_KEYS = "open_ssh_keys"
+SSH_KEY_ADDED = "ssh_key_added"
 
 # A connection as Terraform code (status).
 AS_TERRAFORM = "as_terraform"

@@ -36,6 +36,9 @@ PROMETHEUS_IMAGE = "connect-bitbucket-test/prometheus:debian"
 # gateway of their network.
 HOST = "host.docker.internal"
 
+# Building on vfs storage and starting five containers takes minutes, not the suite's 120 s.
+pytestmark = pytest.mark.timeout(1800)
+
 
 def run(*args: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -720,6 +720,33 @@ class SlackDriver:
         assert response.status_code == 200, response.text
         return response
 
+    def pick_user(
+        self, placeholder: str, picked: str, *, user: str = "U1OWNER", channel: str | None = None
+    ) -> httpx.Response:
+        """Choose a person in a message's users_select (found by its placeholder), as Slack
+        sends it: a block_actions with `selected_user` and the select's block_id."""
+        for message in reversed(self.fake.messages):
+            if channel and message.channel != channel:
+                continue
+            for block in message.blocks:
+                for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                    if element.get("type") == "users_select" and (
+                        element["placeholder"]["text"] == placeholder
+                    ):
+                        shown = {"action_id": element["action_id"], "text": element["placeholder"]}
+                        payload = self.click_payload(message, block, shown, user)
+                        payload["actions"][0] = {
+                            "action_id": element["action_id"],
+                            "block_id": block.get("block_id"),
+                            "type": "users_select",
+                            "selected_user": picked,
+                            "action_ts": f"{time.time():.6f}{next(self._action_ts)}",
+                        }
+                        response = self.post_payload(payload)
+                        assert response.status_code == 200, response.text
+                        return response
+        raise AssertionError(f"no users_select with placeholder {placeholder!r}")
+
     def click_payload(
         self, message: Message, block: dict[str, Any], button: dict[str, Any], user: str
     ) -> dict[str, Any]:

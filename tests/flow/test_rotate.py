@@ -13,7 +13,7 @@ from tests.fakes.tfe import FakeTFE, error_body
 from tests.flow.steps import CHANNEL, OWNER, STRANGER
 from tests.flow.test_health import APPROVER, channel_says, connected
 from tests.flow.test_reauthorize import button_in, dm
-from tests.flow.test_security import _database_text
+from tests.flow.test_security import database_text
 from tests.harness import RunningBot, eventually
 
 NEW_KEY = "fakeRotatedKey0987654"
@@ -72,7 +72,7 @@ def test_rotate_checks_with_bitbucket_patches_the_client_and_asks_to_reauthorize
 
     bot.runtime.work.shutdown(wait=True)
     assert not [line for line in log_lines if NEW_SECRET in line]
-    assert NEW_SECRET not in _database_text(database_url)
+    assert NEW_SECRET not in database_text(database_url)
     assert NEW_SECRET not in fake_slack.all_text()
 
 
@@ -215,5 +215,5 @@ def test_a_replayed_rotation_patches_once_and_an_echoed_secret_is_scrubbed(
     assert len(patches(fake_tfe, client_id)) == 2
     bot.runtime.work.shutdown(wait=True)
     assert not [line for line in log_lines if NEW_SECRET in line]
-    assert NEW_SECRET not in _database_text(database_url)
+    assert NEW_SECRET not in database_text(database_url)
     assert NEW_SECRET not in fake_slack.all_text()

@@ -44,7 +44,7 @@ def test_stale_signature_is_refused(slack: SlackDriver, fake_slack: FakeSlack) -
     assert response.status_code == 401
 
 
-def _database_text(database_url: str) -> str:
+def database_text(database_url: str) -> str:
     """Every value in every table, as text."""
     engine = create_engine(normalize_url(database_url))
     out = []
@@ -94,7 +94,7 @@ def test_the_secret_reaches_tfe_and_nothing_else(
     # ... and nothing else: no log line, no database row, no Slack call.
     assert log_lines, "the bot logged nothing; the log check would be vacuous"
     assert not [line for line in log_lines if SECRET in line]
-    assert SECRET not in _database_text(database_url)
+    assert SECRET not in database_text(database_url)
     if database_url.startswith("sqlite:///"):
         path = Path(database_url.removeprefix("sqlite:///"))
         for file in path.parent.glob(path.name + "*"):
@@ -103,7 +103,7 @@ def test_the_secret_reaches_tfe_and_nothing_else(
     # The short-lived Bitbucket token of the check is dropped the same way.
     tokens = list(fake_bitbucket.tokens)
     assert tokens
-    everything = "\n".join(log_lines) + _database_text(database_url) + fake_slack.all_text()
+    everything = "\n".join(log_lines) + database_text(database_url) + fake_slack.all_text()
     assert not [token for token in tokens if token in everything]
 
 
@@ -147,6 +147,6 @@ def test_an_outside_error_that_echoes_the_secret_never_carries_it_on(
     view = slack.wait_for_view_text(OWNER, "Bitbucket refused the check", timeout=20)
     assert view.view["callback_id"] == "connect_credentials"
     bot.runtime.work.shutdown(wait=True)
-    everything = "\n".join(log_lines) + _database_text(database_url) + fake_slack.all_text()
+    everything = "\n".join(log_lines) + database_text(database_url) + fake_slack.all_text()
     assert fake_bitbucket.requests_to("POST", r"/site/oauth2/access_token")
     assert not [e for e in encodings if e in everything]

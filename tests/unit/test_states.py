@@ -23,6 +23,11 @@ ALLOWED = {
     (State.AWAITING_CREDENTIALS, State.AWAITING_AUTHORIZATION),  # callback URL known up front
     (State.AWAITING_CALLBACK, State.AWAITING_AUTHORIZATION),
     (State.AWAITING_AUTHORIZATION, State.CONNECTED),
+    # Bitbucket Data Center: the application link, then the token's SSH key.
+    (State.AWAITING_CREDENTIALS, State.AWAITING_LINK),
+    (State.AWAITING_LINK, State.AWAITING_AUTHORIZATION),
+    (State.AWAITING_AUTHORIZATION, State.AWAITING_SSH_KEY),
+    (State.AWAITING_SSH_KEY, State.CONNECTED),
     (State.CONNECTED, State.BROKEN),  # the health watch
     (State.BROKEN, State.CONNECTED),  # authorized again in TFE
     (State.BROKEN, State.CANCELLED),

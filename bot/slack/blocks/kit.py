@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.connections import validation
-from bot.connections.model import AccountKind, Connection
+from bot.connections.model import AccountKind, Bitbucket, Connection
 from bot.connections.states import current_step, steps
 from bot.slack import ids
 from bot.slack.text import escape, fit, fit_escaped
@@ -47,6 +47,11 @@ class RequestForm:
     ask_reason: bool = False
     # Where the organization's name is seen: the TFE host from TFE_URL.
     tfe_host: str = "app.terraform.io"
+    # Bitbucket Data Center is offered (BITBUCKET_DC_URL set, the server's say-so): its
+    # address is asked, this one preset.
+    bitbucket: Bitbucket = Bitbucket.CLOUD
+    data_center_url: str = ""
+    offer_data_center: bool = False
 
 
 def mrkdwn(text: str) -> MarkdownTextObject:
@@ -106,8 +111,11 @@ def modal(
 def steps_of(connection: Connection) -> tuple[tuple[tuple[str, str], ...], int]:
     """The steps this connection shows (four or five) and the index of the current one."""
     with_callback = connection.with_callback_step
-    current = current_step(connection.state, connection.last_open_state, with_callback)
-    return steps(with_callback), current
+    data_center = connection.bitbucket == Bitbucket.DATA_CENTER
+    current = current_step(
+        connection.state, connection.last_open_state, with_callback, data_center=data_center
+    )
+    return steps(with_callback, data_center=data_center), current
 
 
 def step_number(connection: Connection, key: str) -> int:

@@ -1,0 +1,224 @@
+"""Bitbucket Data Center end to end, through the bot's real endpoint as Slack drives it: the
+form's choice, the keys and client the bot makes, the administrator's application link
+(its values in order, once; handed to a colleague), Authorize, the token's SSH key, and
+the channel's notice. The private keys reach Terraform and nothing else."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from tests.fakes.bitbucket_dc import FakeBitbucketDC
+from tests.fakes.slack import FakeSlack, Message, SlackDriver
+from tests.fakes.tfe import AuthorizationFailed, FakeOAuthClient, FakeTFE
+from tests.flow.steps import CHANNEL, ORG, OWNER, STRANGER, open_form, view_text
+from tests.flow.test_security import database_text
+from tests.harness import RunningBot, eventually
+
+ADMIN = "U3ADMIN"
+DATA_CENTER = {
+    "Which Bitbucket?": "Bitbucket Data Center",
+    "Whose Bitbucket account will own the connection?": "A shared service account (recommended)",
+    "Service account's Bitbucket username": "svc-terraform",
+}
+
+
+@pytest.fixture
+def data_center(fake_tfe: FakeTFE) -> Iterator[FakeBitbucketDC]:
+    fake = FakeBitbucketDC()
+    fake.start()
+    fake_tfe.data_center = fake  # its application links decide the fake's authorizations
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def dc_slack(
+    fake_slack: FakeSlack, make_bot: Callable[..., RunningBot], data_center: FakeBitbucketDC
+) -> Iterator[SlackDriver]:
+    running = make_bot(BITBUCKET_DC_URL=f"{data_center.url},https://other.example.invalid")
+    driver = SlackDriver(fake_slack, running.url)
+    driver.bot = running  # type: ignore[attr-defined]
+    yield driver
+    driver.http.close()
+
+
+def data_center_client(fake_tfe: FakeTFE) -> FakeOAuthClient:
+    clients = [
+        c
+        for c in list(fake_tfe.clients.values())
+        if c.attributes["service-provider"] == "bitbucket_data_center"
+    ]
+    assert len(clients) == 1, clients
+    return clients[0]
+
+
+def text_of(message: Message) -> str:
+    return json.dumps(message.blocks)
+
+
+def public_of(private_pem: str, encoding: serialization.Encoding) -> str:
+    key = serialization.load_pem_private_key(private_pem.encode(), None)
+    form = (
+        serialization.PublicFormat.OpenSSH
+        if encoding == serialization.Encoding.OpenSSH
+        else serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return key.public_key().public_bytes(encoding, form).decode()
+
+
+def start_data_center(slack: SlackDriver, data_center: FakeBitbucketDC) -> None:
+    form = open_form(slack)
+    shown = view_text(form)
+    assert "Which Bitbucket?" in shown and data_center.url in shown  # offered, address preset
+    answer = slack.submit(form, DATA_CENTER)
+    assert answer["response_action"] == "update"
+    slack.wait_for_view_text(OWNER, "application link")
+
+
+def test_data_center_from_the_form_to_the_channel(
+    dc_slack: SlackDriver,
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    data_center: FakeBitbucketDC,
+    log_lines: list[str],
+    database_url: str,
+) -> None:
+    slack = dc_slack
+    start_data_center(slack, data_center)
+    # The bot made the keys and the client: the administrator's step is in the channel.
+    slack.find_button("I've created the application link", channel=CHANNEL)
+    client = data_center_client(fake_tfe)
+    attributes = client.attributes
+    assert attributes["http-url"] == attributes["api-url"] == data_center.url
+    public_key = attributes["rsa-public-key"]
+    assert public_of(client.secret, serialization.Encoding.PEM).strip() == public_key.strip()
+    progress = fake_slack.channel_messages(CHANNEL)[0]
+    body = text_of(progress)
+    assert "Connect Bitbucket Data Center to acme-infra" in body
+    # The values to paste, in the order Bitbucket asks for them, each once.
+    values = [
+        f"{fake_tfe.url}/app/{ORG}",  # Application URL
+        attributes["key"],  # Consumer Key
+        f"Terraform ({ORG})",  # Consumer Name
+        json.dumps(public_key.strip())[1:-1],  # Public Key (as JSON text)
+    ]
+    at = [body.find(value) for value in values]
+    assert -1 not in at and at == sorted(at), at
+    assert [body.count(value) for value in values] == [1, 1, 1, 1]
+    assert "Bitbucket administrator" in body and "Application Links" in body
+    _, _, page = slack.find_button("Open Bitbucket: Application Links", channel=CHANNEL)
+    assert page["url"] == f"{data_center.url}/plugins/servlet/applinks/listApplicationLinks"
+    # The owner has the same values in a direct message.
+    owner_dm = eventually(
+        lambda: [
+            m
+            for m in fake_slack.messages
+            if m.channel == "D" + OWNER and "Consumer Key" in m.text + text_of(m)
+        ]
+    )
+    assert attributes["key"] in text_of(owner_dm[0])
+
+    # A stranger's press moves nothing.
+    slack.click("I've created the application link", user=STRANGER, channel=CHANNEL)
+    eventually(lambda: "can say the link exists" in fake_slack.all_text())
+    assert not slack.has_button("Authorize")
+
+    # The owner hands the step to an administrator, who gets the values in a DM.
+    slack.pick_user("Hand this step to a colleague", ADMIN, channel=CHANNEL)
+    handed = eventually(lambda: [m for m in fake_slack.messages if m.channel == "D" + ADMIN])[0]
+    assert attributes["key"] in text_of(handed) and "asked you" in text_of(handed)
+    eventually(lambda: f"I've sent <@{ADMIN}>" in fake_slack.all_text())
+
+    # Without the link, Terraform's authorization fails as the signature check would.
+    with pytest.raises(AuthorizationFailed):
+        fake_tfe.authorize(client.id, user="svc-terraform")
+    data_center.create_application_link(
+        consumer_key=attributes["key"],
+        consumer_name=f"Terraform ({ORG})",
+        public_key=public_key,
+        application_url=f"{fake_tfe.url}/app/{ORG}",
+    )
+    slack.click("I've created the application link", user=ADMIN, channel="D" + ADMIN)
+    _, _, authorize = slack.find_button("Authorize", channel="D" + OWNER, timeout=15)
+    assert authorize["url"] == fake_tfe.url + attributes["connect-path"]
+    slack.click("Authorize", user=OWNER, channel="D" + OWNER)
+    token = fake_tfe.authorize(client.id, user="svc-terraform")
+
+    # The token gets its SSH key; the owner gets the public half to add.
+    slack.find_button("I've added the SSH key", channel="D" + OWNER, timeout=15)
+    ssh_private = fake_tfe.ssh_keys[token]
+    ssh_public = public_of(ssh_private, serialization.Encoding.OpenSSH)
+    assert ssh_public in text_of(fake_slack.channel_messages(CHANNEL)[0])
+    assert not re.search("is connected to", fake_slack.all_text())  # not before the key
+    slack.click("I've added the SSH key", user=STRANGER, channel=CHANNEL)
+    eventually(lambda: "can say the SSH key is added" in fake_slack.all_text())
+    slack.click("I've added the SSH key", user=OWNER, channel="D" + OWNER)
+    notice = eventually(
+        lambda: [
+            m
+            for m in fake_slack.channel_messages(CHANNEL)
+            if "Bitbucket Data Center is connected to Terraform organization" in text_of(m)
+        ]
+    )
+    assert len(notice) == 1
+
+    # The private keys went to Terraform and nowhere else.
+    slack.bot.runtime.work.shutdown(wait=True)  # type: ignore[attr-defined]
+    secrets = [client.secret, ssh_private]
+    lines = [s.strip() for s in "\n".join(secrets).splitlines() if s.strip() and "--" not in s]
+    assert log_lines, "the bot logged nothing; the log check would be vacuous"
+    everything = "\n".join(log_lines) + database_text(database_url) + fake_slack.all_text()
+    assert not [line for line in lines if line in everything]
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        for file in path.parent.glob(path.name + "*"):
+            raw = file.read_bytes()
+            assert not [line for line in lines if line.encode() in raw], file
+
+
+def refusal_on_the_address(fake_slack: FakeSlack, words: str) -> str:
+    """The form shown again with `words` under the address field."""
+
+    def shown() -> str | None:
+        with fake_slack.lock:
+            views = [v.view for v in fake_slack.views.values() if v.user == OWNER]
+        for view in views:
+            for block in view.get("blocks", []):
+                if block.get("type") == "context" and words in json.dumps(block):
+                    return json.dumps(view)
+        return None
+
+    return eventually(shown)
+
+
+def test_an_address_that_is_not_bitbucket_is_refused_on_the_field(
+    dc_slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, data_center: FakeBitbucketDC
+) -> None:
+    data_center.display_name = "Jira"
+    dc_slack.submit(open_form(dc_slack), DATA_CENTER)
+    view = refusal_on_the_address(fake_slack, "not as Bitbucket Data Center does")
+    assert "Bitbucket Data Center address" in view
+    # Nothing was made in Terraform, and no connection holds the organization.
+    assert not [
+        c
+        for c in list(fake_tfe.clients.values())
+        if c.attributes["service-provider"] == "bitbucket_data_center"
+    ]
+    # An address not listed is refused without a request to it.
+    asked = len(data_center.requests_to("GET", r"/rest/api/1.0/application-properties"))
+    typed = {**DATA_CENTER, "Bitbucket Data Center address": "http://169.254.169.254"}
+    dc_slack.submit(open_form(dc_slack), typed)
+    refusal_on_the_address(fake_slack, "its operators listed")
+    assert len(data_center.requests_to("GET", r"/rest/api/1.0/application-properties")) == asked
+    # Fixed, the same form goes on.
+    data_center.display_name = "Bitbucket"
+    dc_slack.submit(
+        open_form(dc_slack), {**DATA_CENTER, "Bitbucket Data Center address": data_center.url}
+    )
+    dc_slack.find_button("I've created the application link", channel=CHANNEL, timeout=15)
