@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import db
 from bot.clients.bitbucket import BitbucketClient, BitbucketError
+from bot.clients.bitbucket_dc import NotDataCenter, application_properties
 from bot.clients.http import RetryPolicy
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.config import Settings, read_settings, settings_problems
@@ -67,7 +68,13 @@ def _setting_outcome(line: str) -> Outcome:
 def run(settings: Settings) -> list[Outcome]:
     """Every check, at once, reported in a fixed order; a check that crashes is a failed
     check, not a crash."""
-    checks: list[Callable[[Settings], list[Outcome]]] = [_slack, _tfe, _bitbucket, _database]
+    checks: list[Callable[[Settings], list[Outcome]]] = [
+        _slack,
+        _tfe,
+        _bitbucket,
+        _data_centers,
+        _database,
+    ]
 
     def guarded(check: Callable[[Settings], list[Outcome]]) -> list[Outcome]:
         try:
@@ -323,6 +330,25 @@ def _bitbucket(settings: Settings) -> list[Outcome]:
             "credentials): leave BITBUCKET_API_URL unset for https://api.bitbucket.org/2.0",
         )
     ]
+
+
+def _data_centers(settings: Settings) -> list[Outcome]:
+    """Each of BITBUCKET_DC_URL asked what it is, as the connect form will ask it."""
+    outcomes = []
+    for url in settings.bitbucket_dc_url:
+        try:
+            instance = application_properties(url)
+        except NotDataCenter as refusal:
+            outcomes.append(Outcome("BITBUCKET_DC_URL", False, str(refusal)))
+            continue
+        outcomes.append(
+            Outcome(
+                "Bitbucket Data Center (BITBUCKET_DC_URL)",
+                True,
+                f"{url} is Bitbucket Data Center {instance.version}",
+            )
+        )
+    return outcomes
 
 
 def _database(settings: Settings) -> list[Outcome]:

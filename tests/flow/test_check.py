@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from bot import db
 from tests.cli import run_cli
 from tests.fakes.bitbucket import FakeBitbucket
+from tests.fakes.bitbucket_dc import FakeBitbucketDC
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
 
@@ -189,3 +190,31 @@ def test_check_says_whether_this_terraform_lets_the_bot_test_a_token(
     said = "\n".join(lines)
     assert code == 0, lines  # the bot still works, with less sight
     assert "does not let the bot test a token" in said and "deleted client or token" in said
+
+
+@pytest.mark.sqlite_only
+def test_check_asks_each_data_center_what_it_is(
+    env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    fake_bitbucket: FakeBitbucket,
+    tmp_path: Path,
+) -> None:
+    db.migrate(env["DATABASE_URL"])
+    good, jira = FakeBitbucketDC(), FakeBitbucketDC()
+    jira.display_name = "Jira"
+    for fake in (good, jira):
+        fake.start()
+    try:
+        code, lines = check({**env, "BITBUCKET_DC_URL": f"{good.url},{jira.url}"}, tmp_path)
+    finally:
+        for fake in (good, jira):
+            fake.stop()
+    assert code == 1
+    assert (
+        f"✓ Bitbucket Data Center (BITBUCKET_DC_URL): {good.url} is Bitbucket Data Center 8.19.1"
+        in lines
+    )
+    failed = [line for line in lines if line.startswith("✗")]
+    assert len(failed) == 1 and failed[0].startswith("✗ BITBUCKET_DC_URL"), lines
+    assert jira.url in failed[0] and "not as Bitbucket Data Center does" in failed[0]
