@@ -97,6 +97,9 @@ class Connection(Base):
     # The colleague (a Bitbucket administrator) the owner handed the application link to:
     # they, and the owner, may say it is done.
     link_helper: Mapped[str | None] = mapped_column(String(32))
+    # The token `ssh_public_key`'s private half was given to: a new token (re-authorized)
+    # gets a key of its own.
+    ssh_key_token: Mapped[str | None] = mapped_column(String(64))
     # Limited to these Terraform projects (ids and names, comma-separated); None: the
     # whole organization.
     project_ids: Mapped[str | None] = mapped_column(Text)
@@ -258,6 +261,13 @@ class Connection(Base):
     def data_center(self) -> bool:
         """Reaches a Bitbucket Data Center (application link, SSH key), not Bitbucket Cloud."""
         return self.bitbucket == Bitbucket.DATA_CENTER
+
+    @property
+    def token_needs_ssh_key(self) -> bool:
+        """A Data Center token Terraform holds without the bot having given it an SSH key."""
+        return bool(
+            self.data_center and self.oauth_token_id and self.ssh_key_token != self.oauth_token_id
+        )
 
     @property
     def repairing(self) -> bool:

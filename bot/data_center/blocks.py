@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, PlainTextObject, UserSe
 
 from bot.connections.model import Connection
 from bot.connections.pages import ApplicationLink
-from bot.connections.states import State
+from bot.connections.states import SETTLED, State
 from bot.slack import ids
 from bot.slack.blocks.kit import button, section, step_number
 from bot.slack.blocks.remedies import cancel_button
@@ -102,6 +102,14 @@ def ssh_key_blocks(connection: Connection, ssh_keys_page: str) -> list[Block]:
     user = connection.authorized_as or connection.bitbucket_username
     account = f"the service user {code(user)}" if user else "the Bitbucket user who authorized"
     number = step_number(connection, "ssh_key")
+    if connection.state in SETTLED:
+        heading = (
+            f"*Terraform has a new token for {escape(connection.organization)}* (connection "
+            f"#{connection.id}), with a new SSH key. *Replace the SSH key on {account}* with "
+            "this one"
+        )
+    else:
+        heading = f"*Step {number}: add this SSH key to {account}*"
     if not connection.ssh_public_key:
         return [
             section(
@@ -113,9 +121,8 @@ def ssh_key_blocks(connection: Connection, ssh_keys_page: str) -> list[Block]:
         ]
     return [
         section(
-            f"*Step {number}: add this SSH key to {account}* (Terraform clones over SSH "
-            "with it). Log in to Bitbucket as that user → your avatar → *Manage account* → "
-            "*SSH keys* → *Add key*, paste it, and save:\n"
+            f"{heading} (Terraform clones over SSH with it). Log in to Bitbucket as that user "
+            "→ your avatar → *Manage account* → *SSH keys* → *Add key*, paste it, and save:\n"
             f"```{escape(connection.ssh_public_key.strip())}```"
         ),
         ActionsBlock(

@@ -111,7 +111,8 @@ class DataCenterFlow:
             return connection
         if connection.state == State.AWAITING_CREDENTIALS:
             return self.create_client(connection.id) or self.service.get(connection.id)
-        if connection.state == State.AWAITING_SSH_KEY and not connection.ssh_public_key:
+        if connection.token_needs_ssh_key and not connection.repairing:
+            # The first token, or a new one after a re-authorization.
             return self.give_token_ssh_key(connection.id) or self.service.get(connection.id)
         return connection
 
@@ -204,18 +205,19 @@ class DataCenterFlow:
         """Make an SSH key pair, PATCH the private key onto the token, check `has-ssh-key`,
         and keep the public half for the owner. Done again (a new pair) if it was lost."""
         connection = self.service.get(connection_id)
-        if connection.state != State.AWAITING_SSH_KEY or not connection.oauth_token_id:
+        token = connection.oauth_token_id
+        if not connection.token_needs_ssh_key or token is None:
             return None
         pair = keys.ssh_keys(f"terraform-{connection.organization.lower()}")
         with REDACTOR.holding(pair.private_pem):
-            has_key = self.tfe.set_token_ssh_key(connection.oauth_token_id, pair.private_pem)
+            has_key = self.tfe.set_token_ssh_key(token, pair.private_pem)
         if not has_key:
             raise TFEError(
                 TFEErrorKind.UNEXPECTED,
                 "Terraform took the SSH key but says the token has none; trying again.",
             )
         log.info("the token has its SSH key", extra={"connection": connection_id})
-        return self.store.token_keyed(connection_id, pair.public)
+        return self.store.token_keyed(connection_id, token, pair.public)
 
     def ssh_key_added(self, connection_id: int, actor: str) -> tuple[Connection, bool]:
         """I've added the SSH key: connected (once, however many presses)."""

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.connections.model import Connection
 from bot.connections.service import ConnectionNotFound
+from bot.connections.states import SETTLED
 from bot.deps import SlackDeps
 from bot.problems import Problem
 from bot.slack import forms, ids
@@ -53,6 +54,12 @@ def ssh_key_added(
         deps.courier.deliver(connection.id)
         for replaced in deps.flow.tokens.close_replaced(connection):
             deps.courier.deliver(replaced)
+    elif connection.state in SETTLED and connection.ssh_public_key:
+        # A new token's key, after a re-authorization: noted in the connection's history.
+        deps.service.record(connection.id, user, "added the new token's SSH key in Bitbucket")
+        deps.notifier.tell_user(
+            channel_of(body), user, f"Thanks: noted in connection #{connection.id}'s history."
+        )
 
 
 def hand_link(deps: SlackDeps, body: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block
 from bot.connections.model import Connection
 from bot.connections.outbox import Owed
 from bot.connections.pages import Pages
-from bot.connections.states import State
+from bot.connections.states import SETTLED, State
 from bot.data_center import blocks
 from bot.slack.courier import Send
 from bot.slack.notify import Notifier
@@ -63,7 +63,9 @@ class DataCenterMessages:
         )
 
     def _ssh_key_to_owner(self, connection: Connection, _detail: str) -> None:
-        if connection.state != State.AWAITING_SSH_KEY or not connection.ssh_public_key:
+        if not connection.ssh_public_key or connection.token_needs_ssh_key:
+            return  # a newer token waits for its own key
+        if connection.state not in (State.AWAITING_SSH_KEY, *SETTLED):
             return
         text, body = blocks.ssh_key_message(connection, self.pages.ssh_keys_page(connection))
         self.notifier.client.chat_postMessage(

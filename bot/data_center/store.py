@@ -110,14 +110,16 @@ class DataCenterStore(Store):
             owe(session, connection.id, [Owed.AUTHORIZE], now)
             return connection, True
 
-    def token_keyed(self, connection_id: int, public_key: str) -> Connection | None:
-        """Terraform's token has its SSH key: the owner gets the public half to add."""
+    def token_keyed(self, connection_id: int, token_id: str, public_key: str) -> Connection | None:
+        """Terraform's token has its SSH key: the owner gets the public half to add. None
+        when the connection holds another token by now (it gets a key of its own)."""
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
-            if connection.state != State.AWAITING_SSH_KEY:
+            if connection.oauth_token_id != token_id:
                 return None
             connection.ssh_public_key = public_key
+            connection.ssh_key_token = token_id
             connection.updated_at = now
             owe(session, connection.id, [Owed.PROGRESS, Owed.HOME, Owed.SSH_KEY], now)
             return connection
@@ -128,11 +130,11 @@ class DataCenterStore(Store):
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
-            if connection.state != State.AWAITING_SSH_KEY:
-                return connection, False
             if actor != connection.owner_id:
                 raise Problem(_owner_only(connection, "say the SSH key is added"), retryable=False)
-            if not connection.ssh_public_key:
+            if connection.state != State.AWAITING_SSH_KEY:
+                return connection, False
+            if not connection.ssh_public_key or connection.token_needs_ssh_key:
                 raise Problem(
                     "The bot has not given the SSH key yet: wait for it in the progress "
                     "message, then add it.",

@@ -286,14 +286,15 @@ class DueWork:
 
     def _handle(self, connection_id: int) -> datetime | None:
         connection = self.service.get(connection_id)
+        if self.data_center is not None:
+            # Data Center: the bot makes the client, and gives each new token its SSH key.
+            connection = self.data_center.due(connection)
         if connection.repairing and self.repair is not None:
             return self._watch_repair(connection)
         if connection.state in SETTLED:
             return _earliest(self._watch_health(connection), self._watch_moves(connection))
         if not is_open(connection.state):
             return None
-        if self.data_center is not None:
-            connection = self.data_center.due(connection)  # its client; the token's SSH key
         connection = self._watch_token(connection)
         if connection.state in SETTLED:
             return self._next_health_check(connection)
