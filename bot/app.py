@@ -447,7 +447,7 @@ def build_runtime(
         dependents=dependents,
         prefills=Prefills(queries.last_workspace),
         directory=directory,
-        rotate=RotateFlow(rotations, tfe, ConsumerChecker(bitbucket)),
+        rotate=RotateFlow(rotations, tfe, ConsumerChecker(bitbucket), data_center),
         rotations=rotations,
         repairs=repairs,
         subcommands={"rotate": rotate.on_command},

@@ -219,6 +219,25 @@ class TFEClient:
             redact=(secret,),
         )
 
+    def update_data_center_keys(self, client_id: str, *, secret: str, rsa_public_key: str) -> None:
+        """Give a Bitbucket Data Center client a new key pair (`PATCH /oauth-clients/:id`,
+        `secret` the private key and `rsa-public-key` its public half); the consumer key and
+        what is linked stay. The private key goes into this request only."""
+        payload = {
+            "data": {
+                "type": "oauth-clients",
+                "id": client_id,
+                "attributes": {"secret": secret, "rsa-public-key": rsa_public_key},
+            }
+        }
+        self._call(
+            "PATCH",
+            f"/oauth-clients/{client_id}",
+            json=payload,
+            what=f"OAuth client {client_id}",
+            redact=(secret,),
+        )
+
     def delete_oauth_client(self, client_id: str) -> None:
         self._call("DELETE", f"/oauth-clients/{client_id}", what=f"OAuth client {client_id}")
 

@@ -193,6 +193,17 @@ class DataCenterFlow:
                 )
         return None
 
+    def replace_link_keys(self, connection: Connection) -> str:
+        """Rotate: a new key pair for the application link, PATCHed onto the client; returns
+        the public half, which an administrator puts on the link before re-authorizing."""
+        assert connection.oauth_client_id is not None
+        pair = keys.application_link_keys()
+        with REDACTOR.holding(pair.private_pem):
+            self.tfe.update_data_center_keys(
+                connection.oauth_client_id, secret=pair.private_pem, rsa_public_key=pair.public
+            )
+        return pair.public
+
     def hand_link_to(self, connection_id: int, actor: str, helper: str) -> Connection:
         """The owner names the administrator who creates the link (Problem if not theirs)."""
         return self.store.hand_link_to(connection_id, actor, helper)

@@ -14,6 +14,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.connections.model import AccountKind, Connection
+from bot.connections.pages import ApplicationLink
+from bot.connections.upkeep import RepairReason
 from bot.connections.validation import BITBUCKET_NAME_MAX
 from bot.slack import ids
 from bot.slack.blocks.describe import linked
@@ -22,10 +24,31 @@ from bot.slack.blocks.remedies import reauthorize_button, reconnect_button
 from bot.slack.text import code, escape, fit_escaped
 
 
+def _new_link_key(connection: Connection, link: ApplicationLink | None) -> str:
+    """Data Center after a rotation: the application link needs the new public key first."""
+    if link is None or not connection.data_center:
+        return ""
+    if connection.repair_reason != RepairReason.ROTATED:
+        return ""
+    return (
+        "*First, a Bitbucket administrator replaces the application link's public key* "
+        f"(the link to {code(link.application_url)}, Consumer Key {code(link.consumer_key)}): "
+        "Administration → *Application Links* → the link's *Edit* → *Incoming "
+        "Authentication* → *Public Key*, paste this and save:\n"
+        f"```{escape(link.public_key.strip())}```\n"
+        "Until then Terraform's authorization fails. Then:\n"
+    )
+
+
 def repair_steps(
-    connection: Connection, *, providers: str, authorize: str | None
+    connection: Connection,
+    *,
+    providers: str,
+    authorize: str | None,
+    link: ApplicationLink | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """For whoever was asked: how to re-authorize the same client, as which account."""
+    """For whoever was asked: how to re-authorize the same client, as which account (for
+    Data Center after a rotation, the application link's new public key first)."""
     org = escape(connection.organization)
     client = code(connection.oauth_client_id or "")
     account = connection.repair_username
@@ -40,8 +63,10 @@ def repair_steps(
     text = (
         f":wrench: *Re-authorize the Bitbucket connection of {org}* (#{connection.id}). "
         f"This repairs it in place: same OAuth client {client}, no new connection.{kept}\n"
+        f"{_new_link_key(connection, link)}"
         f"1. {login}\n"
-        f"2. Press *Open VCS providers* below, find the Bitbucket Cloud client {client} and "
+        f"2. Press *Open VCS providers* below, find the {connection.which_bitbucket.words} "
+        f"client {client} and "
         "press its *Reauthorize* (or *Connect*) button; or press *Authorize* below, which does "
         "the same for this client.\n"
         "3. Grant access in Bitbucket.\n"
@@ -59,6 +84,11 @@ def repair_steps(
     if authorize:
         buttons.append(
             button("Authorize", ids.REPAIR_AUTHORIZE, url=authorize, value=str(connection.id))
+        )
+    if _new_link_key(connection, link) and link is not None:
+        buttons.insert(
+            0,
+            button("Open Bitbucket: Application Links", ids.OPEN_APPLICATION_LINKS, url=link.page),
         )
     return f"Re-authorize the Bitbucket connection of {org}", [
         section(text).to_dict(),

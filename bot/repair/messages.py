@@ -21,6 +21,7 @@ def send_repair_steps(notifier: Notifier, connection: Connection) -> None:
         connection,
         providers=notifier.pages.vcs_providers(connection.organization),
         authorize=notifier.pages.authorize_link(connection),
+        link=notifier.pages.application_link(connection) if connection.data_center else None,
     )
     notifier.client.chat_postMessage(
         channel=notifier.dm(connection.repair_by or connection.owner_id), text=text, blocks=body

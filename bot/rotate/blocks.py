@@ -86,6 +86,26 @@ def rotate_credentials_view(
     )
 
 
+def rotate_keys_view(connection: Connection) -> dict[str, Any]:
+    """Bitbucket Data Center: what rotating does, then Rotate (the bot makes the keys)."""
+    return modal(
+        TITLE,
+        [
+            section(
+                f"Rotate the keys of *{escape(connection.organization)}*'s Bitbucket Data Center "
+                f"connection (#{connection.id}). I make a new key pair and give Terraform its "
+                "private half (it goes nowhere else). Then a Bitbucket administrator replaces "
+                "the application link's public key, and the connection is re-authorized; "
+                "workspaces stay linked. Until then Terraform cannot reach Bitbucket through it."
+            )
+        ],
+        callback_id=ids.ROTATE_KEYS_VIEW,
+        submit="Rotate",
+        close="Cancel",
+        metadata={"connection": connection.id},
+    )
+
+
 def rotation_card(connection: Connection, approver: str) -> tuple[str, list[dict[str, Any]]]:
     """An approver's card: who asks, why, and Approve/Deny while it waits."""
     org = escape(connection.organization)

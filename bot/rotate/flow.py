@@ -8,6 +8,7 @@ import logging
 from bot.clients.consumer_check import ConsumerChecker, ConsumerReport
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.connections.model import Connection
+from bot.data_center.flow import DataCenterFlow
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 from bot.rotate.store import Rotations
@@ -16,10 +17,38 @@ log = logging.getLogger(__name__)
 
 
 class RotateFlow:
-    def __init__(self, rotations: Rotations, tfe: TFEClient, checker: ConsumerChecker) -> None:
+    def __init__(
+        self,
+        rotations: Rotations,
+        tfe: TFEClient,
+        checker: ConsumerChecker,
+        data_center: DataCenterFlow,
+    ) -> None:
         self.rotations = rotations
         self.tfe = tfe
         self.checker = checker
+        self.data_center = data_center  # makes and sends a Data Center client's new keys
+
+    def rotate_link_keys(
+        self, connection_id: int, *, actor: str, needs_approval: bool
+    ) -> Connection:
+        """Bitbucket Data Center: a new key pair on the client (the bot makes it), under the
+        same claim as a new key and secret; an administrator then replaces the application
+        link's public key, and the same client is re-authorized. Raises CannotRepair or
+        Problem and changes nothing when the store or Terraform says no."""
+        connection = self.rotations.claim_rotation(
+            connection_id, by=actor, needs_approval=needs_approval
+        )
+        try:
+            public = self.data_center.replace_link_keys(connection)
+        except TFEError as error:
+            self.rotations.release_rotation(connection_id, by=actor)
+            raise _refusal(error, connection) from None
+        except BaseException:
+            self.rotations.release_rotation(connection_id, by=actor)
+            raise
+        log.info("application link keys rotated", extra={"connection": connection_id})
+        return self.rotations.rotated(connection_id, actor=actor, link_public_key=public)
 
     def rotate(
         self, connection_id: int, *, key: str, secret: str, actor: str, needs_approval: bool

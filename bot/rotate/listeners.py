@@ -90,6 +90,8 @@ def open_rotation(
     )
     if deps.access.needs_approval and not approved:
         view = rotate_blocks.rotate_request_view(connection)
+    elif connection.data_center:
+        view = rotate_blocks.rotate_keys_view(connection)
     else:
         view = rotate_blocks.rotate_credentials_view(
             connection, deps.pages.consumer_values(connection)
@@ -337,6 +339,52 @@ def _rotate_held(
     )
 
 
+def on_rotate_keys(ack: Ack, body: dict[str, Any], client: WebClient, deps: SlackDeps) -> None:
+    """Bitbucket Data Center: Rotate pressed in the modal; the bot makes the new keys."""
+    on_connection_modal(
+        ack,
+        body,
+        client,
+        deps,
+        title=TITLE,
+        busy="Making a new key pair and giving Terraform its private half…",
+        what="rotating the keys",
+        step=partial(_rotate_keys, deps, body),
+        again="nothing was changed. Press Rotate again.",
+    )
+
+
+def _rotate_keys(
+    deps: SlackDeps, body: dict[str, Any], modal: OpenModal, connection_id: int
+) -> None:
+    connection = _may_rotate(deps, body, connection_id, modal)
+    if connection is None:
+        return
+    user = body["user"]["id"]
+    if not connection.data_center:
+        modal.show(message_view(TITLE, "This connection rotates with a new key and secret."))
+        return
+    try:
+        deps.rotate.rotate_link_keys(
+            connection_id, actor=user, needs_approval=deps.access.needs_approval
+        )
+    except CannotRepair as problem:
+        deps.service.record(connection.id, user, f"refused a rotation: {problem.message}")
+        modal.show(message_view(TITLE, problem.message))
+        return
+    except Problem as problem:
+        modal.show(message_view(TITLE, f"{problem.message} Press Rotate again to retry."))
+        return
+    deps.courier.deliver(connection_id)  # the steps: the link's new public key, then Authorize
+    modal.show(
+        message_view(
+            TITLE,
+            "Terraform has the new keys. Two steps left, both in your DMs: a Bitbucket "
+            "administrator replaces the application link's public key, then you re-authorize.",
+        )
+    )
+
+
 def register(app: App) -> None:
     app.action(ids.ROTATE)(on_rotate)
     app.action(ids.ROTATE_ENTER)(on_enter)
@@ -344,3 +392,4 @@ def register(app: App) -> None:
     app.action(ids.DENY_ROTATION)(on_decision)
     app.view(ids.ROTATE_REQUEST_VIEW)(on_request)
     app.view(ids.ROTATE_VIEW)(on_credentials)
+    app.view(ids.ROTATE_KEYS_VIEW)(on_rotate_keys)

@@ -169,13 +169,18 @@ class Rotations(Store):
                 else RotationStage.DONE.value
             )
 
-    def rotated(self, connection_id: int, *, actor: str) -> Connection:
-        """Terraform took the new key and secret: that is recorded whatever happened
+    def rotated(
+        self, connection_id: int, *, actor: str, link_public_key: str | None = None
+    ) -> Connection:
+        """Terraform took the new key and secret (for Data Center: the link's new key pair,
+        whose public half is kept for the administrator): that is recorded whatever happened
         meanwhile, and the same client must now be re-authorized (tokens of the old
         consumer stop refreshing), unless the connection no longer stands on it."""
         now = self._clock.now()
         with self._transaction() as session:
             connection = self._locked(session, connection_id)
+            if link_public_key is not None:
+                connection.link_public_key = link_public_key
             connection.rotation_stage = RotationStage.DONE.value
             connection.rotation_sending_at = None
             connection.credentials_set_at = now

@@ -60,6 +60,7 @@ APPROVE_ROTATION = "approve_rotation"
 DENY_ROTATION = "deny_rotation"
 ROTATE_REQUEST_VIEW = "rotate_request"
 ROTATE_VIEW = "rotate_credentials"
+ROTATE_KEYS_VIEW = "rotate_keys"  # Bitbucket Data Center: the bot makes the new keys
 ROTATE_WHY = "rotate_why"
 
 # Bitbucket Data Center: the application link and the token's SSH key.

@@ -646,12 +646,16 @@ class FakeTFE(FakeServer):
                     f"{name.capitalize()} can't be blank",
                     f"/data/attributes/{name}",
                 )
+        data_center = client.attributes["service-provider"] == "bitbucket_data_center"
+        if data_center and "secret" in attributes:
+            refusal = _data_center_key_refusal(attributes)  # a new pair must match, as on POST
+            if refusal is not None:
+                return refusal
+        kept = ("name", "key", "organization-scoped", *(("rsa-public-key",) if data_center else ()))
         with self.lock:
             if "secret" in attributes:
                 client.secret = attributes.pop("secret")
-            client.attributes.update(
-                {k: v for k, v in attributes.items() if k in ("name", "key", "organization-scoped")}
-            )
+            client.attributes.update({k: v for k, v in attributes.items() if k in kept})
         return Reply(200, {"data": self._client_json(client)}, content_type=JSONAPI)
 
     def _update_token(self, request: Request, match: re.Match[str]) -> Reply:

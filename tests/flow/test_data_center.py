@@ -222,3 +222,85 @@ def test_an_address_that_is_not_bitbucket_is_refused_on_the_field(
         open_form(dc_slack), {**DATA_CENTER, "Bitbucket Data Center address": data_center.url}
     )
     dc_slack.find_button("I've created the application link", channel=CHANNEL, timeout=15)
+
+
+def connect_data_center(
+    slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, data_center: FakeBitbucketDC
+) -> tuple[FakeOAuthClient, str]:
+    """The owner's own way through, administrator's step included: the client and token."""
+    start_data_center(slack, data_center)
+    slack.find_button("I've created the application link", channel=CHANNEL)
+    client = data_center_client(fake_tfe)
+    data_center.create_application_link(
+        consumer_key=client.attributes["key"],
+        consumer_name=f"Terraform ({ORG})",
+        public_key=client.attributes["rsa-public-key"],
+        application_url=f"{fake_tfe.url}/app/{ORG}",
+    )
+    slack.click("I've created the application link", user=OWNER, channel=CHANNEL)
+    slack.find_button("Authorize", channel="D" + OWNER, timeout=15)
+    token = fake_tfe.authorize(client.id, user="svc-terraform")
+    slack.click(
+        "I've added the SSH key",
+        channel=CHANNEL,
+        found=slack.find_button("I've added the SSH key", channel=CHANNEL, timeout=15),
+    )
+    eventually(lambda: "Bitbucket Data Center is connected" in fake_slack.all_text())
+    return client, token
+
+
+def test_a_rotation_replaces_the_key_pair_and_the_link_then_the_token_and_its_ssh_key(
+    dc_slack: SlackDriver,
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    data_center: FakeBitbucketDC,
+    log_lines: list[str],
+) -> None:
+    slack = dc_slack
+    client, old_token = connect_data_center(slack, fake_slack, fake_tfe, data_center)
+    old_public, old_private = client.attributes["rsa-public-key"], client.secret
+
+    slack.command(f"rotate {ORG}", user=OWNER)
+    form = slack.wait_for_view(OWNER, lambda v: v.get("callback_id") == "rotate_keys")
+    assert "application link's public key" in view_text(form)
+    slack.submit(form, {})
+    slack.wait_for_view_text(OWNER, "Terraform has the new keys")
+    new_public = client.attributes["rsa-public-key"]
+    assert new_public != old_public and client.secret != old_private
+    assert public_of(client.secret, serialization.Encoding.PEM).strip() == new_public.strip()
+    # The steps: the link's new public key first, then Authorize.
+    steps = eventually(
+        lambda: [
+            m
+            for m in fake_slack.messages
+            if m.channel == "D" + OWNER and "replaces the application link" in text_of(m)
+        ]
+    )[0]
+    assert json.dumps(new_public.strip())[1:-1] in text_of(steps)
+    assert slack.has_button("Open Bitbucket: Application Links")
+    # Until the administrator replaces it, the authorization fails as a signature would.
+    with pytest.raises(AuthorizationFailed):
+        fake_tfe.authorize(client.id, user="svc-terraform")
+    data_center.create_application_link(
+        consumer_key=client.attributes["key"],
+        consumer_name=f"Terraform ({ORG})",
+        public_key=new_public,
+        application_url=f"{fake_tfe.url}/app/{ORG}",
+    )
+    new_token = fake_tfe.authorize(client.id, user="svc-terraform")
+    eventually(lambda: "is repaired" in fake_slack.all_text(), timeout=15)
+    # The new token gets an SSH key of its own; the owner is asked to replace the old one.
+    eventually(lambda: new_token in fake_tfe.ssh_keys, timeout=15)
+    ssh_public = public_of(fake_tfe.ssh_keys[new_token], serialization.Encoding.OpenSSH)
+    replace = eventually(
+        lambda: [
+            m
+            for m in fake_slack.messages
+            if m.channel == "D" + OWNER and "Replace the SSH key" in text_of(m)
+        ]
+    )[0]
+    assert ssh_public in text_of(replace) and new_token != old_token
+    slack.bot.runtime.work.shutdown(wait=True)  # type: ignore[attr-defined]
+    lines = [s.strip() for s in client.secret.splitlines() if s.strip() and "--" not in s]
+    everything = "\n".join(log_lines) + fake_slack.all_text()
+    assert not [line for line in lines if line in everything]
