@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -143,7 +144,11 @@ class Compose:
             .read_text()
             .replace("scrape_interval: 15s", "scrape_interval: 1s")
         )
-        gateway = {"extra_hosts": [f"{HOST}:host-gateway"]}
+        # The project's network gets a subnet of the test's choosing, so its gateway (this
+        # machine, seen from the containers) is known before it exists: Docker's own
+        # "host-gateway" names the default bridge's, which a dockerd without one lacks.
+        subnet = f"172.31.{secrets.randbelow(250) + 1}"
+        gateway = {"extra_hosts": [f"{HOST}:{subnet}.1"]}
         override.write_text(
             json.dumps(
                 {
@@ -152,7 +157,14 @@ class Compose:
                         "bot-1": gateway,
                         "bot-2": gateway,
                         "prometheus": {"volumes": [f"{scrape}:/etc/prometheus/prometheus.yml:ro"]},
-                    }
+                    },
+                    "networks": {
+                        "default": {
+                            "ipam": {
+                                "config": [{"subnet": f"{subnet}.0/24", "gateway": f"{subnet}.1"}]
+                            }
+                        }
+                    },
                 }
             )
         )

@@ -18,7 +18,7 @@ from tests.fakes.slack import FakeSlack, Message, SlackDriver
 from tests.fakes.tfe import AuthorizationFailed, FakeOAuthClient, FakeTFE
 from tests.flow.steps import CHANNEL, ORG, OWNER, STRANGER, open_form, view_text
 from tests.flow.test_security import database_text
-from tests.harness import RunningBot, eventually
+from tests.harness import BotProcess, RunningBot, eventually
 
 ADMIN = "U3ADMIN"
 DATA_CENTER = {
@@ -304,3 +304,117 @@ def test_a_rotation_replaces_the_key_pair_and_the_link_then_the_token_and_its_ss
     lines = [s.strip() for s in client.secret.splitlines() if s.strip() and "--" not in s]
     everything = "\n".join(log_lines) + fake_slack.all_text()
     assert not [line for line in lines if line in everything]
+
+
+CREATE = r"/api/v2/organizations/acme-infra/oauth-clients"
+
+
+def test_a_lost_answer_to_the_create_adopts_the_client_terraform_made(
+    dc_slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, data_center: FakeBitbucketDC
+) -> None:
+    fake_tfe.fail("POST", CREATE, mode="drop_after")  # Terraform makes it; the answer is lost
+    start_data_center(dc_slack, data_center)
+    dc_slack.find_button("I've created the application link", channel=CHANNEL, timeout=15)
+    client = data_center_client(fake_tfe)  # one, not two
+    shown = text_of(fake_slack.channel_messages(CHANNEL)[0])
+    # The values shown are the ones Terraform has (the retry made none of its own).
+    assert client.attributes["key"] in shown
+    assert json.dumps(client.attributes["rsa-public-key"].strip())[1:-1] in shown
+    assert len(fake_tfe.requests_to("POST", CREATE)) == 1
+
+
+@pytest.mark.starts_early
+def test_a_bot_killed_while_making_the_client_carries_on_after_the_restart(
+    env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    data_center: FakeBitbucketDC,
+    tmp_path: Path,
+) -> None:
+    env = {**env, "BITBUCKET_DC_URL": data_center.url}
+    log = tmp_path / "bot.log"
+    first = BotProcess(env, log).wait_ready()
+    slack = SlackDriver(fake_slack, first.url)
+    fake_tfe.fail("POST", CREATE, delay=3, mode="drop_after")  # the bot dies before the answer
+    start_data_center(slack, data_center)
+    eventually(lambda: fake_tfe.requests_to("POST", CREATE))
+    first.kill()
+    eventually(lambda: data_center_client(fake_tfe), timeout=10)  # Terraform made it
+
+    second = BotProcess(env, log).wait_ready()
+    try:
+        # Nobody resubmits anything: the bot adopts the client and shows its values.
+        SlackDriver(fake_slack, second.url).find_button(
+            "I've created the application link", channel=CHANNEL, timeout=20
+        )
+        client = data_center_client(fake_tfe)
+        shown = text_of(fake_slack.channel_messages(CHANNEL)[0])
+        assert client.attributes["key"] in shown
+        assert len(fake_tfe.requests_to("POST", CREATE)) == 1
+        assert not [
+            m for m in fake_slack.channel_messages("D" + OWNER) if "submit the form" in m.text
+        ]
+    finally:
+        assert second.stop() == 0
+    assert "Traceback" not in log.read_text()
+
+
+def test_a_forged_hand_off_changes_nothing(
+    dc_slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, data_center: FakeBitbucketDC
+) -> None:
+    start_data_center(dc_slack, data_center)
+    dc_slack.find_button("I've created the application link", channel=CHANNEL)
+    # A stranger hands the step to themself: refused in the store; no DM with the values.
+    dc_slack.pick_user("Hand this step to a colleague", STRANGER, user=STRANGER, channel=CHANNEL)
+    eventually(lambda: "can hand the step on" in fake_slack.all_text())
+    assert not [
+        m for m in fake_slack.channel_messages("D" + STRANGER) if "Consumer Key" in text_of(m)
+    ]
+    # A tampered block id (another connection, junk) finds nothing.
+    message = fake_slack.channel_messages(CHANNEL)[0]
+    for tampered in ("link_helper:999", "link_helper:1 OR 1=1", "other:1"):
+        block = {"block_id": tampered}
+        payload = dc_slack.click_payload(
+            message, block, {"action_id": "link_helper", "text": {"text": "x"}}, OWNER
+        )
+        payload["actions"][0].update(type="users_select", selected_user=ADMIN)
+        assert dc_slack.post_payload(payload).status_code == 200
+    eventually(lambda: fake_slack.all_text().count("That connection no longer exists") == 3)
+    # A selected "user" that is no Slack id is refused.
+    dc_slack.pick_user("Hand this step to a colleague", "<script>", channel=CHANNEL)
+    eventually(lambda: "Pick a person from the list" in fake_slack.all_text())
+    assert not fake_slack.channel_messages("D" + ADMIN)
+
+
+def test_a_missing_application_link_is_caught_at_authorize_with_the_remedy(
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    data_center: FakeBitbucketDC,
+    make_bot: Callable[..., RunningBot],
+) -> None:
+    # 36 polls is "a few minutes" at the default 5 s; at 0.05 s it is under 2 s.
+    running = make_bot(BITBUCKET_DC_URL=data_center.url, TOKEN_POLL_EVERY="0.05")
+    slack = SlackDriver(fake_slack, running.url)
+    start_data_center(slack, data_center)
+    # Someone says the link exists, but nobody made it: the authorization brings no token.
+    slack.click("I've created the application link", user=OWNER, channel=CHANNEL)
+    client = data_center_client(fake_tfe)
+    slack.click("Authorize", user=OWNER, found=slack.find_button("Authorize", timeout=15))
+    with pytest.raises(AuthorizationFailed):
+        fake_tfe.authorize(client.id, user="svc-terraform")
+    hint = eventually(
+        lambda: [m for m in fake_slack.channel_messages("D" + OWNER) if "No token yet" in m.text],
+        timeout=15,
+    )[0]
+    text = text_of(hint)
+    causes = [
+        text.index(words)
+        for words in (
+            "application link is missing or its values differ",
+            "logged in to Bitbucket as an administrator",
+            "not logged in to Terraform",
+        )
+    ]
+    assert causes == sorted(causes)
+    assert client.attributes["key"] in text and "callback URL" not in text
+    slack.http.close()
