@@ -36,11 +36,17 @@ def _request_lines(connection: Connection) -> str:
     workspace = (
         code(connection.bitbucket_workspace) if connection.bitbucket_workspace else "not given"
     )
+    where = (
+        f"*Bitbucket Data Center:* {code(connection.data_center_url or '')} (version "
+        f"{escape(connection.data_center_version or 'unknown')})\n"
+        if connection.data_center
+        else f"*Bitbucket workspace:* {workspace}\n"
+    )
     return (
         f"*Organization:* {escape(connection.organization)}\n"
         f"*Requested by:* <@{connection.owner_id}>\n"
         f"*Owning account:* {account}\n"
-        f"*Bitbucket workspace:* {workspace}\n"
+        f"{where}"
         f"*Existing Bitbucket Cloud clients:* {existing}\n"
         f"*Why:* {fit_escaped(connection.reason or 'not given', REASON_MAX + 100)}"
     )
@@ -51,7 +57,8 @@ def approval_card(connection: Connection, approver: str) -> tuple[str, list[dict
     org = escape(connection.organization)
     blocks: list[Block] = [
         section(
-            f":raised_hand: *Approval needed:* connect Bitbucket Cloud to *{org}* "
+            f":raised_hand: *Approval needed:* connect {connection.which_bitbucket.words} to "
+            f"*{org}* "
             f"(connection #{connection.id})."
         ),
         section(_request_lines(connection)),
@@ -71,7 +78,9 @@ def approval_card(connection: Connection, approver: str) -> tuple[str, list[dict
             )
     else:
         blocks.append(section(decision_line(connection)))
-    return f"Approval needed: Bitbucket Cloud for {org}", [b.to_dict() for b in blocks]
+    return f"Approval needed: {connection.which_bitbucket.words} for {org}", [
+        b.to_dict() for b in blocks
+    ]
 
 
 def _deny_button(connection: Connection) -> Any:
@@ -129,15 +138,21 @@ def decision_message(connection: Connection) -> tuple[str, list[dict[str, Any]]]
     org = escape(connection.organization)
     if connection.state == State.DENIED:
         text = (
-            f":no_entry: Your request to connect Bitbucket Cloud to *{org}* (#{connection.id}) "
+            f":no_entry: Your request to connect {connection.which_bitbucket.words} to *{org}* "
+            f"(#{connection.id}) "
             f"was denied.\n{decision_line(connection)}"
         )
         return f"Your Bitbucket connection for {org} was denied", [section(text).to_dict()]
+    following = (
+        "The bot makes the keys and the OAuth client now; then a Bitbucket administrator "
+        "creates the application link with the values in its progress message."
+        if connection.data_center
+        else "Continue with step 1 in its progress message: create the OAuth consumer, then "
+        "press *Enter Key and Secret*."
+    )
     text = (
-        f":white_check_mark: Your request to connect Bitbucket Cloud to *{org}* "
-        f"(#{connection.id}) was approved.\n{decision_line(connection)}\n"
-        "Continue with step 1 in its progress message: create the OAuth consumer, then press "
-        "*Enter Key and Secret*."
+        f":white_check_mark: Your request to connect {connection.which_bitbucket.words} to "
+        f"*{org}* (#{connection.id}) was approved.\n{decision_line(connection)}\n{following}"
     )
     return f"Your Bitbucket connection for {org} was approved", [section(text).to_dict()]
 
@@ -149,7 +164,8 @@ def approver_reminder(
     org = escape(connection.organization)
     text, card = approval_card(connection, approver)
     head = section(
-        f":bell: A request to connect Bitbucket Cloud to *{org}* (#{connection.id}) has waited "
+        f":bell: A request to connect {connection.which_bitbucket.words} to *{org}* "
+        f"(#{connection.id}) has waited "
         f"for a decision since {when(connection.progressed_at)}. Reminder {number}; it expires "
         f"{when(expires)}."
     ).to_dict()

@@ -78,7 +78,8 @@ def escalation_message(
             else ""
         )
         text = (
-            f":rotating_light: The request to connect Bitbucket Cloud to *{org}* "
+            f":rotating_light: The request to connect {connection.which_bitbucket.words} to "
+            f"*{org}* "
             f"(#{connection.id}, by <@{connection.owner_id}>) has waited for a decision since "
             f"{when(connection.progressed_at)}, after {reminders} reminders to the approvers."
             f"{ask}"

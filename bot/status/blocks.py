@@ -211,7 +211,15 @@ def detail_blocks(
         HeaderBlock(text=PlainTextObject(text=f"#{connection.id} {connection.organization}"[:150])),
         section(connection_line(connection, next_reminder)),
     ]
-    facts = [f"OAuth client: {code(connection.oauth_client_id or 'not created yet')}"]
+    facts = [
+        connection.which_bitbucket.words,
+        f"OAuth client: {code(connection.oauth_client_id or 'not created yet')}",
+    ]
+    if connection.data_center_url:
+        facts.append(
+            f"at {code(connection.data_center_url)} (version "
+            f"{escape(connection.data_center_version or 'unknown')})"
+        )
     if connection.bitbucket_workspace:
         facts.append(f"workspace {code(connection.bitbucket_workspace)}")
     if connection.authorized_as:

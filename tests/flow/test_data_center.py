@@ -16,7 +16,17 @@ from cryptography.hazmat.primitives import serialization
 from tests.fakes.bitbucket_dc import FakeBitbucketDC
 from tests.fakes.slack import FakeSlack, Message, SlackDriver
 from tests.fakes.tfe import AuthorizationFailed, FakeOAuthClient, FakeTFE
-from tests.flow.steps import CHANNEL, ORG, OWNER, STRANGER, open_form, view_text
+from tests.flow.steps import (
+    CHANNEL,
+    ORG,
+    OWNER,
+    REASON,
+    STRANGER,
+    WHY,
+    approve,
+    open_form,
+    view_text,
+)
 from tests.flow.test_security import database_text
 from tests.harness import BotProcess, RunningBot, eventually
 
@@ -417,4 +427,31 @@ def test_a_missing_application_link_is_caught_at_authorize_with_the_remedy(
     ]
     assert causes == sorted(causes)
     assert client.attributes["key"] in text and "callback URL" not in text
+    slack.http.close()
+
+
+def test_approved_first_then_status_and_home_say_data_center(
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    data_center: FakeBitbucketDC,
+    make_bot: Callable[..., RunningBot],
+) -> None:
+    running = make_bot(BITBUCKET_DC_URL=data_center.url, APPROVERS="U9APPROVER")
+    slack = SlackDriver(fake_slack, running.url)
+    form = open_form(slack)
+    slack.submit(form, {**DATA_CENTER, WHY: REASON})
+    slack.find_button("Approve")
+    card = eventually(lambda: fake_slack.channel_messages("DU9APPROVER"))[0]
+    assert "Bitbucket Data Center" in text_of(card) and data_center.url in text_of(card)
+    assert not [c for c in list(fake_tfe.clients.values())]  # nothing before the decision
+    approve(slack)
+    # Approved: the bot makes the client, and the administrator's step appears.
+    slack.find_button("I've created the application link", channel=CHANNEL, timeout=15)
+    assert "makes the keys" in fake_slack.all_text()
+    slack.command("status 1", user=OWNER)
+    detail = eventually(
+        lambda: [m for m in fake_slack.ephemeral if "Timeline" in text_of(m)], timeout=10
+    )[0]
+    assert "Bitbucket Data Center" in text_of(detail) and data_center.url in text_of(detail)
+    assert "step 2 of 5: Create the application link in Bitbucket" in text_of(detail)
     slack.http.close()
