@@ -5,7 +5,8 @@ Prometheus scraping both), driven through the published ports as Slack would dri
 The base images are built from Debian's own archive by scripts/ensure-docker (no registry
 is pulled from): the bot's on a Python from Debian, PostgreSQL and Prometheus from Debian's
 packages, each taking the official image's settings. `make test-container` runs this; CI
-requires it, and `make test` leaves it out with one line."""
+runs it wherever its machine can start an engine, and `make test` leaves it out with one
+line."""
 
 from __future__ import annotations
 
