@@ -454,6 +454,7 @@ def build_runtime(
         moves=moves,
         old_clients=OldClientDeletion(moves, OldClients(sessions, clock), service, tfe),
         data_center=data_center,
+        after_connected=due.after_connected,
     )
     app.use(provide(deps))
     command.register(app)

@@ -14,6 +14,7 @@ from bot.connect.flow import ConnectFlow
 from bot.connect.messages import ConnectMessages
 from bot.connect.prefills import Prefills
 from bot.connections.dependents import Dependents
+from bot.connections.model import Connection
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
 from bot.connections.service import ConnectionService
@@ -60,6 +61,9 @@ class SlackDeps:
     moves: Moves  # what used an old client, relinked to a new one
     old_clients: OldClientDeletion  # Delete old client, after a move
     data_center: DataCenterFlow  # Bitbucket Data Center: its addresses, link and SSH key steps
+    # What "connected" settles (the broken connections it replaces, their moves' dry runs),
+    # for steps that connect from a listener (Data Center's last one).
+    after_connected: Callable[[Connection], None]
     # `/connect-bitbucket <word> …` answered by a feature (rotate), after the ack.
     subcommands: Mapping[str, Subcommand] = field(default_factory=dict)
 

@@ -186,6 +186,9 @@ def reconnect(
             "username": "" if service else (connection.bitbucket_username or ""),
             "workspace": connection.bitbucket_workspace or "",
             "projects": connection.project_names or "",
+            # The same Bitbucket: a Data Center connection is reconnected to its Data Center.
+            "bitbucket": connection.which_bitbucket,
+            **({"data_center_url": connection.data_center_url} if connection.data_center else {}),
         },
     )
 

@@ -118,11 +118,17 @@ class ConnectionService(CreateClaims):
             return session.scalars(query).first()
 
     def replaced_by(self, connection: Connection) -> list[Connection]:
-        """Older broken connections of its organization and Bitbucket workspace."""
+        """Older broken connections of its organization and Bitbucket workspace (for Data
+        Center: of the same Data Center)."""
+        where = (
+            Connection.data_center_url == connection.data_center_url
+            if connection.data_center
+            else Connection.bitbucket_workspace == connection.bitbucket_workspace
+        )
         with self._transaction() as session:
             query = select(Connection).where(
                 same_organization(connection.organization),
-                Connection.bitbucket_workspace == connection.bitbucket_workspace,
+                where,
                 Connection.state == State.BROKEN,
                 Connection.id < connection.id,
             )

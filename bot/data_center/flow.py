@@ -144,7 +144,24 @@ class DataCenterFlow:
             self.service.release_client_creation(connection_id)
             raise
         log.info("OAuth client created", extra={"connection": connection_id, "client": made.id})
-        return self.store.client_made(connection_id, made)
+        recorded = self.store.client_made(connection_id, made)
+        if recorded is None:
+            # Cancelled (or expired) while Terraform made it: nobody will use it.
+            self._delete_unused(connection_id, made.id)
+        return recorded
+
+    def _delete_unused(self, connection_id: int, client_id: str) -> None:
+        try:
+            self.tfe.delete_oauth_client(client_id)
+        except TFEError:
+            log.warning(
+                "could not delete the client of an ended connection",
+                extra={"connection": connection_id, "client": client_id},
+            )
+            return
+        self.service.record(
+            connection_id, "bot", f"deleted OAuth client {client_id}: the connection had ended"
+        )
 
     def _create(self, connection: Connection) -> MadeClient:
         pair = keys.application_link_keys()

@@ -52,8 +52,7 @@ def ssh_key_added(
         return
     if moved:
         deps.courier.deliver(connection.id)
-        for replaced in deps.flow.tokens.close_replaced(connection):
-            deps.courier.deliver(replaced)
+        deps.after_connected(connection)
     elif connection.state in SETTLED and connection.ssh_public_key:
         # A new token's key, after a re-authorization: noted in the connection's history.
         deps.service.record(connection.id, user, "added the new token's SSH key in Bitbucket")

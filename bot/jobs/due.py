@@ -41,6 +41,7 @@ BULK_SHARE = 0.85
 # Threads per lane. People's work is a handful at a time; bulk work is paced by its share
 # of the rate, and enough threads keep that share busy while each call waits on Terraform.
 BULK_THREADS = 16
+PEOPLE_THREADS = 8
 OUTBOX_THREADS = 4
 # How often the quiet outbox looks for Home tabs owed when it found none.
 QUIET_IDLE = 1.0
@@ -71,7 +72,7 @@ class DueWork:
         approvers: Audience | None = None,
         worker: str | None = None,
         batch: int = 50,
-        parallel: int = 8,
+        parallel: int = PEOPLE_THREADS,
         health: HealthWatch | None = None,
         repair: RepairWatch | None = None,
         rotation_due: RotationDue | None = None,
@@ -320,14 +321,19 @@ class DueWork:
         if changed:
             self.courier.deliver(connection.id)  # the progress message and the channel's notice
             if connection.state == State.CONNECTED:  # not when its client was found gone
-                for replaced in self.flow.tokens.close_replaced(connection):
-                    self.courier.deliver(replaced)
-                    self._plan_move(replaced, connection)
+                self.after_connected(connection)
         elif self.flow.tokens.needs_authorize_hint(connection) and (
             self.service.mark_authorize_hint_sent(connection.id)
         ):
             self.authorize_hint(connection)
         return connection
+
+    def after_connected(self, connection: Connection) -> None:
+        """A new connection is connected: the broken ones it replaces are closed, and the
+        dry run of moving what used them is planned."""
+        for replaced in self.flow.tokens.close_replaced(connection):
+            self.courier.deliver(replaced)
+            self._plan_move(replaced, connection)
 
     def _watch_repair(self, connection: Connection) -> datetime | None:
         """Someone was asked to re-authorize: look for the new token closely."""

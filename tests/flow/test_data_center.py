@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.fakes.bitbucket_dc import FakeBitbucketDC
-from tests.fakes.slack import FakeSlack, Message, SlackDriver
+from tests.fakes.slack import FakeSlack, Message, SlackDriver, StoredView
 from tests.fakes.tfe import AuthorizationFailed, FakeOAuthClient, FakeTFE
 from tests.flow.steps import (
     CHANNEL,
@@ -82,8 +82,22 @@ def public_of(private_pem: str, encoding: serialization.Encoding) -> str:
     return key.public_key().public_bytes(encoding, form).decode()
 
 
+def fresh_form(slack: SlackDriver) -> StoredView:
+    """The connect form `/connect-bitbucket` opens now (not one opened before)."""
+    with slack.fake.lock:
+        before = set(slack.fake.views)
+    assert slack.command(ORG, user=OWNER, channel=CHANNEL).status_code == 200
+    return slack.wait_for_view(
+        OWNER,
+        lambda v: (
+            v.get("callback_id") == "connect_request"
+            and not [i for i, s in slack.fake.views.items() if s.view is v and i in before]
+        ),
+    )
+
+
 def start_data_center(slack: SlackDriver, data_center: FakeBitbucketDC) -> None:
-    form = open_form(slack)
+    form = fresh_form(slack)
     shown = view_text(form)
     assert "Which Bitbucket?" in shown and data_center.url in shown  # offered, address preset
     answer = slack.submit(form, DATA_CENTER)
@@ -248,7 +262,8 @@ def connect_data_center(
         application_url=f"{fake_tfe.url}/app/{ORG}",
     )
     slack.click("I've created the application link", user=OWNER, channel=CHANNEL)
-    slack.find_button("Authorize", channel="D" + OWNER, timeout=15)
+    authorize = slack.find_button("Authorize", channel="D" + OWNER, timeout=15)
+    slack.click("Authorize", user=OWNER, found=authorize)  # the bot watches closely from now
     token = fake_tfe.authorize(client.id, user="svc-terraform")
     slack.click(
         "I've added the SSH key",
@@ -455,3 +470,50 @@ def test_approved_first_then_status_and_home_say_data_center(
     assert "Bitbucket Data Center" in text_of(detail) and data_center.url in text_of(detail)
     assert "step 2 of 5: Create the application link in Bitbucket" in text_of(detail)
     slack.http.close()
+
+
+def test_the_health_watch_breaks_it_and_a_new_data_center_connection_replaces_it(
+    fake_slack: FakeSlack,
+    fake_tfe: FakeTFE,
+    data_center: FakeBitbucketDC,
+    make_bot: Callable[..., RunningBot],
+) -> None:
+    running = make_bot(BITBUCKET_DC_URL=data_center.url, HEALTH_EVERY="0.5")
+    slack = SlackDriver(fake_slack, running.url)
+    old, _ = connect_data_center(slack, fake_slack, fake_tfe, data_center)
+    fake_tfe.clients.pop(old.id)  # deleted in Terraform by hand
+    eventually(lambda: running.runtime.service.get(1).state == "broken", timeout=10)
+    eventually(lambda: "is broken" in fake_slack.all_text())
+    # Reconnect opens the form on the same Data Center.
+    slack.click("Reconnect", user=OWNER, channel=CHANNEL)
+    form = slack.wait_for_view(
+        OWNER, lambda v: v.get("callback_id") == "connect_request" and "Reconnect" not in str(v)
+    )
+    chosen = next(b for b in form.view["blocks"] if b.get("block_id") == "bitbucket")["element"][
+        "initial_option"
+    ]
+    assert chosen["value"] == "data_center"
+    connect_data_center(slack, fake_slack, fake_tfe, data_center)
+    # Connected again: the broken one is closed as replaced.
+    eventually(lambda: running.runtime.service.get(1).state == "cancelled", timeout=10)
+    assert "Replaced by connection #2" in (running.runtime.service.get(1).status_note or "")
+    slack.http.close()
+
+
+def test_cancelled_while_terraform_makes_the_client_leaves_no_client_behind(
+    dc_slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, data_center: FakeBitbucketDC
+) -> None:
+    fake_tfe.fail("POST", CREATE, delay=2, mode="drop_after")  # slow, and the answer is lost
+    form = fresh_form(dc_slack)
+    dc_slack.submit(form, DATA_CENTER)
+    eventually(lambda: fake_tfe.requests_to("POST", CREATE))
+    dc_slack.click("Cancel connection", user=OWNER, channel=CHANNEL)
+    eventually(lambda: dc_slack.bot.runtime.service.get(1).state == "cancelled")  # type: ignore[attr-defined]
+    # Terraform made it after the cancel; the bot deletes it once it knows.
+    eventually(lambda: fake_tfe.requests_to("DELETE", r"/api/v2/oauth-clients/[^/]+"), timeout=15)
+    assert not [
+        c
+        for c in list(fake_tfe.clients.values())
+        if c.attributes["service-provider"] == "bitbucket_data_center"
+    ]
+    assert len(fake_tfe.requests_to("POST", CREATE)) == 1

@@ -12,6 +12,7 @@ from bot.clock import SystemClock
 from bot.connections.model import AccountKind
 from bot.connections.notices import Notices
 from bot.connections.service import ConnectionService, NewConnection
+from bot.jobs.due import PEOPLE_THREADS
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
 from tests.harness import BotProcess, bot_env, eventually
@@ -88,9 +89,10 @@ def test_two_replicas_send_each_reminder_once_and_take_over_a_dead_ones_work(
         notices = notices_table.of(i + 1, "reminder")
         slots = [n.slot_at for n in notices]
         assert len(slots) == len(set(slots)), "two reminders for one interval"
-        # Never a duplicate message; at most a reminder lost to the kill (claimed, unsent).
+        # Never a duplicate message; at most what the dead replica's people's lane had in hand
+        # at the kill (claimed, unsent): one a thread. Under load that was seen to be two.
         assert sent[owner] <= len(notices)
         lost += len(notices) - sent[owner]
-    assert lost <= 1
+    assert lost <= PEOPLE_THREADS
     engine.dispose()
     assert " ERROR " not in (tmp_path / "b.log").read_text()
