@@ -13,7 +13,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from bot import db
 from bot.approve import listeners as approve
@@ -430,6 +430,8 @@ def build_runtime(
         metrics=metrics,
         data_center=data_center,
     )
+    # This process's commits that make work due now wake the lanes that do it.
+    event.listen(sessions, "after_commit", due.after_commit)
     deps = SlackDeps(
         settings=settings,
         service=service,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from bot.redaction import REDACTOR
 
@@ -150,10 +153,35 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    """The newest migration this installation carries (reading the scripts costs more than
+    the rest of a start: read once a process)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def _at_head(url: str) -> bool:
+    """Whether the database says it is at head already; False when it has no version
+    table yet. A database that cannot be reached raises, as the upgrade would."""
+    engine = create_engine(normalize_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            try:
+                found = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+            except DBAPIError:
+                return False
+    finally:
+        engine.dispose()
+    return [row[0] for row in found] == [head_revision()]
+
+
 def migrate(url: str) -> None:
     """Bring the schema up to date (safe to run from several replicas at once); a database
     that cannot be used raises DatabaseProblem."""
     try:
+        if _at_head(url):
+            log.info("database schema is up to date")
+            return
         command.upgrade(alembic_config(url), "head")
     except ArgumentError:
         raise DatabaseProblem("DATABASE_URL is not a database URL") from None

@@ -28,6 +28,7 @@ from bot.connections.states import (
     is_open,
 )
 from bot.connections.store import ConnectionNotFound
+from bot.connections.wakeups import due_now
 from bot.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -296,6 +297,7 @@ class ConnectionService(CreateClaims):
                     note="opened the authorize link",
                 )
             connection.next_due_at = now
+            due_now(session)
             connection.updated_at = now
             owe(session, connection.id, [Owed.PROGRESS, Owed.HOME], now)
             return True

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.connections.model import Connection, ConnectionEvent
 from bot.connections.outbox import Owed, owe
 from bot.connections.states import SETTLED, State, check_transition, is_open
+from bot.connections.wakeups import due_now
 from bot.problems import Problem
 
 
@@ -64,6 +65,7 @@ class Store:
         # Any move changes what is due; the sweep looks at an open connection at once and
         # works out when it is next due.
         connection.next_due_at = now if is_open(target) or target in SETTLED else None
+        due_now(session)
         self._record(session, connection, current, target, actor, now, note=note)
         owe(session, connection.id, [Owed.PROGRESS, Owed.HOME], now)
 

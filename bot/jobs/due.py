@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
@@ -14,9 +16,10 @@ from bot.connect.flow import ConnectFlow
 from bot.connections.leases import LEASE_SECONDS
 from bot.connections.model import Connection
 from bot.connections.notices import OWNER_LEFT, Notices
-from bot.connections.outbox import Debt
+from bot.connections.outbox import GRACE_SECONDS, Debt
 from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
+from bot.connections.wakeups import take_due_now
 from bot.data_center.flow import DataCenterFlow
 from bot.jobs.lanes import Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
@@ -117,6 +120,12 @@ class DueWork:
     def _lanes(
         self, parallel: int, idle: float, bulk_pace: RateLimiter, courier: Courier
     ) -> dict[str, Lane[Any]]:
+        # People's lane looks every `idle` (a token check's rhythm after Authorize). The
+        # others are woken by this process's commits, and look for other replicas' work
+        # less often: bulk work at a quarter of the health rhythm, the outbox at half its
+        # grace (the committing process sends at once; the sweep is for retries).
+        bulk_idle = max(idle, min(1.0, self.health_every / 4))
+        outbox_idle = max(idle, min(1.0, GRACE_SECONDS / 2))
         lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
                 PEOPLE,
@@ -131,7 +140,7 @@ class DueWork:
                 self._claimer(BULK),
                 self._handle_claimed,
                 threads=BULK_THREADS,
-                idle=idle,
+                idle=bulk_idle,
                 pace=bulk_pace,
                 around=in_background,
             ),
@@ -140,7 +149,7 @@ class DueWork:
                 self._claim_owed,
                 courier.send_group,
                 threads=OUTBOX_THREADS,
-                idle=idle,
+                idle=outbox_idle,
                 around=in_background,
             ),
             # Home tabs: one thread at Slack's pace for views.publish, never in the way of a
@@ -162,7 +171,7 @@ class DueWork:
                 self._claim_items,
                 self._handle_item,
                 threads=MOVE_THREADS,
-                idle=idle,
+                idle=bulk_idle,
                 pace=bulk_pace,
                 around=in_background,
             )
@@ -194,6 +203,13 @@ class DueWork:
 
     def _claim_quiet(self, free: int) -> list[list[Debt]]:
         return self.courier.claim_due_groups(limit=free * 5, quiet=True)
+
+    def after_commit(self, session: Session) -> None:
+        """A commit of this process made work due now: the lanes that do it look at once."""
+        if take_due_now(session):
+            for name in (PEOPLE, BULK, MOVES):
+                if name in self.lanes:
+                    self.lanes[name].wake()
 
     def release_dead_claims(self) -> None:
         """At start: free what crashed runs of the bot on this host still hold, so a

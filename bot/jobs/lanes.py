@@ -68,6 +68,12 @@ class Lane(Generic[Item]):
                     continue  # there may be more due: claim again while threads are free
                 self._changed.wait(self.idle)
 
+    def wake(self) -> None:
+        """Look now: something became due in this process (other replicas' work is found
+        at the next idle look)."""
+        with self._changed:
+            self._changed.notify_all()
+
     def _dispatch(self) -> int:
         with self._changed:
             free = self.threads - self._in_flight

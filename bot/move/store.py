@@ -16,6 +16,7 @@ from bot.connections.leases import Leases
 from bot.connections.model import Connection, ConnectionEvent, Dependent
 from bot.connections.move_tables import ItemStatus, Move, MoveItem, MoveState, RepoCheck
 from bot.connections.outbox import Owed, owe
+from bot.connections.wakeups import due_now
 
 # What a move relinks; registry modules are re-published instead, never PATCHed.
 MOVED_KINDS = ("workspace", "policy set")
@@ -107,12 +108,14 @@ class Moves:
                 new_row = session.get(Connection, new.id)
                 if new_row is not None:
                     new_row.next_due_at = now
+                    due_now(session)
             if approved:
                 move.state = MoveState.RUNNING
                 move.approved_by = asked_by
                 move.started_at = now
                 for item in session.scalars(select(MoveItem).where(MoveItem.move_id == move.id)):
                     item.due_at = now
+                due_now(session)
                 if not self._pending(session, move.id):
                     self._finish(session, move, now)
             owe(session, new.id, [(Owed.MOVE, str(move.id))], now)
@@ -168,6 +171,7 @@ class Moves:
                 .where(MoveItem.move_id == move_id, MoveItem.status == ItemStatus.PENDING)
                 .values(due_at=now)
             )
+            due_now(session)
             self._note_on(session, move.to_connection_id, approver, f"approved move #{move_id}")
             owe(session, move.to_connection_id, [(Owed.MOVE, str(move_id))], now)
             if not self._pending(session, move_id):

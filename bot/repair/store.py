@@ -16,6 +16,7 @@ from bot.connections.outbox import Owed, owe
 from bot.connections.states import SETTLED, State
 from bot.connections.store import Store
 from bot.connections.upkeep import RepairReason, check_has_client
+from bot.connections.wakeups import due_now
 
 
 def reason_for(connection: Connection, *, owner_left: bool = False) -> RepairReason:
@@ -78,6 +79,7 @@ class Repairs(Store):
         connection.repair_reason = reason.value
         connection.repair_started_at = now
         connection.next_due_at = now
+        due_now(session)
         connection.updated_at = now
         as_whom = f" as Bitbucket user {username}" if username else ""
         self._record(
@@ -153,6 +155,7 @@ class Repairs(Store):
             else:
                 connection.updated_at = now
                 connection.next_due_at = now
+                due_now(session)
                 self._record(
                     session, connection, connection.state, connection.state, by, now, note=note
                 )
@@ -176,6 +179,7 @@ class Repairs(Store):
             self._clear(connection)
             connection.client_gone = connection.client_gone or client_gone
             connection.next_due_at = now
+            due_now(session)
             connection.updated_at = now
             self._record(
                 session,
@@ -200,6 +204,7 @@ class Repairs(Store):
             connection.repair_clicked_by = user
             connection.repair_started_at = now
             connection.next_due_at = now
+            due_now(session)
             connection.updated_at = now
             return True
 
