@@ -204,32 +204,16 @@ class TFEClient:
         """Give an existing client a new consumer key and secret (`PATCH /oauth-clients/:id`);
         its callback URL and what is linked to it stay. The secret goes into this request
         only."""
-        payload = {
-            "data": {
-                "type": "oauth-clients",
-                "id": client_id,
-                "attributes": {"key": key, "secret": secret},
-            }
-        }
-        self._call(
-            "PATCH",
-            f"/oauth-clients/{client_id}",
-            json=payload,
-            what=f"OAuth client {client_id}",
-            redact=(secret,),
-        )
+        self._patch_client(client_id, {"key": key, "secret": secret}, secret)
 
     def update_data_center_keys(self, client_id: str, *, secret: str, rsa_public_key: str) -> None:
         """Give a Bitbucket Data Center client a new key pair (`PATCH /oauth-clients/:id`,
         `secret` the private key and `rsa-public-key` its public half); the consumer key and
         what is linked stay. The private key goes into this request only."""
-        payload = {
-            "data": {
-                "type": "oauth-clients",
-                "id": client_id,
-                "attributes": {"secret": secret, "rsa-public-key": rsa_public_key},
-            }
-        }
+        self._patch_client(client_id, {"secret": secret, "rsa-public-key": rsa_public_key}, secret)
+
+    def _patch_client(self, client_id: str, attributes: dict[str, str], secret: str) -> None:
+        payload = {"data": {"type": "oauth-clients", "id": client_id, "attributes": attributes}}
         self._call(
             "PATCH",
             f"/oauth-clients/{client_id}",

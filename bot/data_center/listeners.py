@@ -5,6 +5,7 @@ colleague handed the link) inside the transaction that acts."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -22,16 +23,30 @@ from bot.slack.preludes import action_of, channel_of, on_connection_button
 _USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
+StoreStep = Callable[[int, str], tuple[Connection, bool]]
+
+
+def _take_step(
+    deps: SlackDeps, connection: Connection, body: dict[str, Any], step: StoreStep
+) -> tuple[Connection, bool] | None:
+    """Run a store step as the presser; a refusal (the store decides who may) is told."""
+    user = body["user"]["id"]
+    try:
+        return step(connection.id, user)
+    except Problem as refused:
+        deps.notifier.tell_user(channel_of(body), user, refused.message)
+        return None
+
+
 def link_created(
     deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
 ) -> None:
     """The application link exists: the Authorize link goes to the owner (once)."""
-    user = body["user"]["id"]
-    try:
-        connection, moved = deps.data_center.link_created(connection.id, user)
-    except Problem as refused:
-        deps.notifier.tell_user(channel_of(body), user, refused.message)
+    taken = _take_step(deps, connection, body, deps.data_center.link_created)
+    if taken is None:
         return
+    connection, moved = taken
+    user = body["user"]["id"]
     if moved:
         deps.courier.deliver(connection.id)  # the progress message and the Authorize link
     elif user != connection.owner_id:
@@ -44,12 +59,11 @@ def ssh_key_added(
     deps: SlackDeps, connection: Connection, body: dict[str, Any], client: WebClient
 ) -> None:
     """The SSH key is on the service user: connected, and the channel hears it (once)."""
-    user = body["user"]["id"]
-    try:
-        connection, moved = deps.data_center.ssh_key_added(connection.id, user)
-    except Problem as refused:
-        deps.notifier.tell_user(channel_of(body), user, refused.message)
+    taken = _take_step(deps, connection, body, deps.data_center.ssh_key_added)
+    if taken is None:
         return
+    connection, moved = taken
+    user = body["user"]["id"]
     if moved:
         deps.courier.deliver(connection.id)
         deps.after_connected(connection)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from bot.connections.model import Connection
 from bot.connections.outbox import Owed, owe
 from bot.connections.states import State
@@ -32,10 +34,8 @@ class DataCenterStore(Store):
         None when the connection moved on meanwhile (cancelled, say)."""
         now = self._clock.now()
         with self._transaction() as session:
-            connection = self._locked(session, connection_id)
-            connection.client_create_started_at = None
-            connection.client_create_owner = None
-            if connection.state != State.AWAITING_CREDENTIALS:
+            connection = self._creating(session, connection_id)
+            if connection is None:
                 return None
             connection.oauth_client_id = client.id
             connection.oauth_client_name = client.name
@@ -57,14 +57,19 @@ class DataCenterStore(Store):
         """Terraform refused the client: the connection failed, saying why (Start over)."""
         now = self._clock.now()
         with self._transaction() as session:
-            connection = self._locked(session, connection_id)
-            connection.client_create_started_at = None
-            connection.client_create_owner = None
-            if connection.state != State.AWAITING_CREDENTIALS:
+            connection = self._creating(session, connection_id)
+            if connection is None:
                 return None
             connection.status_note = note
             self._move(session, connection, State.FAILED, "bot", now, note=note)
             return connection
+
+    def _creating(self, session: Session, connection_id: int) -> Connection | None:
+        """The create is over: its claim goes; the connection, if it still waits for it."""
+        connection = self._locked(session, connection_id)
+        connection.client_create_started_at = None
+        connection.client_create_owner = None
+        return connection if connection.state == State.AWAITING_CREDENTIALS else None
 
     def hand_link_to(self, connection_id: int, actor: str, helper: str) -> Connection:
         """The owner hands the application link to a colleague, who gets its values."""
