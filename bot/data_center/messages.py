@@ -62,10 +62,13 @@ class DataCenterMessages:
             channel=self.notifier.dm(helper), text=text, blocks=body
         )
 
-    def _ssh_key_to_owner(self, connection: Connection, _detail: str) -> None:
-        if not connection.ssh_public_key or connection.token_needs_ssh_key:
-            return  # a newer token waits for its own key
-        if connection.state not in (State.AWAITING_SSH_KEY, *SETTLED):
+    def _ssh_key_to_owner(self, connection: Connection, detail: str) -> None:
+        which, _, token = (detail or "").partition(" ")
+        if not connection.ssh_public_key or token != connection.ssh_key_token:
+            return  # a newer token has its own key (and message)
+        if which == "first" and connection.state != State.AWAITING_SSH_KEY:
+            return  # done, or ended, before this went out
+        if which == "replace" and connection.state not in SETTLED:
             return
         text, body = blocks.ssh_key_message(connection, self.pages.ssh_keys_page(connection))
         self.notifier.client.chat_postMessage(

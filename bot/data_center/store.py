@@ -123,10 +123,18 @@ class DataCenterStore(Store):
             connection = self._locked(session, connection_id)
             if connection.oauth_token_id != token_id:
                 return None
+            # The message says which token, and whether it is the first step or a
+            # replacement: one sent late must not ask again for what was done.
+            which = "first" if connection.state == State.AWAITING_SSH_KEY else "replace"
             connection.ssh_public_key = public_key
             connection.ssh_key_token = token_id
             connection.updated_at = now
-            owe(session, connection.id, [Owed.PROGRESS, Owed.HOME, Owed.SSH_KEY], now)
+            owe(
+                session,
+                connection.id,
+                [Owed.PROGRESS, Owed.HOME, (Owed.SSH_KEY, f"{which} {token_id}")],
+                now,
+            )
             return connection
 
     def ssh_key_added(self, connection_id: int, actor: str) -> tuple[Connection, bool]:

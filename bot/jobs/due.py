@@ -304,8 +304,12 @@ class DueWork:
     def _handle(self, connection_id: int) -> datetime | None:
         connection = self.service.get(connection_id)
         if self.data_center is not None:
-            # Data Center: the bot makes the client, and gives each new token its SSH key.
+            # Data Center: the bot makes the client, and gives each new token its SSH key;
+            # what that owes goes at once, as after a person's step.
+            before = connection
             connection = self.data_center.due(connection)
+            if connection is not before:
+                self.courier.deliver(connection.id)
         if connection.repairing and self.repair is not None:
             return self._watch_repair(connection)
         if connection.state in SETTLED:
