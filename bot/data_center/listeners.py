@@ -90,6 +90,14 @@ def hand_link(deps: SlackDeps, body: dict[str, Any]) -> None:
     if not _USER.fullmatch(helper):
         deps.notifier.tell_user(channel, user, "Pick a person from the list to hand the step to.")
         return
+    if not deps.access.may_be_handed_a_step(helper):
+        deps.notifier.tell_user(
+            channel,
+            user,
+            f"<@{helper}> is not a full member of this workspace (or Slack would not say), so "
+            "I can't hand them the step. Pick a Bitbucket administrator who is.",
+        )
+        return
     try:
         connection = deps.data_center.hand_link_to(connection_id, user, helper)
     except ConnectionNotFound:

@@ -103,7 +103,12 @@ class DataCenterStore(Store):
             if connection.state != State.AWAITING_LINK:
                 return connection, False
             if actor not in (connection.owner_id, connection.link_helper):
-                raise Problem(_owner_only(connection, "say the link exists"), retryable=False)
+                helper = f" or <@{connection.link_helper}>" if connection.link_helper else ""
+                raise Problem(
+                    f"Only <@{connection.owner_id}>, who owns connection #{connection.id}"
+                    f"{helper}, can say the link exists.",
+                    retryable=False,
+                )
             self._move(
                 session,
                 connection,

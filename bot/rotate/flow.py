@@ -8,6 +8,7 @@ import logging
 from bot.clients.consumer_check import ConsumerChecker, ConsumerReport
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.connections.model import Connection
+from bot.connections.upkeep import CannotRepair
 from bot.data_center.flow import DataCenterFlow
 from bot.problems import Problem
 from bot.redaction import REDACTOR
@@ -29,6 +30,19 @@ class RotateFlow:
         self.checker = checker
         self.data_center = data_center  # makes and sends a Data Center client's new keys
 
+    def _claim(
+        self, connection_id: int, *, actor: str, needs_approval: bool, data_center: bool
+    ) -> Connection:
+        """The store's claim, given up again when the submission is for the other kind of
+        Bitbucket (a forged form: a Cloud key and secret would break a Data Center client)."""
+        connection = self.rotations.claim_rotation(
+            connection_id, by=actor, needs_approval=needs_approval
+        )
+        if connection.data_center != data_center:
+            self.rotations.release_rotation(connection_id, by=actor)
+            raise _wrong_kind(connection)
+        return connection
+
     def rotate_link_keys(
         self, connection_id: int, *, actor: str, needs_approval: bool
     ) -> Connection:
@@ -36,8 +50,8 @@ class RotateFlow:
         same claim as a new key and secret; an administrator then replaces the application
         link's public key, and the same client is re-authorized. Raises CannotRepair or
         Problem and changes nothing when the store or Terraform says no."""
-        connection = self.rotations.claim_rotation(
-            connection_id, by=actor, needs_approval=needs_approval
+        connection = self._claim(
+            connection_id, actor=actor, needs_approval=needs_approval, data_center=True
         )
         try:
             public = self.data_center.replace_link_keys(connection)
@@ -58,8 +72,8 @@ class RotateFlow:
         the store refuses (not approved, not a live client, another submission under way)
         or Bitbucket or Terraform says no."""
         with REDACTOR.holding(secret, key=key):
-            connection = self.rotations.claim_rotation(
-                connection_id, by=actor, needs_approval=needs_approval
+            connection = self._claim(
+                connection_id, actor=actor, needs_approval=needs_approval, data_center=False
             )
             assert connection.oauth_client_id is not None  # claim_rotation checked it
             try:
@@ -84,6 +98,19 @@ class RotateFlow:
                 raise
         log.info("consumer key and secret rotated", extra={"connection": connection_id})
         return self.rotations.rotated(connection_id, actor=actor), report
+
+
+def _wrong_kind(connection: Connection) -> CannotRepair:
+    how = (
+        "with new keys the bot makes (press Rotate)"
+        if connection.data_center
+        else "with a new consumer key and secret (press Rotate)"
+    )
+    return CannotRepair(
+        f"Connection #{connection.id} reaches {connection.which_bitbucket.words}: it rotates "
+        f"{how}. Nothing was changed.",
+        retryable=False,
+    )
 
 
 def _refusal(error: TFEError, connection: Connection) -> Problem:

@@ -66,6 +66,11 @@ class Access:
         not (they are told "not found", as for a connection that does not exist)."""
         return self.is_approver(user) or self.refusal_to_start(user) is None
 
+    def may_be_handed_a_step(self, user: str) -> bool:
+        """Whether a step of a connection (its public values with it) may be handed to
+        `user`: full members only, not guests, deactivated users or people Slack won't say."""
+        return self.directory.full_member(user) is True
+
     def may_see(self, user: str, owner: str) -> bool:
         """Whether `user` may see a connection owned by `owner`."""
         return user == owner or self.may_see_others(user)

@@ -18,9 +18,11 @@ from tests.fakes.slack import FakeSlack, Message, SlackDriver, StoredView
 from tests.fakes.tfe import AuthorizationFailed, FakeOAuthClient, FakeTFE
 from tests.flow.steps import (
     CHANNEL,
+    KEY,
     ORG,
     OWNER,
     REASON,
+    SECRET,
     STRANGER,
     WHY,
     approve,
@@ -517,3 +519,43 @@ def test_cancelled_while_terraform_makes_the_client_leaves_no_client_behind(
         if c.attributes["service-provider"] == "bitbucket_data_center"
     ]
     assert len(fake_tfe.requests_to("POST", CREATE)) == 1
+
+
+@pytest.mark.sqlite_only
+def test_the_step_is_never_handed_to_a_guest_or_a_deactivated_user(
+    dc_slack: SlackDriver, fake_slack: FakeSlack, data_center: FakeBitbucketDC
+) -> None:
+    fake_slack.user_flags["U4GUEST"] = {"is_restricted": True}
+    fake_slack.user_flags["U5GONE"] = {"deleted": True}
+    start_data_center(dc_slack, data_center)
+    dc_slack.find_button("I've created the application link", channel=CHANNEL)
+    for person in ("U4GUEST", "U5GONE"):
+        dc_slack.pick_user("Hand this step to a colleague", person, channel=CHANNEL)
+        eventually(lambda p=person: f"<@{p}> is not a full member" in fake_slack.all_text())
+        assert not fake_slack.channel_messages("D" + person)
+    # They may not say the link exists either.
+    dc_slack.click("I've created the application link", user="U4GUEST", channel=CHANNEL)
+    eventually(lambda: "can say the link exists" in fake_slack.all_text())
+    assert dc_slack.bot.runtime.service.get(1).state == "awaiting_application_link"  # type: ignore[attr-defined]
+
+
+@pytest.mark.sqlite_only
+def test_a_forged_key_and_secret_rotation_of_a_data_center_connection_changes_nothing(
+    dc_slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE, data_center: FakeBitbucketDC
+) -> None:
+    client, _ = connect_data_center(dc_slack, fake_slack, fake_tfe, data_center)
+    secret, public = client.secret, client.attributes["rsa-public-key"]
+    dc_slack.command(f"rotate {ORG}", user=OWNER)
+    form = dc_slack.wait_for_view(OWNER, lambda v: v.get("callback_id") == "rotate_keys")
+    # The Cloud form's submission, forged onto the Data Center connection's modal.
+    payload = dc_slack.submission_payload(form, {}, OWNER)
+    payload["view"]["callback_id"] = "rotate_credentials"
+    payload["view"]["state"]["values"] = {
+        # A consumer Bitbucket knows: only the server's own check stands in the way.
+        "key": {"value": {"type": "plain_text_input", "value": KEY}},
+        "secret": {"value": {"type": "plain_text_input", "value": SECRET}},
+    }
+    assert dc_slack.post_payload(payload).status_code == 200
+    dc_slack.wait_for_view_text(OWNER, "rotates with new keys the bot makes")
+    assert (client.secret, client.attributes["rsa-public-key"]) == (secret, public)
+    assert not fake_tfe.requests_to("PATCH", r"/api/v2/oauth-clients/[^/]+")
