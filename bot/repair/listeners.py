@@ -175,7 +175,7 @@ def _name(
         deps.service.record(connection.id, user, "refused: tried to name who re-authorizes")
         modal.show(message_view(TITLE, "Only an approver can name who re-authorizes."))
         return
-    if deps.directory.full_member(named) is not True:
+    if not deps.access.may_be_handed_a_step(named):
         modal.show(
             message_view(
                 TITLE,
