@@ -141,12 +141,7 @@ class Runtime:
         if self.scheduler is None:
             self.due.release_dead_claims()
             self.due.start()
-            self.scheduler = start_scheduler(
-                self.due,
-                self.deliveries,
-                self.directory,
-                sweep_interval(self.settings.token_poll_every),
-            )
+            self.scheduler = start_scheduler(self.due, self.deliveries, self.directory)
 
     def wsgi(self) -> Any:
         """The WSGI application: Slack at POST /slack/events, a health check at GET /healthz."""

@@ -177,10 +177,32 @@ class Outbox:
             else:
                 query = query.where(OwedMessage.connection_id == connection_id)
             claimed = self._leases.claim(session, query, worker, lease_seconds)
+            if not claimed:
+                return []
             rows = session.scalars(
                 select(OwedMessage).where(OwedMessage.id.in_(claimed)).order_by(OwedMessage.id)
             )
             return [Debt(r.id, r.connection_id, Owed(r.kind), r.detail, r.attempts) for r in rows]
+
+    def due_in(
+        self, *, kinds: Collection[Owed] = (), besides: Collection[Owed] = ()
+    ) -> float | None:
+        """Seconds until the next owed message nobody holds is due (of `kinds` only, when
+        given; never of the kinds `besides`); None when nothing is owed."""
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            query = (
+                select(OwedMessage.due_at)
+                .where(self._leases.free(now))
+                .order_by(OwedMessage.due_at)
+                .limit(1)
+            )
+            if kinds:
+                query = query.where(OwedMessage.kind.in_([k.value for k in kinds]))
+            if besides:
+                query = query.where(OwedMessage.kind.not_in([k.value for k in besides]))
+            due = session.scalar(query)
+        return None if due is None else (due - now).total_seconds()
 
     def paid(self, ids: Sequence[int]) -> None:
         """Slack took these: forget them."""

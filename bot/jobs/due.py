@@ -120,10 +120,11 @@ class DueWork:
     def _lanes(
         self, parallel: int, idle: float, bulk_pace: RateLimiter, courier: Courier
     ) -> dict[str, Lane[Any]]:
-        # People's lane looks every `idle` (a token check's rhythm after Authorize). The
-        # others are woken by this process's commits, and look for other replicas' work
-        # less often: bulk work at a quarter of the health rhythm, the outbox at half its
-        # grace (the committing process sends at once; the sweep is for retries).
+        # People's lane sleeps until its next connection is due (a token check's rhythm
+        # after Authorize), looking at least every second. The others are woken by this
+        # process's commits, and look for other replicas' work less often: bulk work at a
+        # quarter of the health rhythm, the outbox at half its grace (the committing
+        # process sends at once; the sweep is for retries).
         bulk_idle = max(idle, min(1.0, self.health_every / 4))
         outbox_idle = max(idle, min(1.0, GRACE_SECONDS / 2))
         lanes: dict[str, Lane[Any]] = {
@@ -134,6 +135,7 @@ class DueWork:
                 threads=parallel,
                 idle=idle,
                 around=in_background,
+                until_due=lambda: self.queue.due_in(PEOPLE),
             ),
             BULK: Lane(
                 BULK,
@@ -151,6 +153,7 @@ class DueWork:
                 threads=OUTBOX_THREADS,
                 idle=outbox_idle,
                 around=in_background,
+                until_due=courier.due_in,
             ),
             # Home tabs: one thread at Slack's pace for views.publish, never in the way of a
             # notice or a next step.
@@ -161,6 +164,7 @@ class DueWork:
                 threads=1,
                 idle=max(idle, QUIET_IDLE),  # a tab is read when opened: no need to hurry
                 around=in_background,
+                until_due=lambda: courier.due_in(quiet=True),
             ),
         }
         if self.moves is not None:

@@ -4,6 +4,8 @@ bulk work (a round of health checks, a move of workspaces).
 
 A lane claims as soon as one of its threads is free, not once a tick: its pace is set by how
 fast its work goes and, for bulk work, by its share of the Terraform rate, not by the sweep.
+When nothing is due it sleeps until its next item is (where it can tell), woken sooner by
+this process's commits, and looks at least every `LONGEST_IDLE` for other replicas' work.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from bot.clients.http import RateLimiter, paced_by
 
 log = logging.getLogger(__name__)
 
+# The longest a lane that knows its next item sleeps before looking again: what another
+# replica made due (or a dead one's lease let go) is found within this.
+LONGEST_IDLE = 1.0
+# Looking this long after an item's due time finds it due (`next_due_at <= now`).
+_AFTER_DUE = 0.005
+
 Item = TypeVar("Item")
 
 
@@ -26,7 +34,9 @@ class Lane(Generic[Item]):
     """Claims items with `claim(free)` and runs `handle(item)` on up to `threads` threads.
 
     With `pace`, every outside call its threads make also waits its turn there (the bulk
-    lane's share of the Terraform rate, so people's work always finds room).
+    lane's share of the Terraform rate, so people's work always finds room). With
+    `until_due` (seconds until its next item is due, None for none), an idle lane sleeps
+    until then (at most `LONGEST_IDLE`) instead of looking every `idle`.
     """
 
     def __init__(
@@ -39,6 +49,7 @@ class Lane(Generic[Item]):
         idle: float,
         pace: RateLimiter | None = None,
         around: Callable[[], AbstractContextManager[object]] = nullcontext,
+        until_due: Callable[[], float | None] | None = None,
     ) -> None:
         self.name = name
         self._claim = claim
@@ -47,9 +58,11 @@ class Lane(Generic[Item]):
         self.idle = idle  # how long to wait before looking again when nothing was due
         self.pace = pace
         self.around = around  # what every item runs inside (no waiting out Slack's 429s)
+        self._until_due = until_due
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"lane-{name}")
         self._in_flight = 0
         self._changed = threading.Condition()
+        self._woken = False  # a wake() since the last look: look again before sleeping
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -61,24 +74,47 @@ class Lane(Generic[Item]):
     def _run(self) -> None:
         while not self._stopping.is_set():
             started = self._dispatch()
+            # Nothing claimed with threads free: sleep until the next item is due. All busy:
+            # a thread that finishes wakes the lane.
+            wait = self._idle_for() if started == 0 else self.idle
             with self._changed:
                 if self._stopping.is_set():
                     break
                 if started and self._in_flight < self.threads:
                     continue  # there may be more due: claim again while threads are free
-                self._changed.wait(self.idle)
+                if not self._woken:
+                    self._changed.wait(wait)
+                self._woken = False
+
+    def _idle_for(self) -> float:
+        """How long to sleep with nothing claimed: until the next item is due, if known."""
+        if self._until_due is None:
+            return self.idle
+        try:
+            due_in = self._until_due()
+        except Exception:
+            log.exception("reading when work is next due failed", extra={"state": self.name})
+            return self.idle
+        longest = max(self.idle, LONGEST_IDLE)
+        if due_in is None:
+            return longest
+        if due_in <= 0:  # due but not claimable (another worker is taking it): look soon
+            return self.idle
+        return min(longest, due_in + _AFTER_DUE)
 
     def wake(self) -> None:
         """Look now: something became due in this process (other replicas' work is found
-        at the next idle look)."""
+        at the next idle look). A wake while the lane is busy claiming is kept for then."""
         with self._changed:
+            self._woken = True
             self._changed.notify_all()
 
-    def _dispatch(self) -> int:
+    def _dispatch(self) -> int | None:
+        """Claim for the free threads and hand out what came; None when none was free."""
         with self._changed:
             free = self.threads - self._in_flight
         if free <= 0:
-            return 0
+            return None
         try:
             items = list(self._claim(free))
         except Exception:
@@ -103,6 +139,7 @@ class Lane(Generic[Item]):
         finally:
             with self._changed:
                 self._in_flight -= 1
+                self._woken = True  # a thread is free, and this item may be due again soon
                 self._changed.notify_all()
 
     def stop(self) -> None:

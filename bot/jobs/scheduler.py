@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.connections.leases import HEARTBEAT_SECONDS
 from bot.jobs.due import DueWork
+from bot.jobs.lanes import LONGEST_IDLE
 from bot.slack.deliveries import Deliveries
 from bot.slack.directory import MemberDirectory
 
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 
 # Slack retries a delivery within minutes; a day is far more than enough to spot repeats.
 DELIVERY_MEMORY = timedelta(days=1)
-# Every replica reads a change within a tick; a starting one reads Slack's list instead.
+# Every replica reads a change within a second; a starting one reads Slack's list instead.
 CHANGE_MEMORY = timedelta(days=1)
+# How often other replicas' membership news is read: as often as a lane looks for their work.
+CHANGES_EVERY = LONGEST_IDLE
 
 
 def sweep_interval(token_poll_every: float) -> float:
@@ -29,7 +32,7 @@ def sweep_interval(token_poll_every: float) -> float:
 
 
 def start_scheduler(
-    due: DueWork, deliveries: Deliveries, directory: MemberDirectory, tick: float
+    due: DueWork, deliveries: Deliveries, directory: MemberDirectory
 ) -> BackgroundScheduler:
     """Start the background jobs; the caller shuts the scheduler down."""
     scheduler = BackgroundScheduler(timezone=UTC)
@@ -47,9 +50,9 @@ def start_scheduler(
         )
 
     every(due.renew_leases, "heartbeat", seconds=HEARTBEAT_SECONDS)
-    # Who is a full member: Slack's list now and hourly, other replicas' news every tick.
+    # Who is a full member: Slack's list now and hourly, other replicas' news every second.
     every(directory.load_if_due, "member-list", minutes=1, now=True)
-    every(directory.catch_up, "member-changes", seconds=tick)
+    every(directory.catch_up, "member-changes", seconds=CHANGES_EVERY)
     every(lambda: _forget(deliveries, directory), "forget", hours=1)
     scheduler.start()
     log.info("scheduler started", extra={"worker": due.worker})

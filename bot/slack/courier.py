@@ -84,6 +84,12 @@ class Courier:
             by_connection[debt.connection_id].append(debt)
         return list(by_connection.values())
 
+    def due_in(self, *, quiet: bool = False) -> float | None:
+        """Seconds until the next owed message of the lane `claim_due_groups` serves is due."""
+        return self.outbox.due_in(
+            kinds=NOBODY_WAITS if quiet else (), besides=() if quiet else NOBODY_WAITS
+        )
+
     def send_group(self, debts: Sequence[Debt]) -> None:
         """Send one connection's claimed debts in order; what fails stays owed."""
         self._send(debts)

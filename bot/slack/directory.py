@@ -4,7 +4,7 @@ Starting a connection needs a full member (not a guest, a bot or a deactivated a
 asking users.info at every command was a third of a command's CPU. The directory is loaded
 from users.list at start and again every hour; Slack's user_change and team_join events bring
 changes within seconds, and the replica that hears one writes it to member_changes, which
-every replica reads on its next tick. Someone it does not know (before the first load, or
+every replica reads within a second. Someone it does not know (before the first load, or
 who joined while an event was lost) is asked about with users.info, then remembered.
 """
 
@@ -121,7 +121,7 @@ class MemberDirectory:
             return self._members.setdefault(user, is_member(person))
 
     def heard(self, person: dict[str, Any]) -> None:
-        """A user_change or team_join event: here at once, elsewhere on the next tick."""
+        """A user_change or team_join event: here at once, elsewhere within a second."""
         user = str(person.get("id") or "")
         if not user:
             return
