@@ -30,8 +30,13 @@ lint: install
 
 # The whole suite: lint, then every test on SQLite and on a throwaway PostgreSQL (left out,
 # with one line saying so, where PostgreSQL's server binaries are missing; CI requires them).
+#
+# Bytecode is kept for this run even where PYTHONDONTWRITEBYTECODE is set: the suite starts
+# Python some hundred times (its workers, the bots it runs as child processes), and each
+# would compile bot/ and the tests anew.
 test: install lint
-	$(BIN)/pytest -q -n 6 --maxschedchunk 1
+	$(BIN)/python -m compileall -q bot
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n 6 --maxschedchunk 1
 
 # The Dockerfile and compose.yaml built and run for real (needs a Docker engine; as root,
 # scripts/ensure-docker installs one and builds the Debian base image from Debian's archive).

@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
 from bot.approve import listeners as approve
@@ -128,6 +129,7 @@ class Runtime:
     repairs: Repairs
     rotations: Rotations
     old_clients: OldClientDeletion
+    sessions: sessionmaker[Session] | None = None  # whose commits wake the lanes
     metrics: Metrics | None = None  # kept when METRICS_PORT is set
     scheduler: BackgroundScheduler | None = field(default=None)
     _stop_metrics: Callable[[], None] | None = field(default=None)
@@ -185,6 +187,10 @@ class Runtime:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
         self.due.shutdown()
+        if self.sessions is not None:
+            # SQLAlchemy keeps session listeners in a class-level registry: left there, this
+            # bot would outlive its close (every test's bot did, and so did its engine).
+            event.remove(self.sessions, "after_commit", self.due.after_commit)
         self.work.shutdown(wait=True)
         self.tfe.close()
         self.bitbucket.close()
@@ -485,5 +491,6 @@ def build_runtime(
         old_clients=deps.old_clients,
         repairs=repairs,
         rotations=rotations,
+        sessions=sessions,
         metrics=metrics,
     )
