@@ -25,6 +25,8 @@ import httpx
 
 from tests.fakes.base import FakeServer, Reply, Request
 
+# How often a driver waiting for a view or a button looks again (each look reads them all).
+LOOK_EVERY = 0.05
 BOT_TOKEN = "xoxb-fake-bot-token-not-real"
 APP_TOKEN = "xapp-fake-app-token-not-real"
 SIGNING_SECRET = "fake-signing-secret-not-real"
@@ -602,7 +604,7 @@ class SlackDriver:
                 for stored in self.fake.views.values():
                     if stored.user == user and (predicate is None or predicate(stored.view)):
                         return stored
-            time.sleep(0.02)
+            time.sleep(LOOK_EVERY)
         with self.fake.lock:
             seen = [json.dumps(v.view)[:600] for v in self.fake.views.values()]
         raise AssertionError(f"no matching view for {user}; views: {seen}")
@@ -702,7 +704,7 @@ class SlackDriver:
                 for block, button in _buttons(message.blocks):
                     if button["text"]["text"] == label:
                         return message, block, button
-            time.sleep(0.02)
+            time.sleep(LOOK_EVERY)
         raise AssertionError(f"no button labelled {label!r}")
 
     def click(
