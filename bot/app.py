@@ -129,7 +129,7 @@ class Runtime:
     repairs: Repairs
     rotations: Rotations
     old_clients: OldClientDeletion
-    sessions: sessionmaker[Session] | None = None  # whose commits wake the lanes
+    sessions: sessionmaker[Session]  # whose commits wake the lanes
     metrics: Metrics | None = None  # kept when METRICS_PORT is set
     scheduler: BackgroundScheduler | None = field(default=None)
     _stop_metrics: Callable[[], None] | None = field(default=None)
@@ -187,10 +187,9 @@ class Runtime:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
         self.due.shutdown()
-        if self.sessions is not None:
-            # SQLAlchemy keeps session listeners in a class-level registry: left there, this
-            # bot would outlive its close (every test's bot did, and so did its engine).
-            event.remove(self.sessions, "after_commit", self.due.after_commit)
+        # SQLAlchemy keeps session listeners in a class-level registry: left there, this
+        # bot would outlive its close (every test's bot did, and so did its engine).
+        event.remove(self.sessions, "after_commit", self.due.after_commit)
         self.work.shutdown(wait=True)
         self.tfe.close()
         self.bitbucket.close()

@@ -56,6 +56,14 @@ class Leases:
         )
         return sorted(claimed)
 
+    def due_in(self, session: Session, due: Select[Any]) -> float | None:
+        """Seconds until the first free row of `due` (a select of its due column, already
+        filtered) is due, read in its order; None when there is none."""
+        now = self._clock.now()
+        column = due.selected_columns[0]
+        when = session.scalar(due.where(self.free(now)).order_by(column).limit(1))
+        return None if when is None else (when - now).total_seconds()
+
     def renew_all(self, worker: str, seconds: float) -> None:
         """Keep every claim this worker holds alive for `seconds` more (its heartbeat)."""
         until = self._clock.now() + timedelta(seconds=seconds)

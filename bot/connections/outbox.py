@@ -13,8 +13,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -98,6 +99,17 @@ def owe(
         )
 
 
+def _of_kinds(
+    query: Select[Any], kinds: Collection[Owed], besides: Collection[Owed]
+) -> Select[Any]:
+    """Owed messages of `kinds` only (when given), never of the kinds `besides`."""
+    if kinds:
+        query = query.where(OwedMessage.kind.in_([k.value for k in kinds]))
+    if besides:
+        query = query.where(OwedMessage.kind.not_in([k.value for k in besides]))
+    return query
+
+
 def backoff(attempts: int) -> float:
     """Seconds before the next try after `attempts` failures."""
     return min(BACKOFF_MAX_SECONDS, 2.0 * 1.5 ** max(0, attempts - 1))
@@ -158,11 +170,9 @@ class Outbox:
     ) -> list[Debt]:
         now = self._clock.now()
         with self._sessions.begin() as session:
-            query = select(OwedMessage.id).order_by(OwedMessage.id).limit(limit)
-            if kinds:
-                query = query.where(OwedMessage.kind.in_([k.value for k in kinds]))
-            if besides:
-                query = query.where(OwedMessage.kind.not_in([k.value for k in besides]))
+            query = _of_kinds(
+                select(OwedMessage.id).order_by(OwedMessage.id).limit(limit), kinds, besides
+            )
             if self.in_flight:
                 dead_since = now - timedelta(seconds=self.in_flight)
                 query = query.where(
@@ -189,20 +199,10 @@ class Outbox:
     ) -> float | None:
         """Seconds until the next owed message nobody holds is due (of `kinds` only, when
         given; never of the kinds `besides`); None when nothing is owed."""
-        now = self._clock.now()
         with self._sessions.begin() as session:
-            query = (
-                select(OwedMessage.due_at)
-                .where(self._leases.free(now))
-                .order_by(OwedMessage.due_at)
-                .limit(1)
+            return self._leases.due_in(
+                session, _of_kinds(select(OwedMessage.due_at), kinds, besides)
             )
-            if kinds:
-                query = query.where(OwedMessage.kind.in_([k.value for k in kinds]))
-            if besides:
-                query = query.where(OwedMessage.kind.not_in([k.value for k in besides]))
-            due = session.scalar(query)
-        return None if due is None else (due - now).total_seconds()
 
     def paid(self, ids: Sequence[int]) -> None:
         """Slack took these: forget them."""

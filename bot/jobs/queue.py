@@ -86,17 +86,13 @@ class DueQueue:
     def due_in(self, lane: str) -> float | None:
         """Seconds until the lane's next free connection is due (None: none is scheduled);
         read along the lane's index, like the claim."""
-        now = self._clock.now()
         with self._sessions.begin() as session:
-            due = session.scalar(
+            return self._leases.due_in(
+                session,
                 select(Connection.next_due_at)
                 .where(Connection.next_due_at.is_not(None))
-                .where(_LANE_WHERE[lane])
-                .where(self._leases.free(now))
-                .order_by(Connection.next_due_at)
-                .limit(1)
+                .where(_LANE_WHERE[lane]),
             )
-        return None if due is None else (due - now).total_seconds()
 
     def renew_lease(self, connection_id: int, worker: str, seconds: float) -> bool:
         """Extend this worker's claim on a connection; False if it no longer holds it."""

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import db
 from bot.clock import ManualClock
 from bot.connections.model import AccountKind
+from bot.connections.outbox import GRACE_SECONDS, Outbox, Owed
 from bot.connections.schedule import token_check_interval
 from bot.connections.service import (
     ConnectionService,
@@ -18,7 +19,7 @@ from bot.connections.service import (
     OrganizationBusy,
 )
 from bot.connections.states import InvalidTransition, State
-from bot.jobs.queue import DueQueue
+from bot.jobs.queue import BULK, PEOPLE, DueQueue
 from bot.slack.deliveries import Deliveries
 
 
@@ -263,3 +264,25 @@ def test_a_heal_found_while_a_repair_is_asked_is_left_to_the_repair(
         made.id, started_at=started, token_id="ot-2", token_created=None, authorized_as="svc"
     )
     assert changed and repaired.state == State.CONNECTED and not repaired.repairing
+
+
+def test_when_the_next_free_connection_and_owed_message_are_due(
+    service: ConnectionService, queue: DueQueue, sessions: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """What an idle lane sleeps on: the first free row's due time, of its own lane or kinds."""
+    outbox = Outbox(sessions, clock)
+    assert queue.due_in(PEOPLE) is None and outbox.due_in() is None  # nothing scheduled
+    service.start(new())  # due now; its progress message and Home tab owed after the grace
+    assert queue.due_in(PEOPLE) == 0 and queue.due_in(BULK) is None
+    assert outbox.due_in() == GRACE_SECONDS
+    clock.advance(0.5)
+    assert outbox.due_in(kinds=[Owed.HOME]) == outbox.due_in(besides=[Owed.HOME]) == 0.5
+
+    assert queue.claim_due("a", limit=1, lease_seconds=30, lane=PEOPLE)
+    assert queue.due_in(PEOPLE) is None  # held: its holder says when it is next due
+    clock.advance(31)  # the holder died: its lease ran out, and the row is due again
+    assert (queue.due_in(PEOPLE) or 0) < 0
+
+    assert [d.kind for d in outbox.claim_due("a", limit=5, lease_seconds=30, besides=[Owed.HOME])]
+    assert outbox.due_in(besides=[Owed.HOME]) is None  # the progress message is held
+    assert (outbox.due_in(kinds=[Owed.HOME]) or 0) < 0  # the Home tab is not
