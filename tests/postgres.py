@@ -24,7 +24,14 @@ def find_bin(name: str) -> str | None:
 class Cluster:
     """One cluster on a loopback port with trust auth; databases are made per test."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int | None = None) -> None:
+        """A new cluster; or, given `port`, the one another process of this run started
+        (its owner stops it)."""
+        self._counter = 0
+        self.owner = port is None
+        if port is not None:
+            self.port = port
+            return
         initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
         if not initdb or not pg_ctl:
             raise RuntimeError("PostgreSQL is not installed (initdb/pg_ctl not found)")
@@ -54,7 +61,9 @@ class Cluster:
         )
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=800 "
+            # Each test makes a database; autovacuum would visit every one of them.
+            "-c autovacuum=off"
         )
         self._run(
             [
@@ -69,7 +78,6 @@ class Cluster:
                 "start",
             ]
         )
-        self._counter = 0
 
     def _run(self, command: list[str]) -> None:
         if self.user:
@@ -94,6 +102,8 @@ class Cluster:
         return self.url(name)
 
     def stop(self) -> None:
+        if not self.owner:
+            return
         try:
             self._run([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"])
         finally:
