@@ -21,7 +21,7 @@ HEARTBEAT_SECONDS = 1.0
 
 class Leases:
     """The lease columns (`lease_owner`, `lease_until`) of one table; each method one
-    transaction, except `claim`, which runs inside the caller's."""
+    transaction, except `claim`, `due_in` and `renew`, which run inside the caller's."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, table: Any) -> None:
         self._sessions = sessions
@@ -64,15 +64,12 @@ class Leases:
         when = session.scalar(due.where(self.free(now)).order_by(column).limit(1))
         return None if when is None else (when - now).total_seconds()
 
-    def renew_all(self, worker: str, seconds: float) -> None:
-        """Keep every claim this worker holds alive for `seconds` more (its heartbeat)."""
-        until = self._clock.now() + timedelta(seconds=seconds)
-        with self._sessions.begin() as session:
-            session.execute(
-                update(self._table)
-                .where(self._table.lease_owner == worker)
-                .values(lease_until=until)
-            )
+    def renew(self, session: Session, worker: str, until: datetime) -> None:
+        """Keep every claim this worker holds alive until `until`, inside the caller's
+        transaction."""
+        session.execute(
+            update(self._table).where(self._table.lease_owner == worker).values(lease_until=until)
+        )
 
     def release(self, owners: Sequence[str], unless: ColumnElement[bool] | None = None) -> int:
         """Free what workers known to be gone held, but rows matching `unless` (left to run
@@ -91,3 +88,14 @@ class Leases:
         with self._sessions.begin() as session:
             query = select(self._table.lease_owner).where(self._table.lease_owner.is_not(None))
             return sorted({str(owner) for owner in session.scalars(query.distinct())})
+
+
+def heartbeat(tables: Sequence[Leases], worker: str, seconds: float) -> None:
+    """Every claim `worker` holds in `tables` lives `seconds` more, in one transaction: it
+    runs every HEARTBEAT_SECONDS on every replica, busy or idle."""
+    if not tables:
+        return
+    until = tables[0]._clock.now() + timedelta(seconds=seconds)
+    with tables[0]._sessions.begin() as session:
+        for table in tables:
+            table.renew(session, worker, until)

@@ -123,7 +123,7 @@ class Outbox:
     ) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._leases = Leases(sessions, clock, OwedMessage)
+        self.leases = Leases(sessions, clock, OwedMessage)
         # How long a Slack call cut off by a crash may still land (the client's timeout): a
         # card whose sender died is sent again only after that, so the lookup in the DM
         # finds the one Slack took instead of posting a second.
@@ -186,7 +186,7 @@ class Outbox:
                 query = query.where(OwedMessage.due_at <= now)
             else:
                 query = query.where(OwedMessage.connection_id == connection_id)
-            claimed = self._leases.claim(session, query, worker, lease_seconds)
+            claimed = self.leases.claim(session, query, worker, lease_seconds)
             if not claimed:
                 return []
             rows = session.scalars(
@@ -200,7 +200,7 @@ class Outbox:
         """Seconds until the next owed message nobody holds is due (of `kinds` only, when
         given; never of the kinds `besides`); None when nothing is owed."""
         with self._sessions.begin() as session:
-            return self._leases.due_in(
+            return self.leases.due_in(
                 session, _of_kinds(select(OwedMessage.due_at), kinds, besides)
             )
 
@@ -246,10 +246,6 @@ class Outbox:
                 query = query.where(OwedMessage.connection_id == connection_id)
             return list(session.scalars(query))
 
-    def renew_all(self, worker: str, seconds: float) -> None:
-        """Keep every claim this worker holds alive for `seconds` more (its heartbeat)."""
-        self._leases.renew_all(worker, seconds)
-
     def release_leases(self, owners: list[str]) -> int:
         """Free what workers known to be gone held; a card they were sending waits out the
         call that may still land (see `in_flight`), from now."""
@@ -265,11 +261,11 @@ class Outbox:
                     )
                     .values(lease_until=now)
                 )
-        return self._leases.release(owners, unless=self._card_kinds() if self.in_flight else None)
+        return self.leases.release(owners, unless=self._card_kinds() if self.in_flight else None)
 
     @staticmethod
     def _card_kinds() -> ColumnElement[bool]:
         return OwedMessage.kind.in_([k.value for k in CARD_KINDS])
 
     def lease_owners(self) -> list[str]:
-        return self._leases.owners()
+        return self.leases.owners()

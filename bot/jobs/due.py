@@ -13,7 +13,7 @@ from bot.clients.http import RateLimiter
 from bot.clients.tfe import TFEError
 from bot.clock import Clock
 from bot.connect.flow import ConnectFlow
-from bot.connections.leases import LEASE_SECONDS
+from bot.connections.leases import LEASE_SECONDS, heartbeat
 from bot.connections.model import Connection
 from bot.connections.notices import OWNER_LEFT, Notices
 from bot.connections.outbox import GRACE_SECONDS, Debt
@@ -255,13 +255,13 @@ class DueWork:
             log.warning("could not tell the owner", extra={"connection": connection.id})
 
     def renew_leases(self) -> None:
-        """The heartbeat: every claim this process holds (connections, owed messages) lives
-        LEASE_SECONDS more."""
+        """The heartbeat: every claim this process holds (connections, owed messages, move
+        items) lives LEASE_SECONDS more."""
+        tables = [self.queue.leases, self.courier.outbox.leases]
+        if self.moves is not None:
+            tables.append(self.moves.store.leases)
         try:
-            self.queue.renew_all(self.worker, LEASE_SECONDS)
-            self.courier.outbox.renew_all(self.worker, LEASE_SECONDS)
-            if self.moves is not None:
-                self.moves.store.renew_all(self.worker, LEASE_SECONDS)
+            heartbeat(tables, self.worker, LEASE_SECONDS)
         except Exception:
             log.warning("could not renew claims", extra={"worker": self.worker})
 

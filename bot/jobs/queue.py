@@ -64,7 +64,7 @@ class DueQueue:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._leases = Leases(sessions, clock, Connection)
+        self.leases = Leases(sessions, clock, Connection)
 
     def claim_due(
         self, worker: str, *, limit: int, lease_seconds: float, lane: str | None = None
@@ -81,13 +81,13 @@ class DueQueue:
             )
             if lane is not None:
                 query = query.where(_LANE_WHERE[lane])
-            return self._leases.claim(session, query, worker, lease_seconds)
+            return self.leases.claim(session, query, worker, lease_seconds)
 
     def due_in(self, lane: str) -> float | None:
         """Seconds until the lane's next free connection is due (None: none is scheduled);
         read along the lane's index, like the claim."""
         with self._sessions.begin() as session:
-            return self._leases.due_in(
+            return self.leases.due_in(
                 session,
                 select(Connection.next_due_at)
                 .where(Connection.next_due_at.is_not(None))
@@ -107,17 +107,13 @@ class DueQueue:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def renew_all(self, worker: str, seconds: float) -> None:
-        """Keep every claim this worker holds alive for `seconds` more (its heartbeat)."""
-        self._leases.renew_all(worker, seconds)
-
     def release_leases(self, owners: list[str]) -> int:
         """Free the claims of workers known to be gone; returns how many rows were freed."""
-        return self._leases.release(owners)
+        return self.leases.release(owners)
 
     def lease_owners(self) -> list[str]:
         """Workers holding claims right now."""
-        return self._leases.owners()
+        return self.leases.owners()
 
     def finish_due(
         self,

@@ -44,7 +44,7 @@ class Moves:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._leases = Leases(sessions, clock, MoveItem)
+        self.leases = Leases(sessions, clock, MoveItem)
 
     def plan(
         self,
@@ -214,7 +214,7 @@ class Moves:
                 .order_by(MoveItem.due_at, MoveItem.id)
                 .limit(limit)
             )
-            return self._leases.claim(session, query, worker, lease_seconds)
+            return self.leases.claim(session, query, worker, lease_seconds)
 
     def item(self, item_id: int) -> tuple[MoveItem, Move] | None:
         with self._sessions.begin() as session:
@@ -259,14 +259,11 @@ class Moves:
                 self._finish(session, move, now)
             return move, finished
 
-    def renew_all(self, worker: str, seconds: float) -> None:
-        self._leases.renew_all(worker, seconds)
-
     def release_leases(self, owners: Sequence[str]) -> int:
-        return self._leases.release(owners)
+        return self.leases.release(owners)
 
     def lease_owners(self) -> list[str]:
-        return self._leases.owners()
+        return self.leases.owners()
 
     def tally(self, move_id: int) -> Tally:
         with self._sessions.begin() as session:

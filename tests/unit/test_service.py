@@ -286,3 +286,24 @@ def test_when_the_next_free_connection_and_owed_message_are_due(
     assert [d.kind for d in outbox.claim_due("a", limit=5, lease_seconds=30, besides=[Owed.HOME])]
     assert outbox.due_in(besides=[Owed.HOME]) is None  # the progress message is held
     assert (outbox.due_in(kinds=[Owed.HOME]) or 0) < 0  # the Home tab is not
+
+
+def test_one_heartbeat_keeps_every_claim_of_its_worker_in_every_table(
+    service: ConnectionService, queue: DueQueue, sessions: sessionmaker[Session], clock: ManualClock
+) -> None:
+    from bot.connections.leases import heartbeat
+
+    outbox = Outbox(sessions, clock)
+    mine, theirs = service.start(new("view:1", "acme")), service.start(new("view:2", "other"))
+    clock.advance(GRACE_SECONDS)
+    assert queue.claim_due("a", limit=1, lease_seconds=30) == [mine.id]
+    assert queue.claim_due("b", limit=1, lease_seconds=30) == [theirs.id]
+    held = outbox.claim_due("a", limit=1, lease_seconds=30)
+    assert held
+    clock.advance(20)
+    heartbeat([queue.leases, outbox.leases], "a", 30)
+    clock.advance(25)  # 45 s after the claims: a's renewed ones hold, b's ran out
+    assert queue.claim_due("c", limit=5, lease_seconds=30) == [theirs.id]
+    assert held[0].id not in [d.id for d in outbox.claim_due("c", limit=50, lease_seconds=30)]
+    clock.advance(20)  # and a's run out too without another beat
+    assert queue.claim_due("d", limit=5, lease_seconds=30) == [mine.id]
