@@ -218,9 +218,13 @@ def build_runtime(
     """Wire the bot together (migrating the schema first unless told not to)."""
     clock = clock or SystemClock()
     worker = worker_name()  # names this running bot on its leases and claims
-    if migrate:
-        db.migrate(settings.database_url)
     engine = db.make_engine(settings.database_url)
+    if migrate:
+        try:
+            db.migrate(settings.database_url, engine=engine)
+        except BaseException:
+            engine.dispose()
+            raise
     sessions = db.make_sessionmaker(engine)
     service = ConnectionService(sessions, clock)
     notices = Notices(sessions, clock)

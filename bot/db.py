@@ -160,10 +160,13 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def _at_head(url: str) -> bool:
+def _at_head(url: str, engine: Engine | None = None) -> bool:
     """Whether the database says it is at head already; False when it has no version
-    table yet. A database that cannot be reached raises, as the upgrade would."""
-    engine = create_engine(normalize_url(url), poolclass=NullPool)
+    table yet. A database that cannot be reached raises, as the upgrade would. Asked on
+    `engine` when given (the bot's own, at start: no second engine and connection)."""
+    own = engine is None
+    if engine is None:
+        engine = create_engine(normalize_url(url), poolclass=NullPool)
     try:
         with engine.connect() as connection:
             try:
@@ -171,15 +174,17 @@ def _at_head(url: str) -> bool:
             except DBAPIError:
                 return False
     finally:
-        engine.dispose()
+        if own:
+            engine.dispose()
     return [row[0] for row in found] == [head_revision()]
 
 
-def migrate(url: str) -> None:
+def migrate(url: str, *, engine: Engine | None = None) -> None:
     """Bring the schema up to date (safe to run from several replicas at once); a database
-    that cannot be used raises DatabaseProblem."""
+    that cannot be used raises DatabaseProblem. `engine`, on the same database, is asked
+    whether there is anything to do."""
     try:
-        if _at_head(url):
+        if _at_head(url, engine):
             log.info("database schema is up to date")
             return
         command.upgrade(alembic_config(url), "head")
