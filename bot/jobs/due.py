@@ -21,7 +21,7 @@ from bot.connections.service import ConnectionService
 from bot.connections.states import SETTLED, State, is_open
 from bot.connections.wakeups import take_due_now
 from bot.data_center.flow import DataCenterFlow
-from bot.jobs.lanes import Lane
+from bot.jobs.lanes import LONGEST_IDLE, Lane
 from bot.jobs.queue import BULK, PEOPLE, DueQueue, gone_on_this_host, worker_name
 from bot.metrics import Metrics
 from bot.move.flow import MoveLane
@@ -127,6 +127,11 @@ class DueWork:
         # process sends at once; the sweep is for retries).
         bulk_idle = max(idle, min(1.0, self.health_every / 4))
         outbox_idle = max(idle, min(1.0, GRACE_SECONDS / 2))
+        # A health rhythm under 4 s would have the bulk lanes look several times a second:
+        # they sleep until their next item is due instead. At a longer one, one look a
+        # second costs less than two reads (the claim, then when the next is due).
+        bulk_due = self.queue.due_in if bulk_idle < LONGEST_IDLE else None
+        items_due = self.moves.store.items_due_in if self.moves and bulk_due else None
         lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
                 PEOPLE,
@@ -145,6 +150,7 @@ class DueWork:
                 idle=bulk_idle,
                 pace=bulk_pace,
                 around=in_background,
+                until_due=(lambda: bulk_due(BULK)) if bulk_due else None,
             ),
             "outbox": Lane(
                 "outbox",
@@ -178,6 +184,7 @@ class DueWork:
                 idle=bulk_idle,
                 pace=bulk_pace,
                 around=in_background,
+                until_due=items_due,
             )
         return lanes
 

@@ -216,6 +216,14 @@ class Moves:
             )
             return self.leases.claim(session, query, worker, lease_seconds)
 
+    def items_due_in(self) -> float | None:
+        """Seconds until the next pending item nobody holds is due (None: no move is
+        running), read in the claim's order."""
+        with self._sessions.begin() as session:
+            return self.leases.due_in(
+                session, select(MoveItem.due_at).where(MoveItem.status == ItemStatus.PENDING)
+            )
+
     def item(self, item_id: int) -> tuple[MoveItem, Move] | None:
         with self._sessions.begin() as session:
             found = session.get(MoveItem, item_id)

@@ -3,12 +3,13 @@ delays only what it refuses."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from bot.connections.model import Connection
 from tests.fakes.slack import FakeSlack, SlackDriver
@@ -112,3 +113,25 @@ def test_a_429_storm_on_slack_leaves_token_checks_on_time(
     now = bot.runtime.service._clock.now()
     assert all(m.due_at >= now + timedelta(seconds=20) for m in owed), [m.due_at for m in owed]
     assert not [m for m in fake_slack.channel_messages(CHANNEL) if "is connected" in m.text]
+
+
+def test_at_a_short_health_rhythm_the_bulk_lanes_look_when_work_is_due_not_ten_times_a_second(
+    make_bot: Callable[..., RunningBot],
+) -> None:
+    # HEALTH_EVERY=0.3 once had the bulk and moves lanes claim every 0.1 s with nothing to
+    # do (20 looks a second on every replica); they now sleep until their next item is due,
+    # at most a second, like the people's lane.
+    bot = make_bot(HEALTH_EVERY="0.3")
+    looks: list[str] = []
+
+    def count(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+        name = threading.current_thread().name
+        if statement.lstrip().startswith("SELECT") and name in ("lane-bulk", "lane-moves"):
+            looks.append(name)
+
+    time.sleep(1.5)  # past start-up's first looks
+    event.listen(bot.runtime.engine, "before_cursor_execute", count)
+    time.sleep(3)
+    event.remove(bot.runtime.engine, "before_cursor_execute", count)
+    # A claim and a "when is the next one due" each second per lane: 12 in 3 s, against 60.
+    assert 0 < looks.count("lane-bulk") <= 12 and 0 < looks.count("lane-moves") <= 12, looks
