@@ -3,7 +3,8 @@
 Fills a database with N connections of which 1% are due, then times the sweep's database
 work: claiming the due rows under a lease (the query that must cost in proportion to
 what is due, not to N) and releasing them with their next due time. Outside calls
-(Slack, TFE) are left out: they cost the same whatever N is.
+(Slack, TFE) are left out: they cost the same whatever N is. Also what an idle replica's
+lanes pay each second: a look that finds nothing, and the heartbeat.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from sqlalchemy import Engine, insert, text
 
 from bot import db
 from bot.clock import ManualClock
+from bot.connections.leases import heartbeat
 from bot.connections.model import Connection, OwedMessage
 from bot.connections.outbox import Outbox
-from bot.jobs.queue import DueQueue
+from bot.jobs.queue import PEOPLE, DueQueue
 
 SIZES = (10_000, 100_000)
 DUE_SHARE = 0.01
@@ -167,8 +169,44 @@ def measure_outbox(engine: Engine, label: str, size: int, owed: int) -> None:
     )
 
 
+def measure_idle_looks(url: str, label: str, looks: int = 2000) -> None:
+    """What an idle replica pays each second per lane: a claim that finds nothing, then
+    the read of when its next item is due; and the heartbeat over every leased table.
+    CPU time of this process (the bot's side), not the database's."""
+    db.migrate(url)
+    engine = db.make_engine(url)
+    fill(engine, 1000, "connected")
+    sessions = db.make_sessionmaker(engine)
+    clock = ManualClock(NOW - timedelta(days=30))  # nothing is due yet
+    queue = DueQueue(sessions, clock)
+    outbox = Outbox(sessions, clock)
+
+    def look() -> None:
+        assert queue.claim_due("bench", limit=4, lease_seconds=5, lane=PEOPLE) == []
+        queue.due_in(PEOPLE)
+        assert outbox.claim_due("bench", limit=5, lease_seconds=5) == []
+        outbox.due_in()
+
+    def beat() -> None:
+        heartbeat([queue.leases, outbox.leases], "bench", 5)
+
+    figures = []
+    for what, work in (("a lane's idle look (claim, then when next)", look), ("a heartbeat", beat)):
+        for _ in range(100):
+            work()
+        started = time.process_time()
+        for _ in range(looks):
+            work()
+        per = (time.process_time() - started) / looks / (2 if work is look else 1)
+        figures.append(f"{what} {per * 1000:.2f} ms of CPU")
+    print(f"idle replica ({label}): " + "; ".join(figures))
+    engine.dispose()
+
+
 def main(postgres_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        measure_idle_looks(f"sqlite:///{Path(tmp) / 'idle.db'}", "SQLite")
         measure(f"sqlite:///{Path(tmp) / 'sweep.db'}", "SQLite")
     if postgres_url:
         measure(postgres_url, "PostgreSQL")
+        measure_idle_looks(postgres_url, "PostgreSQL")

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.leases import Leases
+from bot.connections.leases import NOW, Leases
 from bot.connections.model import OwedMessage
 
 # How long the sweep leaves a fresh row to the process that committed it (which claims it
@@ -169,24 +169,34 @@ class Outbox:
         besides: Collection[Owed] = (),
     ) -> list[Debt]:
         now = self._clock.now()
-        with self._sessions.begin() as session:
+        sweep = connection_id is None
+
+        def candidates() -> Select[Any]:
             query = _of_kinds(
-                select(OwedMessage.id).order_by(OwedMessage.id).limit(limit), kinds, besides
+                select(OwedMessage.id).order_by(OwedMessage.id).limit(bindparam("limit")),
+                kinds,
+                besides,
             )
             if self.in_flight:
-                dead_since = now - timedelta(seconds=self.in_flight)
                 query = query.where(
                     or_(
                         ~self._card_kinds(),
                         OwedMessage.lease_owner.is_(None),
-                        OwedMessage.lease_until < dead_since,
+                        OwedMessage.lease_until < bindparam("dead_since"),
                     )
                 )
-            if connection_id is None:
-                query = query.where(OwedMessage.due_at <= now)
-            else:
-                query = query.where(OwedMessage.connection_id == connection_id)
-            claimed = self.leases.claim(session, query, worker, lease_seconds)
+            if sweep:
+                return query.where(OwedMessage.due_at <= bindparam(NOW))
+            return query.where(OwedMessage.connection_id == bindparam("connection_id"))
+
+        params: dict[str, Any] = {"limit": limit}
+        if self.in_flight:
+            params["dead_since"] = now - timedelta(seconds=self.in_flight)
+        if not sweep:
+            params["connection_id"] = connection_id
+        key = (tuple(kinds), tuple(besides), sweep, bool(self.in_flight))
+        with self._sessions.begin() as session:
+            claimed = self.leases.claim(session, key, candidates, worker, lease_seconds, params)
             if not claimed:
                 return []
             rows = session.scalars(
@@ -201,7 +211,9 @@ class Outbox:
         given; never of the kinds `besides`); None when nothing is owed."""
         with self._sessions.begin() as session:
             return self.leases.due_in(
-                session, _of_kinds(select(OwedMessage.due_at), kinds, besides)
+                session,
+                (tuple(kinds), tuple(besides)),
+                lambda: _of_kinds(select(OwedMessage.due_at), kinds, besides),
             )
 
     def paid(self, ids: Sequence[int]) -> None:

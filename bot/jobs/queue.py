@@ -10,12 +10,22 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, case, literal_column, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    bindparam,
+    case,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.leases import Leases
+from bot.connections.leases import NOW, Leases
 from bot.connections.model import BULK_PREDICATE, PEOPLE_PREDICATE, Connection
 
 # The two lanes of due connections. Written out as the partial indexes say them (migration
@@ -71,17 +81,18 @@ class DueQueue:
     ) -> list[int]:
         """Lease up to `limit` connections whose next_due_at has come (in one lane, or
         either); returns their ids."""
-        now = self._clock.now()
-        with self._sessions.begin() as session:
+
+        def due() -> Select[Any]:
             query = (
                 select(Connection.id)
-                .where(Connection.next_due_at <= now)
+                .where(Connection.next_due_at <= bindparam(NOW))
                 .order_by(Connection.next_due_at)
-                .limit(limit)
+                .limit(bindparam("limit"))
             )
-            if lane is not None:
-                query = query.where(_LANE_WHERE[lane])
-            return self.leases.claim(session, query, worker, lease_seconds)
+            return query.where(_LANE_WHERE[lane]) if lane is not None else query
+
+        with self._sessions.begin() as session:
+            return self.leases.claim(session, lane, due, worker, lease_seconds, {"limit": limit})
 
     def due_in(self, lane: str) -> float | None:
         """Seconds until the lane's next free connection is due (None: none is scheduled);
@@ -89,9 +100,12 @@ class DueQueue:
         with self._sessions.begin() as session:
             return self.leases.due_in(
                 session,
-                select(Connection.next_due_at)
-                .where(Connection.next_due_at.is_not(None))
-                .where(_LANE_WHERE[lane]),
+                lane,
+                lambda: (
+                    select(Connection.next_due_at)
+                    .where(Connection.next_due_at.is_not(None))
+                    .where(_LANE_WHERE[lane])
+                ),
             )
 
     def renew_lease(self, connection_id: int, worker: str, seconds: float) -> bool:

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.connections.leases import Leases
+from bot.connections.leases import NOW, Leases
 from bot.connections.model import Connection, ConnectionEvent, Dependent
 from bot.connections.move_tables import ItemStatus, Move, MoveItem, MoveState, RepoCheck
 from bot.connections.outbox import Owed, owe
@@ -205,23 +205,30 @@ class Moves:
 
     def claim_items(self, worker: str, *, limit: int, lease_seconds: float) -> list[int]:
         """Lease pending items whose time has come (any running move's); returns their ids."""
-        now = self._clock.now()
         with self._sessions.begin() as session:
-            query = (
-                select(MoveItem.id)
-                .where(MoveItem.status == ItemStatus.PENDING)
-                .where(MoveItem.due_at <= now)
-                .order_by(MoveItem.due_at, MoveItem.id)
-                .limit(limit)
+            return self.leases.claim(
+                session,
+                "items",
+                lambda: (
+                    select(MoveItem.id)
+                    .where(MoveItem.status == ItemStatus.PENDING)
+                    .where(MoveItem.due_at <= bindparam(NOW))
+                    .order_by(MoveItem.due_at, MoveItem.id)
+                    .limit(bindparam("limit"))
+                ),
+                worker,
+                lease_seconds,
+                {"limit": limit},
             )
-            return self.leases.claim(session, query, worker, lease_seconds)
 
     def items_due_in(self) -> float | None:
         """Seconds until the next pending item nobody holds is due (None: no move is
         running), read in the claim's order."""
         with self._sessions.begin() as session:
             return self.leases.due_in(
-                session, select(MoveItem.due_at).where(MoveItem.status == ItemStatus.PENDING)
+                session,
+                "items",
+                lambda: select(MoveItem.due_at).where(MoveItem.status == ItemStatus.PENDING),
             )
 
     def item(self, item_id: int) -> tuple[MoveItem, Move] | None:

@@ -307,3 +307,24 @@ def test_one_heartbeat_keeps_every_claim_of_its_worker_in_every_table(
     assert held[0].id not in [d.id for d in outbox.claim_due("c", limit=50, lease_seconds=30)]
     clock.advance(20)  # and a's run out too without another beat
     assert queue.claim_due("d", limit=5, lease_seconds=30) == [mine.id]
+
+
+def test_kept_claim_statements_take_each_call_s_own_limit_time_and_lane(
+    service: ConnectionService, queue: DueQueue, sessions: sessionmaker[Session], clock: ManualClock
+) -> None:
+    # The claims are built once and kept: nothing of one call (its limit, its time, its
+    # lane, the outbox's kinds) may stick to the next.
+    outbox = Outbox(sessions, clock)
+    ids = [service.start(new(f"view:{n}", f"org-{n}")).id for n in range(4)]
+    assert queue.claim_due("a", limit=1, lease_seconds=30, lane=PEOPLE) == ids[:1]
+    assert queue.claim_due("a", limit=5, lease_seconds=30, lane=BULK) == []
+    assert queue.claim_due("a", limit=2, lease_seconds=30, lane=PEOPLE) == ids[1:3]
+    assert queue.claim_due("b", limit=5, lease_seconds=30, lane=PEOPLE) == ids[3:]
+    assert queue.due_in(PEOPLE) is None and queue.due_in(BULK) is None  # all held
+    clock.advance(31)  # every lease ran out: the kept claim compares with this time
+    assert (queue.due_in(PEOPLE) or 0) < 0
+    assert queue.claim_due("c", limit=5, lease_seconds=30, lane=PEOPLE) == ids
+    homes = outbox.claim_due("a", limit=50, lease_seconds=30, kinds=[Owed.HOME])
+    others = outbox.claim_due("a", limit=50, lease_seconds=30, besides=[Owed.HOME])
+    assert {d.kind for d in homes} <= {Owed.HOME} and Owed.HOME not in {d.kind for d in others}
+    assert others and len(outbox.claim_due("b", limit=1, lease_seconds=30)) <= 1
