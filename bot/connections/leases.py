@@ -38,8 +38,8 @@ class Leases:
     def kept(self, key: Hashable, build: Callable[[], Statement]) -> Statement:
         """The statement `build()` makes, made once per `key` and kept. SQLAlchemy works out
         a statement's cache key once per statement object, and building one costs as much
-        again: an idle lane's look, which runs every second on every replica, costs a third
-        less on kept ones (1.5 against 2.4 ms of CPU on SQLite, 2.0 against 3.8 on
+        again: an idle lane's look, which runs every second on every replica, costs a third to
+        a half less on kept ones (1.5 against 2.4 ms of CPU on SQLite, 2.0 against 3.8 on
         PostgreSQL; `make bench`, "idle replica")."""
         found = self._kept.get(key)
         if found is None:
@@ -96,7 +96,6 @@ class Leases:
         session: Session,
         key: Hashable,
         due: Callable[[], Select[Any]],
-        params: Mapping[str, Any] | None = None,
     ) -> float | None:
         """Seconds until the first free row of `due()` (a select of its due column, already
         filtered, kept under `key`) is due, read in its order; None when there is none."""
@@ -106,7 +105,7 @@ class Leases:
             query = due()
             return query.where(self.free()).order_by(query.selected_columns[0]).limit(1)
 
-        when = session.scalar(self.kept(("due_in", key), build), {**(params or {}), NOW: now})
+        when = session.scalar(self.kept(("due_in", key), build), {NOW: now})
         return None if when is None else (when - now).total_seconds()
 
     def renew(self, session: Session, worker: str, until: datetime) -> None:

@@ -130,8 +130,7 @@ class DueWork:
         # A health rhythm under 4 s would have the bulk lanes look several times a second:
         # they sleep until their next item is due instead. At a longer one, one look a
         # second costs less than two reads (the claim, then when the next is due).
-        bulk_due = self.queue.due_in if bulk_idle < LONGEST_IDLE else None
-        items_due = self.moves.store.items_due_in if self.moves and bulk_due else None
+        short_rhythm = bulk_idle < LONGEST_IDLE
         lanes: dict[str, Lane[Any]] = {
             PEOPLE: Lane(
                 PEOPLE,
@@ -150,7 +149,7 @@ class DueWork:
                 idle=bulk_idle,
                 pace=bulk_pace,
                 around=in_background,
-                until_due=(lambda: bulk_due(BULK)) if bulk_due else None,
+                until_due=(lambda: self.queue.due_in(BULK)) if short_rhythm else None,
             ),
             "outbox": Lane(
                 "outbox",
@@ -184,7 +183,7 @@ class DueWork:
                 idle=bulk_idle,
                 pace=bulk_pace,
                 around=in_background,
-                until_due=items_due,
+                until_due=self.moves.store.items_due_in if short_rhythm else None,
             )
         return lanes
 
