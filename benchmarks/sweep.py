@@ -23,6 +23,7 @@ from bot.clock import ManualClock
 from bot.connections.leases import heartbeat
 from bot.connections.model import Connection, OwedMessage
 from bot.connections.outbox import Outbox
+from bot.connections.rate_windows import RateWindows
 from bot.jobs.queue import PEOPLE, DueQueue
 
 SIZES = (10_000, 100_000)
@@ -171,7 +172,8 @@ def measure_outbox(engine: Engine, label: str, size: int, owed: int) -> None:
 
 def measure_idle_looks(url: str, label: str, looks: int = 2000) -> None:
     """What an idle replica pays each second per lane: a claim that finds nothing, then
-    the read of when its next item is due; and the heartbeat over every leased table.
+    the read of when its next item is due; the heartbeat over every leased table; and what
+    each outside call adds for the rate all replicas share.
     CPU time of this process (the bot's side), not the database's."""
     db.migrate(url)
     engine = db.make_engine(url)
@@ -190,8 +192,18 @@ def measure_idle_looks(url: str, label: str, looks: int = 2000) -> None:
     def beat() -> None:
         heartbeat([queue.leases, outbox.leases], "bench", 5)
 
+    windows = RateWindows(engine)
+    taken = iter(range(10**9))
+
+    def take() -> None:  # what every outside call pays for the shared rate (a window of 5)
+        assert windows.take("bench", next(taken) // 5, 5) == 1
+
     figures = []
-    for what, work in (("a lane's idle look (claim, then when next)", look), ("a heartbeat", beat)):
+    for what, work in (
+        ("a lane's idle look (claim, then when next)", look),
+        ("a heartbeat", beat),
+        ("a shared rate take", take),
+    ):
         for _ in range(100):
             work()
         started = time.process_time()

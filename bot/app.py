@@ -236,7 +236,7 @@ def build_runtime(
         settings.tfe_url,
         settings.tfe_token.get_secret_value(),
         # Every replica uses one token, so they share its rate through the database.
-        limiter=SharedRateLimiter(sessions, "tfe", settings.tfe_rate),
+        limiter=SharedRateLimiter(engine, "tfe", settings.tfe_rate),
         observe=metrics.tfe_call if metrics else None,
     )
     bitbucket = BitbucketClient(settings.bitbucket_url, settings.bitbucket_api_url)
@@ -262,7 +262,7 @@ def build_runtime(
         worker=worker,
     )
     client = slack_client(settings)
-    client.share_pace(RateWindows(sessions))  # Slack's limits are the app's, not a replica's
+    client.share_pace(RateWindows(engine))  # Slack's limits are the app's, not a replica's
     if metrics is not None:
         client.observe = metrics.slack_call
     _warn_about_access(settings)
@@ -429,7 +429,7 @@ def build_runtime(
         ),
         health_every=settings.health_every,
         tfe_rate=settings.tfe_rate,
-        bulk_pace=SharedRateLimiter(sessions, "tfe-bulk", settings.tfe_rate * BULK_SHARE),
+        bulk_pace=SharedRateLimiter(engine, "tfe-bulk", settings.tfe_rate * BULK_SHARE),
         idle=sweep_interval(settings.token_poll_every),
         metrics=metrics,
         data_center=data_center,

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
 
 from bot.clients.http import RateLimiter
 from bot.connections.rate_windows import RateWindows
@@ -29,14 +29,14 @@ class SharedRateLimiter(RateLimiter):
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         name: str,
         per_second: float,
         *,
         now: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(per_second)
-        self._windows_kept = RateWindows(sessions)
+        self._windows_kept = RateWindows(engine)
         self._name = name
         # Windows a second, each allowing at least one call; a sliding second then holds at
         # most one window more than the rate (30 at 25 a second: TFE's documented limit).

@@ -14,7 +14,7 @@ from bot.shared_rate import SharedRateLimiter
 def test_two_replicas_share_one_rate(database_url: str) -> None:
     db.migrate(database_url)
     engines = [db.make_engine(database_url) for _ in range(2)]
-    limiters = [SharedRateLimiter(db.make_sessionmaker(e), "tfe", 10) for e in engines]
+    limiters = [SharedRateLimiter(e, "tfe", 10) for e in engines]
     taken: list[float] = []
     lock = threading.Lock()
     start = time.time()
@@ -72,9 +72,8 @@ def test_two_replicas_pace_slack_as_one_app(database_url: str) -> None:
 
     db.migrate(database_url)
     engine = db.make_engine(database_url)
-    sessions = db.make_sessionmaker(engine)
     wall = [1_000_000 * METHOD_WINDOW + 1.0]  # early in a window, the same for both
-    replicas = [SlackPacer(shared=RateWindows(sessions), wall=lambda: wall[0]) for _ in range(2)]
+    replicas = [SlackPacer(shared=RateWindows(engine), wall=lambda: wall[0]) for _ in range(2)]
     went = sum(
         1 for _ in range(60) for pacer in replicas if pacer.wait_for("views.publish", None) == 0
     )
@@ -86,4 +85,37 @@ def test_two_replicas_pace_slack_as_one_app(database_url: str) -> None:
     assert replicas[1].wait_for("views.publish", None) == 0
     alone = SlackPacer(wall=lambda: wall[0])
     assert sum(1 for _ in range(120) if alone.wait_for("views.publish", None) == 0) == 100
+    engine.dispose()
+
+
+def test_a_window_gives_what_fits_the_first_want_that_fits_and_forgets_old_windows(
+    database_url: str,
+) -> None:
+    from sqlalchemy import func, select
+
+    from bot.connections.model import RateWindow
+    from bot.connections.rate_windows import KEEP_WINDOWS, RateWindows
+
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    windows = RateWindows(engine)
+    assert windows.take("tfe", 10, 5, (3, 1)) == 3  # a new window's row holds the first take
+    assert windows.take("tfe", 10, 5, (3, 1)) == 1  # 3 more would pass 5: one fits
+    assert windows.take("tfe", 10, 5, (3, 1)) == 1
+    assert windows.take("tfe", 10, 5, (3, 1)) == 0  # full
+    assert windows.take("slack", 10, 5) == 1  # another name counts apart
+    assert windows.take("tfe", 11, 2, (3, 1)) == 1  # a want past the limit never fits
+    windows.take("tfe", 10 + KEEP_WINDOWS + 1, 5)  # far on: old windows are deleted
+    with engine.connect() as connection:
+        kept = connection.execute(
+            select(RateWindow.name, RateWindow.second, RateWindow.used).order_by(
+                RateWindow.name, RateWindow.second
+            )
+        ).all()
+        assert connection.scalar(select(func.count()).select_from(RateWindow)) == 3
+    assert [tuple(row) for row in kept] == [
+        ("slack", 10, 1),
+        ("tfe", 11, 1),
+        ("tfe", 10 + KEEP_WINDOWS + 1, 1),
+    ]
     engine.dispose()
