@@ -71,14 +71,17 @@ class Leases:
             query = candidates().where(self.free())
             return query.with_for_update(skip_locked=True) if postgresql else query
 
+        # On the session's connection, not through the session: what comes back is ids, so
+        # the ORM's result handling and its bulk update's bookkeeping would be all cost.
+        connection = session.connection()
         query = self.kept(("claim", key, postgresql), build)
-        ids = list(session.scalars(query, {**(params or {}), NOW: now}))
+        ids = list(connection.execute(query, {**(params or {}), NOW: now}).scalars())
         if not ids:
             return []
-        claimed = session.scalars(
+        claimed = connection.execute(
             self.kept("take", self._take),
             {"ids": ids, NOW: now, "worker": worker, "until": now + timedelta(seconds=seconds)},
-        )
+        ).scalars()
         return sorted(claimed)
 
     def _take(self) -> Any:
@@ -105,7 +108,7 @@ class Leases:
             query = due()
             return query.where(self.free()).order_by(query.selected_columns[0]).limit(1)
 
-        when = session.scalar(self.kept(("due_in", key), build), {NOW: now})
+        when = session.connection().scalar(self.kept(("due_in", key), build), {NOW: now})
         return None if when is None else (when - now).total_seconds()
 
     def renew(self, session: Session, worker: str, until: datetime) -> None:
@@ -120,7 +123,7 @@ class Leases:
                 .values(lease_until=bindparam("until"))
             ),
         )
-        session.execute(renew, {"worker": worker, "until": until})
+        session.connection().execute(renew, {"worker": worker, "until": until})
 
     def release(self, owners: Sequence[str], unless: ColumnElement[bool] | None = None) -> int:
         """Free what workers known to be gone held, but rows matching `unless` (left to run
