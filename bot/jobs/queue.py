@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.connections.columns import UTCDateTime
 from bot.connections.leases import NOW, Leases
 from bot.connections.model import BULK_PREDICATE, PEOPLE_PREDICATE, Connection
 
@@ -37,6 +38,10 @@ _LANE_WHERE: dict[str, ColumnElement[bool]] = {
     PEOPLE: literal_column(f"({PEOPLE_PREDICATE})", Boolean),
     BULK: literal_column(f"({BULK_PREDICATE})", Boolean),
 }
+
+
+# The type of the queue's times, for bound times that no column comparison types.
+UTC_TIME = UTCDateTime()
 
 
 def worker_name() -> str:
@@ -111,15 +116,29 @@ class DueQueue:
     def renew_lease(self, connection_id: int, worker: str, seconds: float) -> bool:
         """Extend this worker's claim on a connection; False if it no longer holds it."""
         now = self._clock.now()
-        with self._sessions.begin() as session:
-            result = session.execute(
+        renew = self.leases.kept(
+            "renew_one",
+            lambda: (
                 update(Connection)
-                .where(Connection.id == connection_id)
-                .where(Connection.lease_owner == worker)
-                .where(Connection.lease_until >= now)
-                .values(lease_until=now + timedelta(seconds=seconds))
+                .where(Connection.id == bindparam("connection_id"))
+                .where(Connection.lease_owner == bindparam("worker"))
+                .where(Connection.lease_until >= bindparam(NOW))
+                .values(lease_until=bindparam("until"))
+            ),
+        )
+        # Each handled connection runs this and finish_due: kept statements on the session's
+        # connection, without the ORM's bulk-update bookkeeping (nothing here is loaded).
+        with self._sessions.begin() as session:
+            result = session.connection().execute(
+                renew,
+                {
+                    "connection_id": connection_id,
+                    "worker": worker,
+                    NOW: now,
+                    "until": now + timedelta(seconds=seconds),
+                },
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)
 
     def release_leases(self, owners: list[str]) -> int:
         """Free the claims of workers known to be gone; returns how many rows were freed."""
@@ -142,15 +161,35 @@ class DueQueue:
         If the connection changed after `claimed_at` (a click, a move), the worker decided on
         old facts: it is due again at once instead, so the change is never lost.
         """
-        now = self._clock.now()
-        with self._sessions.begin() as session:
-            session.execute(
+        finish = self.leases.kept(
+            "finish",
+            lambda: (
                 update(Connection)
-                .where(Connection.id == connection_id)
-                .where(Connection.lease_owner == worker)
+                .where(Connection.id == bindparam("connection_id"))
+                .where(Connection.lease_owner == bindparam("worker"))
                 .values(
                     lease_owner=None,
                     lease_until=None,
-                    next_due_at=case((Connection.updated_at > claimed_at, now), else_=next_due_at),
+                    # Typed: inside a CASE they would not take the column's type by
+                    # themselves, and an aware time would reach the database as it is.
+                    next_due_at=case(
+                        (
+                            Connection.updated_at > bindparam("claimed_at"),
+                            bindparam(NOW, type_=UTC_TIME),
+                        ),
+                        else_=bindparam("next_due_at", type_=UTC_TIME),
+                    ),
                 )
+            ),
+        )
+        with self._sessions.begin() as session:
+            session.connection().execute(
+                finish,
+                {
+                    "connection_id": connection_id,
+                    "worker": worker,
+                    "claimed_at": claimed_at,
+                    NOW: self._clock.now(),
+                    "next_due_at": next_due_at,
+                },
             )
