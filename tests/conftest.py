@@ -19,7 +19,7 @@ from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.harness import RunningBot, bot_env
-from tests.postgres import Cluster, find_bin
+from tests.postgres import Cluster, Reused, find_bin
 
 BACKENDS = ["sqlite", "postgresql"]
 # The container test builds images (minutes): `make test-container` runs it, not `make test`.
@@ -189,8 +189,16 @@ def pg_template(request: pytest.FixtureRequest, pg_cluster: Cluster | None) -> s
     return _given(request).get("pg_template") or _migrated_template(pg_cluster)
 
 
+@pytest.fixture(scope="session")
+def pg_databases(pg_cluster: Cluster | None, pg_template: str | None) -> Reused | None:
+    """This worker's PostgreSQL databases at head, emptied and used again test after test."""
+    if pg_cluster is None or pg_template is None:
+        return None
+    return Reused(pg_cluster, pg_template)
+
+
 @pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database for one test, migrated to head unless the test is marked
     `empty_database` (it tests migrating)."""
     empty = request.node.get_closest_marker("empty_database") is not None
@@ -204,11 +212,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             finally:
                 target.close()
                 source.close()
-        return f"sqlite:///{path}"
+        yield f"sqlite:///{path}"
+        return
     cluster = request.getfixturevalue("pg_cluster")
     if cluster is None:
         pytest.skip("PostgreSQL is not available here (set REQUIRE_POSTGRES=1 to fail instead)")
-    return str(cluster.new_database(None if empty else request.getfixturevalue("pg_template")))
+    if empty:
+        yield str(cluster.new_database(None))
+        return
+    databases: Reused = request.getfixturevalue("pg_databases")
+    url = databases.take()
+    yield url
+    databases.give_back(url)
 
 
 @pytest.fixture

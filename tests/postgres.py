@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tests.harness import free_port
 
@@ -116,3 +117,69 @@ def _user_exists(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+class Reused:
+    """Databases copied from one template for one worker's tests, emptied and used again
+    once a test is done. Emptying (TRUNCATE … RESTART IDENTITY) takes a fifth of the time
+    of a copy (CREATE DATABASE … TEMPLATE writes 8 MB: 80 to 190 ms here), and a run that
+    copied one per test left 1.8 GB in 60,000 files for its end to delete (5.6 s)."""
+
+    def __init__(self, cluster: Cluster, template: str) -> None:
+        self._cluster = cluster
+        self._template = template
+        self._free: list[str] = []
+        self._shape: tuple[list[str], str] | None = None  # the template's tables and version
+
+    def take(self) -> str:
+        """A database at the template's schema with every table empty."""
+        while self._free:
+            name = self._free.pop()
+            if self._emptied(name):
+                return self._cluster.url(name)
+        return self._cluster.new_database(self._template)
+
+    def give_back(self, url: str) -> None:
+        self._free.append(url.rsplit("/", 1)[1])
+
+    def _emptied(self, name: str) -> bool:
+        """Empty `name` if it is as the template made it and nobody is connected to it
+        (a bot that outlived its test); otherwise leave it, and say so."""
+        import psycopg
+
+        if self._shape is None:
+            self._shape = self._read_shape(self._template)
+        tables = self._shape[0]
+        try:
+            with self._connect(name) as connection:
+                others = connection.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchone()
+                if others is None or others[0] or self._read_shape(name) != self._shape:
+                    return False
+                connection.execute("SET lock_timeout = '2s'")
+                listed = ", ".join(f'"{table}"' for table in tables if table != "alembic_version")
+                connection.execute(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")  # type: ignore[arg-type]
+                return True
+        except psycopg.Error:
+            return False
+
+    def _read_shape(self, name: str) -> tuple[list[str], str]:
+        with self._connect(name) as connection:
+            tables = [
+                str(row[0])
+                for row in connection.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+                )
+            ]
+            found = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        return tables, str(found[0]) if found else ""
+
+    def _connect(self, name: str) -> Any:
+        import psycopg
+
+        return psycopg.connect(
+            f"host=127.0.0.1 port={self._cluster.port} user=postgres dbname={name}",
+            autocommit=True,
+        )
