@@ -234,20 +234,32 @@ class Outbox:
         attempts go up), and none is tried again sooner than `not_before` seconds (Slack's
         Retry-After). Returns that row's attempts so far."""
         now = self._clock.now()
-        attempts = 0
+        free = {"lease_owner": None, "lease_until": None}
+        # Each row is written once: PostgreSQL checks a row's foreign key again when this
+        # transaction writes it a second time, taking a share lock on its connection, and a
+        # store transaction holding that connection while it owes a message deadlocked
+        # with it (the failure was then never recorded, and the claim never given back).
         with self._sessions.begin() as session:
+            attempts = 0
             if counted is not None:
-                row = session.get(OwedMessage, counted)
-                if row is not None:
-                    row.attempts += 1
-                    row.last_error = error[:255]
-                    attempts = row.attempts
+                found = session.scalar(
+                    select(OwedMessage.attempts).where(OwedMessage.id == counted)
+                )
+                attempts = 0 if found is None else found + 1
             retry_at = now + timedelta(seconds=max(backoff(attempts), not_before or 0.0))
-            session.execute(
-                update(OwedMessage)
-                .where(OwedMessage.id.in_(list(ids)))
-                .values(lease_owner=None, lease_until=None, due_at=retry_at)
-            )
+            if counted is not None:
+                session.execute(
+                    update(OwedMessage)
+                    .where(OwedMessage.id == counted)
+                    .values(attempts=attempts, last_error=error[:255], due_at=retry_at, **free)
+                )
+            others = [i for i in ids if i != counted]
+            if others:
+                session.execute(
+                    update(OwedMessage)
+                    .where(OwedMessage.id.in_(others))
+                    .values(due_at=retry_at, **free)
+                )
         return attempts
 
     def owed(self, connection_id: int | None = None) -> list[OwedMessage]:

@@ -328,3 +328,45 @@ def test_kept_claim_statements_take_each_call_s_own_limit_time_and_lane(
     others = outbox.claim_due("a", limit=50, lease_seconds=30, besides=[Owed.HOME])
     assert {d.kind for d in homes} <= {Owed.HOME} and Owed.HOME not in {d.kind for d in others}
     assert others and len(outbox.claim_due("b", limit=1, lease_seconds=30)) <= 1
+
+
+def test_a_failed_send_is_given_back_while_a_store_transaction_holds_its_connection(
+    service: ConnectionService, sessions: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """Giving back a failed message writes each of its rows once. On PostgreSQL a second
+    write in one transaction checks the row's foreign key again, under a share lock on its
+    connection; with a store transaction holding that connection (as every state change
+    does) and owing a message, the two deadlocked, and the message stayed claimed."""
+    import threading
+
+    from sqlalchemy import select
+
+    from bot.connections.model import Connection
+
+    outbox = Outbox(sessions, clock)
+    connection = service.start(new())
+    clock.advance(GRACE_SECONDS)
+    held = outbox.claim_due("a", limit=5, lease_seconds=30)
+    assert held
+    done = threading.Event()
+    with sessions.begin() as store:  # as Store._locked: the connection's row held
+        query = select(Connection).where(Connection.id == connection.id)
+        postgresql = store.get_bind().dialect.name == "postgresql"
+        store.scalars(query.with_for_update() if postgresql else query).one()
+        if postgresql:  # on SQLite one writer at a time: nothing to hold across threads
+            worker = threading.Thread(
+                target=lambda: (
+                    outbox.failed([d.id for d in held], "timeout", counted=held[0].id),
+                    done.set(),
+                )
+            )
+            worker.start()
+            assert done.wait(5), "giving back waited on the store's lock of the connection"
+            worker.join()
+    if not postgresql:
+        outbox.failed([d.id for d in held], "timeout", counted=held[0].id)
+    rows = {m.id: m for m in outbox.owed(connection.id)}
+    assert rows[held[0].id].attempts == 1 and rows[held[0].id].last_error == "timeout"
+    assert all(rows[d.id].lease_owner is None for d in held)
+    clock.advance(60)
+    assert {d.id for d in outbox.claim_due("b", limit=5, lease_seconds=30)} >= {d.id for d in held}
