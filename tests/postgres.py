@@ -129,7 +129,7 @@ class Reused:
         self._cluster = cluster
         self._template = template
         self._free: list[str] = []
-        self._shape: tuple[list[str], str] | None = None  # the template's tables and version
+        self._shape: tuple[list[str], str] | None = None  # the template's tables, version…
 
     def take(self) -> str:
         """A database at the template's schema with every table empty."""
@@ -174,7 +174,13 @@ class Reused:
                 )
             ]
             found = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-        return tables, str(found[0]) if found else ""
+            # What a test may add beside the tables (a trigger that refuses a write).
+            added = connection.execute(
+                "SELECT (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal)"
+                " + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'public')"
+            ).fetchone()
+        return tables, f"{found[0] if found else ''}+{added[0] if added else ''}"
 
     def _connect(self, name: str) -> Any:
         import psycopg

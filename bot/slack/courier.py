@@ -105,7 +105,23 @@ class Courier:
         # Owed messages are nobody's answer: whichever thread sends them (a listener's right
         # after its commit, a lane's), a 429 reschedules them instead of holding the thread.
         with in_background():
-            self._send_in_order(debts)
+            try:
+                self._send_in_order(debts)
+            except Exception:
+                self._give_back(debts)
+                raise
+
+    def _give_back(self, debts: Sequence[Debt]) -> None:
+        """What could be neither paid nor given back with its failure (the database failed
+        that step) is given back now: held by this live worker, its heartbeat would keep the
+        claim, and nothing would try the message again until a restart. (What was paid is
+        gone, and giving it back does nothing.)"""
+        try:
+            self.outbox.failed([d.id for d in debts], "interrupted", counted=None)
+        except Exception:
+            # The database is failing: the heartbeat fails with it, so the claims run out
+            # within a lease and are taken again.
+            log.warning("could not give back owed messages", extra={"worker": self.worker})
 
     def _send_in_order(self, debts: Sequence[Debt]) -> None:
         sent: set[tuple[Owed, str | None]] = set()

@@ -245,3 +245,76 @@ def test_home_tabs_are_claimed_only_by_their_own_lane(database_url: str) -> None
     assert Owed.CONNECTED in loud and Owed.HOME not in loud
     assert quiet and set(quiet) == {Owed.HOME}
     engine.dispose()
+
+
+class Refused(Exception):
+    """What the stand-in for Slack raises; the database below refuses to record it."""
+
+
+def test_a_failure_that_cannot_be_recorded_is_given_back_not_held(database_url: str) -> None:
+    # The database refuses to record this failure (a trigger, as a deadlock or a dropped
+    # connection would at that step): the message must not stay claimed by this live
+    # worker, whose heartbeat would keep it until a restart, unsent.
+    from sqlalchemy import text
+
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    sessions = db.make_sessionmaker(engine)
+    postgresql = engine.dialect.name == "postgresql"
+    with engine.begin() as ddl:
+        if postgresql:
+            ddl.execute(
+                text(
+                    "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            ddl.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE UPDATE ON outbox FOR EACH ROW "
+                    "WHEN (NEW.last_error = 'Refused') EXECUTE FUNCTION refuse()"
+                )
+            )
+        else:
+            ddl.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE UPDATE ON outbox "
+                    "WHEN NEW.last_error = 'Refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+    clock = SystemClock()
+    service = ConnectionService(sessions, clock)
+    connection = service.start(
+        NewConnection(
+            request_ref="r",
+            team_id="T",
+            channel_id="C",
+            owner_id="U1",
+            organization="acme",
+            account_kind=AccountKind.SERVICE_ACCOUNT,
+            bitbucket_username="svc",
+        )
+    )
+    outbox = Outbox(sessions, clock)
+
+    def refuse(_connection: Any, _detail: str) -> None:
+        raise Refused
+
+    courier = Courier(outbox, service, "a", {Owed.PROGRESS: refuse, Owed.HOME: lambda _c, _d: None})
+    with sessions.begin() as session:
+        from sqlalchemy import update
+
+        from bot.connections.model import OwedMessage
+
+        session.execute(update(OwedMessage).values(due_at=clock.now()))
+    try:
+        courier.deliver(connection.id)  # never raises
+        held = [m for m in outbox.owed(connection.id) if m.lease_owner is not None]
+        assert not held, [(m.kind, m.lease_owner) for m in held]
+        assert [m.kind for m in outbox.owed(connection.id)].count(Owed.PROGRESS) == 1  # kept
+    finally:
+        with engine.begin() as ddl:
+            ddl.execute(text("DROP TRIGGER refuse" + (" ON outbox" if postgresql else "")))
+            if postgresql:
+                ddl.execute(text("DROP FUNCTION refuse()"))
+        engine.dispose()
