@@ -691,9 +691,15 @@ class SlackDriver:
         )
 
     def find_button(
-        self, label: str, *, channel: str | None = None, timeout: float = 10
+        self,
+        label: str,
+        *,
+        channel: str | None = None,
+        value: str | None = None,
+        timeout: float = 10,
     ) -> tuple[Message, dict[str, Any], dict[str, Any]]:
-        """The newest message (or ephemeral) showing a button with this label."""
+        """The newest message (or ephemeral) showing a button with this label (and this
+        value: a connection's own button, where an older one shows the same label)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.fake.lock:
@@ -702,7 +708,7 @@ class SlackDriver:
                 if channel and message.channel != channel:
                     continue
                 for block, button in _buttons(message.blocks):
-                    if button["text"]["text"] == label:
+                    if button["text"]["text"] == label and value in (None, button.get("value")):
                         return message, block, button
             time.sleep(LOOK_EVERY)
         raise AssertionError(f"no button labelled {label!r}")
