@@ -24,6 +24,19 @@ from tests.harness import BotProcess, RunningBot, eventually
 POST = r"/api/chat.postMessage"
 
 
+def new_connection(ref: str, organization: str) -> NewConnection:
+    """A service-account connection as the request form would start it."""
+    return NewConnection(
+        request_ref=ref,
+        team_id="T",
+        channel_id="C",
+        owner_id="U1",
+        organization=organization,
+        account_kind=AccountKind.SERVICE_ACCOUNT,
+        bitbucket_username="svc",
+    )
+
+
 def to_authorize(slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE) -> str:
     """A connection whose owner opened the Authorize link; returns its OAuth client id."""
     started(slack, fake_slack)
@@ -126,17 +139,7 @@ def test_two_replicas_send_each_owed_message_once(database_url: str) -> None:
     service = ConnectionService(sessions, clock)
     ids = []
     for i in range(20):
-        connection = service.start(
-            NewConnection(
-                request_ref=f"r{i}",
-                team_id="T",
-                channel_id="C",
-                owner_id="U1",
-                organization=f"org-{i}",
-                account_kind=AccountKind.SERVICE_ACCOUNT,
-                bitbucket_username="svc",
-            )
-        )
+        connection = service.start(new_connection(f"r{i}", f"org-{i}"))
         ids.append(connection.id)
     with sessions.begin() as session:  # everything owed is due now, as after a crash
         from sqlalchemy import update
@@ -220,17 +223,7 @@ def test_home_tabs_are_claimed_only_by_their_own_lane(database_url: str) -> None
     sessions = db.make_sessionmaker(engine)
     clock = SystemClock()
     service = ConnectionService(sessions, clock)
-    connection = service.start(
-        NewConnection(
-            request_ref="quiet",
-            team_id="T",
-            channel_id="C",
-            owner_id="U1",
-            organization="org-quiet",
-            account_kind=AccountKind.SERVICE_ACCOUNT,
-            bitbucket_username="svc",
-        )
-    )
+    connection = service.start(new_connection("quiet", "org-quiet"))
     from sqlalchemy import update
 
     from bot.connections.model import OwedMessage
@@ -284,17 +277,7 @@ def test_a_failure_that_cannot_be_recorded_is_given_back_not_held(database_url: 
             )
     clock = SystemClock()
     service = ConnectionService(sessions, clock)
-    connection = service.start(
-        NewConnection(
-            request_ref="r",
-            team_id="T",
-            channel_id="C",
-            owner_id="U1",
-            organization="acme",
-            account_kind=AccountKind.SERVICE_ACCOUNT,
-            bitbucket_username="svc",
-        )
-    )
+    connection = service.start(new_connection("r", "acme"))
     outbox = Outbox(sessions, clock)
 
     def refuse(_connection: Any, _detail: str) -> None:
