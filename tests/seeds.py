@@ -15,6 +15,19 @@ from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL, OWNER
 
 
+def new_connection(ref: str = "view:1", organization: str = "acme") -> NewConnection:
+    """A service-account connection as the request form would start it."""
+    return NewConnection(
+        request_ref=ref,
+        team_id="T",
+        channel_id="C",
+        owner_id="U1",
+        organization=organization,
+        account_kind=AccountKind.SERVICE_ACCOUNT,
+        bitbucket_username="svc",
+    )
+
+
 def seeded_move(
     database_url: str,
     fake_tfe: FakeTFE,

@@ -12,29 +12,16 @@ from typing import Any
 
 from bot import db
 from bot.clock import SystemClock
-from bot.connections.model import AccountKind
 from bot.connections.outbox import Outbox, Owed
-from bot.connections.service import ConnectionService, NewConnection
+from bot.connections.service import ConnectionService
 from bot.slack.courier import Courier, Send
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import CHANNEL, KEY, OWNER, SECRET, credentials_form, started
 from tests.harness import BotProcess, RunningBot, eventually
+from tests.seeds import new_connection
 
 POST = r"/api/chat.postMessage"
-
-
-def new_connection(ref: str, organization: str) -> NewConnection:
-    """A service-account connection as the request form would start it."""
-    return NewConnection(
-        request_ref=ref,
-        team_id="T",
-        channel_id="C",
-        owner_id="U1",
-        organization=organization,
-        account_kind=AccountKind.SERVICE_ACCOUNT,
-        bitbucket_username="svc",
-    )
 
 
 def to_authorize(slack: SlackDriver, fake_slack: FakeSlack, fake_tfe: FakeTFE) -> str:

@@ -21,6 +21,7 @@ from bot.connections.service import (
 from bot.connections.states import InvalidTransition, State
 from bot.jobs.queue import BULK, PEOPLE, DueQueue
 from bot.slack.deliveries import Deliveries
+from tests.seeds import new_connection as new
 
 
 @pytest.fixture
@@ -47,18 +48,6 @@ def queue(sessions: sessionmaker[Session], clock: ManualClock) -> DueQueue:
 @pytest.fixture
 def deliveries(sessions: sessionmaker[Session], clock: ManualClock) -> Deliveries:
     return Deliveries(sessions, clock)
-
-
-def new(ref: str = "view:1", org: str = "acme") -> NewConnection:
-    return NewConnection(
-        request_ref=ref,
-        team_id="T",
-        channel_id="C",
-        owner_id="U1",
-        organization=org,
-        account_kind=AccountKind.SERVICE_ACCOUNT,
-        bitbucket_username="svc",
-    )
 
 
 def test_start_records_requested_then_waiting(service: ConnectionService) -> None:
