@@ -134,6 +134,12 @@ def serve(settings: Settings) -> None:
             def on_http_signal(signum: int, frame: FrameType | None) -> None:
                 on_signal(signum, frame)
                 server.close()
+                # The loop runs until no connection is left: a signal that came while it
+                # was busy (not waiting in select) left clients' kept-alive connections
+                # served until their 120 s idle timeout, and the platform killed the bot.
+                # The handler runs on the loop's own thread, so closing them here is safe.
+                for channel in list(server.active_channels.values()):
+                    channel.close()
 
             signal.signal(signal.SIGTERM, on_http_signal)
             signal.signal(signal.SIGINT, on_http_signal)
