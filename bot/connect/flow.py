@@ -18,7 +18,7 @@ from bot.connections.model import Connection
 from bot.connections.outbox import Owed
 from bot.connections.pages import Pages, client_name
 from bot.connections.service import ConnectionService
-from bot.connections.states import State
+from bot.connections.states import FINAL, InvalidTransition, State
 from bot.problems import Problem
 from bot.redaction import REDACTOR
 
@@ -40,6 +40,24 @@ def duplicates_message(
         f"{'s' if count != 1 else ''} in Terraform: {named}. Workspaces can use "
         f"{'it' if count == 1 else 'them'}; a second one is rarely needed. To stop, press "
         'Cancel. To add another anyway, tick "Add another Bitbucket connection anyway".'
+    )
+
+
+def delete_unused_client(
+    tfe: TFEClient, service: ConnectionService, connection_id: int, client_id: str
+) -> None:
+    """Delete the client Terraform made for a connection that ended meanwhile; a failure is
+    logged (the client is named in the log and the audit trail keeps the connection's)."""
+    try:
+        tfe.delete_oauth_client(client_id)
+    except TFEError:
+        log.warning(
+            "could not delete the client of an ended connection",
+            extra={"connection": connection_id, "client": client_id},
+        )
+        return
+    service.record(
+        connection_id, "bot", f"deleted OAuth client {client_id}: the connection had ended"
     )
 
 
@@ -173,7 +191,16 @@ class ConnectFlow:
             except BaseException:
                 self.service.release_client_creation(connection_id)
                 raise
-        return self._record_client(connection_id, client, name, report), True
+        try:
+            return self._record_client(connection_id, client, name, report), True
+        except InvalidTransition:
+            ended = self.service.get(connection_id)
+            if ended.state not in FINAL or ended.oauth_client_id is not None:
+                raise
+        # Cancelled or expired while Terraform made the client: nobody will use it.
+        self.service.release_client_creation(connection_id)
+        delete_unused_client(self.tfe, self.service, connection_id, client.id)
+        return ended, False
 
     def _check_and_create(
         self,

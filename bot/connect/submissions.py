@@ -30,7 +30,7 @@ from bot.connections.service import (
     NewConnection,
     OrganizationBusy,
 )
-from bot.connections.states import State
+from bot.connections.states import FINAL, State
 from bot.data_center.flow import FIELD as DATA_CENTER_FIELD
 from bot.data_center.flow import CheckedAddress
 from bot.deps import SlackDeps
@@ -314,11 +314,7 @@ def _create_client(
         modal.show(_credentials_with_problem(connection, given.key, problem))
         return
     if not made:
-        modal.show(
-            message_view(
-                "Key and Secret", "This connection has moved on already; see its progress message."
-            )
-        )
+        modal.show(_moved_on_view(connection))
         return
     modal.show(client_created_view(connection))
     deps.courier.deliver(connection.id)  # the progress message (and the Authorize link)
@@ -339,6 +335,8 @@ def _create_failed(
                 ),
             )
         )
+    elif connection.state in FINAL:
+        modal.show(_moved_on_view(connection))
     else:
         modal.show(
             message_view(
@@ -347,6 +345,21 @@ def _create_failed(
                 "created. The progress message shows where the connection stands.",
             )
         )
+
+
+def _moved_on_view(connection: Connection) -> dict[str, Any]:
+    """What the owner reads when the connection moved on while the key and secret were
+    being used: ended (cancelled, say, while Terraform made the client), or further on."""
+    if connection.state in FINAL:
+        return message_view(
+            "Key and Secret",
+            f"This connection was {connection.state.value} while the bot was creating its "
+            "OAuth client, so nothing more happens to it (a client made meanwhile is deleted). "
+            "Run /connect-bitbucket to start a new connection.",
+        )
+    return message_view(
+        "Key and Secret", "This connection has moved on already; see its progress message."
+    )
 
 
 def _credentials_with_problem(connection: Connection, key: str, problem: Problem) -> dict[str, Any]:

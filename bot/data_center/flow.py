@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from bot.clients.bitbucket_dc import Instance, NotDataCenter, application_properties
 from bot.clients.tfe import BITBUCKET_DATA_CENTER, TFEClient, TFEError, TFEErrorKind
+from bot.connect.flow import delete_unused_client
 from bot.connections.model import Connection
 from bot.connections.pages import client_name
 from bot.connections.service import ConnectionService
@@ -147,21 +148,8 @@ class DataCenterFlow:
         recorded = self.store.client_made(connection_id, made)
         if recorded is None:
             # Cancelled (or expired) while Terraform made it: nobody will use it.
-            self._delete_unused(connection_id, made.id)
+            delete_unused_client(self.tfe, self.service, connection_id, made.id)
         return recorded
-
-    def _delete_unused(self, connection_id: int, client_id: str) -> None:
-        try:
-            self.tfe.delete_oauth_client(client_id)
-        except TFEError:
-            log.warning(
-                "could not delete the client of an ended connection",
-                extra={"connection": connection_id, "client": client_id},
-            )
-            return
-        self.service.record(
-            connection_id, "bot", f"deleted OAuth client {client_id}: the connection had ended"
-        )
 
     def _create(self, connection: Connection) -> MadeClient:
         pair = keys.application_link_keys()

@@ -60,7 +60,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     # "respond": send status/body; "drop": close without answering;
-    # "drop_after": do the real work, then close without answering (answer lost).
+    # "drop_after": do the real work, then close without answering (answer lost);
+    # "slow": do the real work after the delay and answer (only the delay is the fault).
     mode: str = "respond"
     # Only requests whose body holds these bytes (None: any).
     body_contains: bytes | None = None

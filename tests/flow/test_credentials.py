@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE, error_body
 from tests.flow.steps import (
+    CHANNEL,
     KEY,
     OWNER,
     SECRET,
@@ -196,3 +198,30 @@ def test_double_click_on_callback_updated_sends_one_authorize_link(
     eventually(lambda: fake_slack.channel_messages("D" + OWNER))
     bot.runtime.work.shutdown(wait=True)  # let both clicks finish
     assert len(fake_slack.channel_messages("D" + OWNER)) == 1
+
+
+@pytest.mark.sqlite_only  # the store refuses the same on both; the flow's answer is new
+@pytest.mark.parametrize("ending", ["cancelled", "expired"])
+def test_a_connection_ended_while_terraform_makes_its_client_deletes_it_and_says_so(
+    make_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_tfe: FakeTFE, ending: str
+) -> None:
+    """The owner cancels (or the connection expires) while Terraform is making the client:
+    the client Terraform made is deleted, and the form says the connection ended, not that
+    something went wrong."""
+    bot = make_bot(STALL_AFTER="100", EXPIRE_AFTER="4" if ending == "expired" else "1000")
+    slack = SlackDriver(fake_slack, bot.url)
+    started(slack, fake_slack)
+    fake_tfe.fail("POST", CREATE, delay=6, mode="slow")
+    slack.submit(credentials_form(slack), {"Key": KEY, "Secret": SECRET})
+    eventually(lambda: fake_tfe.requests_to("POST", CREATE))
+    if ending == "cancelled":
+        slack.click("Cancel connection", user=OWNER, channel=CHANNEL)
+    eventually(lambda: bot.runtime.service.get(1).state == ending, timeout=10)
+    eventually(lambda: fake_tfe.requests_to("DELETE", r"/api/v2/oauth-clients/[^/]+"), timeout=15)
+    assert not fake_tfe.bitbucket_clients("acme-infra")
+    assert len(fake_tfe.requests_to("POST", CREATE)) == 1
+    told = json.dumps(slack.wait_for_view_text(OWNER, f"This connection was {ending}").view)
+    assert "/connect-bitbucket" in told and "went wrong" not in told
+    notes = [e.note or "" for e in bot.runtime.service.events(1)]
+    assert any("deleted OAuth client" in note for note in notes)
+    slack.http.close()
