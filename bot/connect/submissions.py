@@ -353,8 +353,8 @@ def _moved_on_view(connection: Connection) -> dict[str, Any]:
     if connection.state in FINAL:
         return message_view(
             "Key and Secret",
-            f"This connection was {connection.state.value} while the bot was creating its "
-            "OAuth client, so nothing more happens to it (a client made meanwhile is deleted). "
+            f"This connection was {connection.state.value}, so nothing more happens to it; "
+            "an OAuth client Terraform made for it meanwhile is deleted. "
             "Run /connect-bitbucket to start a new connection.",
         )
     return message_view(
