@@ -46,8 +46,8 @@ def duplicates_message(
 def delete_unused_client(
     tfe: TFEClient, service: ConnectionService, connection_id: int, client_id: str
 ) -> None:
-    """Delete the client Terraform made for a connection that ended meanwhile; a failure is
-    logged (the client is named in the log and the audit trail keeps the connection's)."""
+    """Delete the client Terraform made for a connection that ended meanwhile. A failure is
+    logged with the client's id (for an administrator to delete by hand), not raised."""
     try:
         tfe.delete_oauth_client(client_id)
     except TFEError:
