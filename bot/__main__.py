@@ -4,6 +4,7 @@ settings, or export the audit trail. Each subcommand has its own --help."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
@@ -11,7 +12,7 @@ import signal
 import sys
 import threading
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dotenv import load_dotenv
 
@@ -133,13 +134,7 @@ def serve(settings: Settings) -> None:
 
             def on_http_signal(signum: int, frame: FrameType | None) -> None:
                 on_signal(signum, frame)
-                server.close()
-                # The loop runs until no connection is left: a signal that came while it
-                # was busy (not waiting in select) left clients' kept-alive connections
-                # served until their 120 s idle timeout, and the platform killed the bot.
-                # The handler runs on the loop's own thread, so closing them here is safe.
-                for channel in list(server.active_channels.values()):
-                    channel.close()
+                close_server(server)  # on the loop's own thread: the handler runs there
 
             signal.signal(signal.SIGTERM, on_http_signal)
             signal.signal(signal.SIGINT, on_http_signal)
@@ -151,6 +146,17 @@ def serve(settings: Settings) -> None:
                     raise
     finally:
         _close_within(runtime, STOP_WITHIN)
+
+
+def close_server(server: Any) -> None:
+    """Stop listening and drop every connection. waitress's loop runs until no connection
+    is left: closing only the listener left clients' kept-alive connections served until
+    their 120 s idle timeout (a stop that came while the loop was busy, not in select, hung
+    until the platform killed the bot)."""
+    server.close()
+    for channel in list(server.active_channels.values()):
+        with contextlib.suppress(OSError):
+            channel.close()
 
 
 def _close_within(runtime: Runtime, seconds: float) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from waitress import create_server
 
+from bot.__main__ import close_server
 from bot.app import Runtime, build_runtime
 from bot.config import Settings, load_settings
 from tests import forked
@@ -69,12 +70,7 @@ class RunningBot:
             self.server.run()
 
     def stop(self) -> None:
-        self.server.close()
-        # A client's kept-alive connection would keep waitress's loop running until its
-        # own timeout; the bot is going away, so its connections go too.
-        for channel in list(self.server._map.values()):  # type: ignore[union-attr]
-            with contextlib.suppress(OSError):
-                channel.close()
+        close_server(self.server)  # its kept-alive connections too, as `serve` does
         self.runtime.close()
         # server.close() leaves waitress's handler threads waiting for tasks, and with them
         # the whole bot: a worker that ran a hundred tests kept a thousand threads and a heap

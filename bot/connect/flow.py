@@ -197,10 +197,10 @@ class ConnectFlow:
             ended = self.service.get(connection_id)
             if ended.state not in FINAL or ended.oauth_client_id is not None:
                 raise
-        # Cancelled or expired while Terraform made the client: nobody will use it.
-        self.service.release_client_creation(connection_id)
-        delete_unused_client(self.tfe, self.service, connection_id, client.id)
-        return ended, False
+            # Cancelled or expired while Terraform made the client: nobody will use it.
+            self.service.release_client_creation(connection_id)
+            delete_unused_client(self.tfe, self.service, connection_id, client.id)
+            return ended, False
 
     def _check_and_create(
         self,
