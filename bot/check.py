@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import db
 from bot.clients.bitbucket import BitbucketClient, BitbucketError
 from bot.clients.bitbucket_dc import NotDataCenter, application_properties
-from bot.clients.http import RetryPolicy
+from bot.clients.http import RetryPolicy, tls
 from bot.clients.tfe import TFEClient, TFEError, TFEErrorKind
 from bot.config import Settings, read_settings, settings_problems
 from bot.connections.validation import organization_allowed
@@ -117,7 +117,7 @@ def unreachable(error: BaseException) -> str:
 def _probe(url: str) -> str | None:
     """None when something answers HTTP at `url`; otherwise why not."""
     try:
-        httpx.get(url, timeout=WAIT)
+        httpx.get(url, timeout=WAIT, verify=tls())  # the process's one TLS context
     except httpx.HTTPError as error:
         return unreachable(error)
     return None

@@ -7,12 +7,11 @@ import json
 import time
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.flow.steps import OWNER, started
-from tests.harness import RunningBot, eventually
+from tests.harness import HTTP, RunningBot, eventually
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -23,9 +22,9 @@ pytestmark = pytest.mark.sqlite_only
 def test_large_unsigned_bodies_are_refused_unread(slack: SlackDriver, bot: RunningBot) -> None:
     for size in (1, 10, 100):
         body = b"x" * (size * 1024 * 1024 + 1)
-        response = httpx.post(slack.bot_url, content=body, headers={"Content-Type": FORM})
+        response = HTTP.post(slack.bot_url, content=body, headers={"Content-Type": FORM})
         assert response.status_code == 413, size
-    small = httpx.post(slack.bot_url, content=b"command=/x", headers={"Content-Type": FORM})
+    small = HTTP.post(slack.bot_url, content=b"command=/x", headers={"Content-Type": FORM})
     assert small.status_code == 401
 
 
@@ -62,7 +61,7 @@ def test_refusals_are_summarized_not_logged_one_by_one(
     before = len(log_lines)
     for _ in range(30):
         slack.post(b"payload=not-json", FORM)
-        httpx.post(slack.bot_url, content=b"command=/x", headers={"Content-Type": FORM})
+        HTTP.post(slack.bot_url, content=b"command=/x", headers={"Content-Type": FORM})
     new = log_lines[before:]
     assert not [line for line in new if " ERROR " in line]
     assert len([line for line in new if "refused requests" in line]) <= 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -13,13 +12,13 @@ from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.steps import OWNER
 from tests.flow.test_health import connected
-from tests.harness import RunningBot, eventually, free_port
+from tests.harness import HTTP, RunningBot, eventually, free_port
 
 REPOS = r"/api/v2/oauth-tokens/.*/authorized-repos"
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = HTTP.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
@@ -37,7 +36,7 @@ def test_metrics_are_off_unless_asked_and_never_on_slacks_port(
 ) -> None:
     bot = make_bot()
     assert bot.runtime.metrics is None
-    assert httpx.get(f"{bot.url}/metrics").status_code == 404
+    assert HTTP.get(f"{bot.url}/metrics").status_code == 404
 
 
 @pytest.mark.sqlite_only
@@ -46,7 +45,7 @@ def test_what_the_bot_does_moves_its_metrics_and_no_label_names_anyone(
 ) -> None:
     port = free_port()
     bot = make_bot(METRICS_PORT=str(port), HEALTH_EVERY="0.3")
-    assert httpx.get(f"{bot.url}/metrics").status_code == 404  # not on Slack's port
+    assert HTTP.get(f"{bot.url}/metrics").status_code == 404  # not on Slack's port
     slack = SlackDriver(fake_slack, bot.url)
     connected(slack, fake_slack, fake_tfe, bot)
     token = bot.runtime.service.get(1).oauth_token_id
@@ -82,7 +81,7 @@ def test_what_the_bot_does_moves_its_metrics_and_no_label_names_anyone(
         timeout=10,
     )
     # Nothing in a label names the organization, a person, a token or a client.
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = HTTP.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     client_id = bot.runtime.service.get(1).oauth_client_id
     for secret_ish in ("acme-infra", OWNER, token, client_id or "oc-"):
         assert secret_ish not in text

@@ -16,7 +16,7 @@ import pytest
 from tests.fakes.slack import FakeSlack, SlackDriver
 from tests.fakes.tfe import FakeTFE
 from tests.flow.test_health import connected
-from tests.harness import RunningBot, eventually, free_port
+from tests.harness import HTTP, RunningBot, eventually, free_port
 
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
 if not (PROMETHEUS and PROMTOOL) and not os.environ.get("REQUIRE_PROMETHEUS"):
@@ -64,7 +64,7 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], str]]:
 
 def query(address: str, expression: str) -> list[dict[str, object]]:
     try:
-        answer = httpx.get(f"{address}/api/v1/query", params={"query": expression}, timeout=2)
+        answer = HTTP.get(f"{address}/api/v1/query", params={"query": expression}, timeout=2)
     except httpx.TransportError:
         return []  # still starting
     if answer.status_code != 200:
@@ -93,7 +93,7 @@ def test_a_real_prometheus_scrapes_what_the_bot_did(
         timeout=30,
     )
     assert works and "instance" in works[0]["metric"]  # type: ignore[operator]
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = HTTP.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     lint = subprocess.run(
         [PROMTOOL or "promtool", "check", "metrics"], input=text, capture_output=True, text=True
     )

@@ -17,7 +17,7 @@ import pytest
 from tests.fakes.bitbucket import FakeBitbucket
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
-from tests.harness import ROOT, bot_env, free_port
+from tests.harness import HTTP, ROOT, bot_env, free_port
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_the_installed_wheel_migrates_checks_and_serves_from_an_empty_directory(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                if HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
