@@ -37,7 +37,7 @@ from bot.connections.notices import Notices
 from bot.connections.outbox import Outbox, Owed
 from bot.connections.pages import Pages
 from bot.connections.queries import Queries
-from bot.connections.rate_windows import RateWindows
+from bot.connections.rate_buckets import RateBuckets
 from bot.connections.schedule import StallPolicy
 from bot.connections.service import ConnectionService
 from bot.data_center import listeners as data_center_listeners
@@ -262,7 +262,7 @@ def build_runtime(
         worker=worker,
     )
     client = slack_client(settings)
-    client.share_pace(RateWindows(engine))  # Slack's limits are the app's, not a replica's
+    client.share_pace(RateBuckets(engine))  # Slack's limits are the app's, not a replica's
     if metrics is not None:
         client.observe = metrics.slack_call
     _warn_about_access(settings)

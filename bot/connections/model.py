@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -412,6 +413,18 @@ class RateWindow(Base):
     # Which window: Unix time times the windows a second (bot/shared_rate.py), whole.
     second: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateBucket(Base):
+    """A token bucket every replica takes its turns from: Slack's tiers are the app's, so
+    the replicas together spend one bucket (bot/connections/rate_buckets.py)."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    # Unix time the tokens were counted at (the clock every replica shares).
+    at: Mapped[float] = mapped_column(Double)
 
 
 class Dependent(Base):

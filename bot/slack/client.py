@@ -40,7 +40,7 @@ from slack_sdk.web import SlackResponse
 from bot.config import Settings
 from bot.redaction import REDACTOR
 from bot.slack.kept_alive import KeptAlive
-from bot.slack.pacing import SharedWindows, SlackPacer
+from bot.slack.pacing import SharedBuckets, SlackPacer
 
 # Enough connections for every thread that may call Slack at once (waitress's 16, the work
 # pools and the sweep).
@@ -161,8 +161,8 @@ class SlackClient(WebClient):
         # Told of every call's method and outcome (the metrics); set by the wiring.
         self.observe: Callable[[str, str], None] | None = None
 
-    def share_pace(self, shared: SharedWindows) -> None:
-        """Count background turns in the database every replica shares, so together they
+    def share_pace(self, shared: SharedBuckets) -> None:
+        """Take background turns from the database every replica shares, so together they
         stay inside Slack's limits for the app."""
         self._pacer.shared = shared
 

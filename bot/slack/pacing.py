@@ -6,9 +6,9 @@ Paced: work in the background (the outbox, due work). A short turn is waited for
 one refuses the call at once as Slack would (a 429 with Retry-After), and the outbox sends
 that message when its turn comes.
 
-Slack's limits are per app, not per replica: with `shared` set, each turn is also counted
-in windows kept in the shared database, so N replicas together stay inside one tier (each
-method its minute's worth each minute; each channel two posts every 2 s).
+Slack's limits are per app, not per replica: with `shared` set, each turn is also taken
+from a bucket kept in the shared database, the same burst and rate, so N replicas together
+pace as one app.
 """
 
 from __future__ import annotations
@@ -61,16 +61,21 @@ class Bucket:
             return 0.0
         return (1 - self.tokens) / self.rate
 
+    def give_back(self) -> None:
+        """Return a turn taken but not used."""
+        self.tokens = min(self.burst, self.tokens + 1)
 
-class SharedWindows(Protocol):
-    def take(self, name: str, window: int, limit: int, wants: tuple[int, ...] = (1,)) -> int: ...
+
+class SharedBuckets(Protocol):
+    def take(
+        self, name: str, rate: float, burst: float, wants: tuple[int, ...], *, now: float
+    ) -> tuple[int, float]: ...
 
 
-# The shared windows: a method's is a minute, as Slack's tiers count (a burst of a minute's
-# worth goes at once, as Slack allows it; finer windows held a card's dozen calls for
-# seconds); a channel's posts, two seconds.
-METHOD_WINDOW = 60.0
-POST_WINDOW = 2.0
+# Turns are taken from the shared bucket a tenth of a burst at a time (a busy minute costs a
+# write per several calls) and kept at most this long: turns held unspent are ones Slack's
+# own bucket does not know were taken.
+HOLD_SECONDS = 1.0
 
 
 class SlackPacer:
@@ -80,18 +85,17 @@ class SlackPacer:
         self,
         now: Callable[[], float] = time.monotonic,
         *,
-        shared: SharedWindows | None = None,
+        shared: SharedBuckets | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._now = now
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self._lock = threading.Lock()
-        self.shared = shared  # the database every replica counts its turns in
-        self._wall = wall  # windows are numbered by the clock all replicas share
+        self.shared = shared  # the database every replica takes its turns from
+        self._wall = wall  # the shared buckets are counted by the clock all replicas share
         self._warned_at = -60.0
-        # Turns taken from the shared window but not spent yet, by name: (window, left). A
-        # few are taken at once, so a busy minute costs a write per several calls.
-        self._held: dict[str, tuple[int, int]] = {}
+        # Turns taken from the shared bucket but not spent yet, by name: (until, left).
+        self._held: dict[str, tuple[float, int]] = {}
 
     def interval(self, method: str, channel: str | None) -> float:
         """Seconds between two calls at the method's steady pace (0 when it is not paced)."""
@@ -113,36 +117,39 @@ class SlackPacer:
             wait = bucket.take()
         if wait > 0 or self.shared is None:
             return wait
-        return self._shared_turn(method, key[1], rate)
+        wait = self._shared_turn(method, key[1], rate, burst)
+        if wait > 0:  # the replicas together had no room: this replica's turn is not spent
+            with self._lock:
+                bucket.give_back()
+        return wait
 
-    def _shared_turn(self, method: str, channel: str, rate: float) -> float:
-        """0.0 when the replicas together have room in this window, else the seconds to the
-        next one. Without the database, each replica paces alone (said once a minute)."""
+    def _shared_turn(self, method: str, channel: str, rate: float, burst: float) -> float:
+        """0.0 when the replicas together have a turn, else the seconds until they may.
+        Without the database, each replica paces alone (said once a minute)."""
         assert self.shared is not None
-        length = POST_WINDOW if channel else METHOD_WINDOW
-        limit = max(1, round(rate * length))
-        now = self._wall()
-        window = int(now // length)
-        # rate_windows names are 32 characters: a channel's posts go by the channel alone.
+        # rate_buckets names are 32 characters: a channel's posts go by the channel alone.
         name = f"slack-post:{channel}"[:32] if channel else f"slack:{method}"[:32]
+        now = self._wall()
         with self._lock:
-            held_window, left = self._held.get(name, (window, 0))
-            if held_window == window and left > 0:
-                self._held[name] = (window, left - 1)
+            until, left = self._held.get(name, (0.0, 0))
+            if left > 0 and now < until:
+                self._held[name] = (until, left - 1)
                 return 0.0
-        block = max(1, limit // 10)  # a tenth of the window at a time: replicas share fairly
+        block = max(1, int(burst // 10))  # replicas share a burst fairly
         try:
-            taken = self.shared.take(name, window, limit, (block, 1) if block > 1 else (1,))
-            if taken:
-                with self._lock:
-                    self._held[name] = (window, taken - 1)
-                return 0.0
+            taken, wait = self.shared.take(
+                name, rate, burst, (block, 1) if block > 1 else (1,), now=now
+            )
         except Exception:
             if time.monotonic() - self._warned_at > 60:
                 self._warned_at = time.monotonic()
                 log.warning("could not read the shared Slack pace; pacing alone")
             return 0.0
-        return max(0.01, (window + 1) * length - now)
+        if taken:
+            with self._lock:
+                self._held[name] = (now + HOLD_SECONDS, taken - 1)
+            return 0.0
+        return max(0.01, wait)
 
 
 def _rate(method: str, channel: str | None) -> tuple[float, float] | None:

@@ -7,6 +7,8 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from bot import db
 from bot.shared_rate import SharedRateLimiter
 
@@ -66,25 +68,64 @@ def test_a_rate_that_does_not_divide_is_used_to_its_whole_calls() -> None:
 
 def test_two_replicas_pace_slack_as_one_app(database_url: str) -> None:
     # Each replica's own pace would let a minute's burst of views.publish through (100
-    # each); sharing the database, both together get one window's share.
-    from bot.connections.rate_windows import RateWindows
-    from bot.slack.pacing import METHOD_WINDOW, PER_MINUTE, SlackPacer
+    # each); sharing the database, both together get one burst, then the tier's rate.
+    from bot.connections.rate_buckets import RateBuckets
+    from bot.slack.pacing import PER_MINUTE, SlackPacer
 
     db.migrate(database_url)
     engine = db.make_engine(database_url)
-    wall = [1_000_000 * METHOD_WINDOW + 1.0]  # early in a window, the same for both
-    replicas = [SlackPacer(shared=RateWindows(engine), wall=lambda: wall[0]) for _ in range(2)]
+    wall = [1_000_000 * 60.0 - 1.0]  # a second before a minute turns
+    replicas = [
+        SlackPacer(lambda: wall[0], shared=RateBuckets(engine), wall=lambda: wall[0])
+        for _ in range(2)
+    ]
+    tier = PER_MINUTE["views.publish"]
     went = sum(
-        1 for _ in range(60) for pacer in replicas if pacer.wait_for("views.publish", None) == 0
+        1 for _ in range(75) for pacer in replicas if pacer.wait_for("views.publish", None) == 0
     )
-    share = round(PER_MINUTE["views.publish"] / 60 * METHOD_WINDOW)
-    assert went == share  # 25 of the 120 tries, not 120
+    assert went == tier  # 100 of the 150 tries, not 150
     waits = [pacer.wait_for("views.publish", None) for pacer in replicas]
-    assert all(0 < w <= METHOD_WINDOW - 1.0 for w in waits), waits
-    wall[0] += METHOD_WINDOW  # the next window: room again, for either
-    assert replicas[1].wait_for("views.publish", None) == 0
+    assert all(0 < w <= 60 / tier + 0.01 for w in waits), waits  # a turn is back soon
+    # Just after the minute turns, only what Slack's bucket gave back in 2 s (counted in
+    # calendar minutes, a second burst went here, and Slack refused it).
+    wall[0] += 2.0
+    after = sum(1 for _ in range(150) if replicas[1].wait_for("views.publish", None) == 0)
+    assert after == int(2 * tier / 60), after
+    # Half a minute on, half the tier is back, for either (refused tries spent no turn of
+    # a replica's own).
+    wall[0] += 30.0
+    half = sum(1 for _ in range(150) if replicas[1].wait_for("views.publish", None) == 0)
+    assert half == tier // 2, half
     alone = SlackPacer(wall=lambda: wall[0])
     assert sum(1 for _ in range(120) if alone.wait_for("views.publish", None) == 0) == 100
+    # A try the replicas together had no room for spent none of the replica's own turns.
+    refused = sum(1 for _ in range(300) if replicas[0].wait_for("views.publish", None) > 0)
+    replicas[0].shared = None
+    own = sum(1 for _ in range(120) if replicas[0].wait_for("views.publish", None) == 0)
+    assert (refused, own) == (300, tier), (refused, own)  # its own burst, whole
+    engine.dispose()
+
+
+def test_a_shared_bucket_starts_full_refills_at_its_rate_and_ignores_a_clock_behind(
+    database_url: str,
+) -> None:
+    from bot.connections.rate_buckets import RateBuckets
+
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    buckets = RateBuckets(engine)
+    assert buckets.take("slack:x", 1.0, 5, (3, 1), now=100.0) == (3, 0.0)  # a new bucket: full
+    assert buckets.take("slack:x", 1.0, 5, (3, 1), now=100.0) == (1, 0.0)  # 3 would not fit
+    assert buckets.take("slack:x", 1.0, 5, (3, 1), now=100.0) == (1, 0.0)
+    taken, wait = buckets.take("slack:x", 1.0, 5, (3, 1), now=100.0)
+    assert taken == 0 and wait == pytest.approx(1.0)  # empty: one turn back in a second
+    taken, wait = buckets.take("slack:x", 1.0, 5, (1,), now=99.0)  # a replica's clock behind
+    assert taken == 0 and wait == pytest.approx(1.0)  # gains nothing, loses nothing
+    assert buckets.take("slack:x", 1.0, 5, (1,), now=100.5)[0] == 0
+    assert buckets.take("slack:x", 1.0, 5, (1,), now=101.0)[0] == 1
+    assert buckets.take("slack:x", 1.0, 5, (3, 1), now=1000.0) == (3, 0.0)  # full, not 900
+    assert buckets.take("slack:x", 1.0, 5, (3, 1), now=1000.0) == (1, 0.0)
+    assert buckets.take("slack:y", 1.0, 2, (3, 1), now=1000.0) == (1, 0.0)  # apart; 3 > 2
     engine.dispose()
 
 
