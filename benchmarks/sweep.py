@@ -23,6 +23,7 @@ from bot.clock import ManualClock
 from bot.connections.leases import heartbeat
 from bot.connections.model import Connection, OwedMessage
 from bot.connections.outbox import Outbox
+from bot.connections.rate_buckets import RateBuckets
 from bot.connections.rate_windows import RateWindows
 from bot.jobs.queue import PEOPLE, DueQueue
 
@@ -198,11 +199,17 @@ def measure_idle_looks(url: str, label: str, looks: int = 2000) -> None:
     def take() -> None:  # what every outside call pays for the shared rate (a window of 5)
         assert windows.take("bench", next(taken) // 5, 5) == 1
 
+    buckets = RateBuckets(engine)
+
+    def turn() -> None:  # what a paced Slack call pays for the replicas' shared bucket
+        assert buckets.take("bench", 1e9, 1e9, (1,), now=time.time())[0] == 1
+
     figures = []
     for what, work in (
         ("a lane's idle look (claim, then when next)", look),
         ("a heartbeat", beat),
         ("a shared rate take", take),
+        ("a shared Slack turn", turn),
     ):
         for _ in range(100):
             work()
