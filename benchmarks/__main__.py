@@ -16,7 +16,7 @@ def main() -> None:
         print(f"PostgreSQL not available ({error}); SQLite figures only")
         cluster = None
     try:
-        sweep.main(cluster.new_database() if cluster else None)
+        sweep.main(cluster.new_database if cluster else None)
         ack_latency.main(cluster.new_database() if cluster else None)
         side_by_side.main()
         notices.main()

@@ -13,6 +13,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -222,10 +223,11 @@ def measure_idle_looks(url: str, label: str, looks: int = 2000) -> None:
     engine.dispose()
 
 
-def main(postgres_url: str | None) -> None:
+def main(new_postgres: Callable[[], str] | None) -> None:
+    """`new_postgres` gives an empty database each time: each measurement fills its own."""
     with tempfile.TemporaryDirectory() as tmp:
         measure_idle_looks(f"sqlite:///{Path(tmp) / 'idle.db'}", "SQLite")
         measure(f"sqlite:///{Path(tmp) / 'sweep.db'}", "SQLite")
-    if postgres_url:
-        measure(postgres_url, "PostgreSQL")
-        measure_idle_looks(postgres_url, "PostgreSQL")
+    if new_postgres:
+        measure(new_postgres(), "PostgreSQL")
+        measure_idle_looks(new_postgres(), "PostgreSQL")

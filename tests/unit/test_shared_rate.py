@@ -1,16 +1,28 @@
 """TFE_RATE is one budget for every replica: two limiters on one database together stay
-under it each second, and use most of it."""
+under it each second, and use most of it. Slack's tiers likewise: the replicas take their
+turns from one bucket."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bot import db
 from bot.shared_rate import SharedRateLimiter
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database's engine, disposed after the test."""
+    db.migrate(database_url)
+    engine = db.make_engine(database_url)
+    yield engine
+    engine.dispose()
 
 
 def test_two_replicas_share_one_rate(database_url: str) -> None:
@@ -66,14 +78,12 @@ def test_a_rate_that_does_not_divide_is_used_to_its_whole_calls() -> None:
     assert [even._limit_of(w) for w in range(5)] == [5, 5, 5, 5, 5]
 
 
-def test_two_replicas_pace_slack_as_one_app(database_url: str) -> None:
+def test_two_replicas_pace_slack_as_one_app(engine: Engine) -> None:
     # Each replica's own pace would let a minute's burst of views.publish through (100
     # each); sharing the database, both together get one burst, then the tier's rate.
     from bot.connections.rate_buckets import RateBuckets
     from bot.slack.pacing import PER_MINUTE, SlackPacer
 
-    db.migrate(database_url)
-    engine = db.make_engine(database_url)
     wall = [1_000_000 * 60.0 - 1.0]  # a second before a minute turns
     replicas = [
         SlackPacer(lambda: wall[0], shared=RateBuckets(engine), wall=lambda: wall[0])
@@ -103,16 +113,13 @@ def test_two_replicas_pace_slack_as_one_app(database_url: str) -> None:
     replicas[0].shared = None
     own = sum(1 for _ in range(120) if replicas[0].wait_for("views.publish", None) == 0)
     assert (refused, own) == (300, tier), (refused, own)  # its own burst, whole
-    engine.dispose()
 
 
 def test_a_shared_bucket_starts_full_refills_at_its_rate_and_ignores_a_clock_behind(
-    database_url: str,
+    engine: Engine,
 ) -> None:
     from bot.connections.rate_buckets import RateBuckets
 
-    db.migrate(database_url)
-    engine = db.make_engine(database_url)
     buckets = RateBuckets(engine)
     assert buckets.take("slack:x", 1.0, 5, (3, 1), now=100.0) == (3, 0.0)  # a new bucket: full
     assert buckets.take("slack:x", 1.0, 5, (3, 1), now=100.0) == (1, 0.0)  # 3 would not fit
@@ -126,19 +133,16 @@ def test_a_shared_bucket_starts_full_refills_at_its_rate_and_ignores_a_clock_beh
     assert buckets.take("slack:x", 1.0, 5, (3, 1), now=1000.0) == (3, 0.0)  # full, not 900
     assert buckets.take("slack:x", 1.0, 5, (3, 1), now=1000.0) == (1, 0.0)
     assert buckets.take("slack:y", 1.0, 2, (3, 1), now=1000.0) == (1, 0.0)  # apart; 3 > 2
-    engine.dispose()
 
 
 def test_a_window_gives_what_fits_the_first_want_that_fits_and_forgets_old_windows(
-    database_url: str,
+    engine: Engine,
 ) -> None:
     from sqlalchemy import func, select
 
     from bot.connections.model import RateWindow
     from bot.connections.rate_windows import KEEP_WINDOWS, RateWindows
 
-    db.migrate(database_url)
-    engine = db.make_engine(database_url)
     windows = RateWindows(engine)
     assert windows.take("tfe", 10, 5, (3, 1)) == 3  # a new window's row holds the first take
     assert windows.take("tfe", 10, 5, (3, 1)) == 1  # 3 more would pass 5: one fits
@@ -159,4 +163,3 @@ def test_a_window_gives_what_fits_the_first_want_that_fits_and_forgets_old_windo
         ("tfe", 11, 1),
         ("tfe", 10 + KEEP_WINDOWS + 1, 1),
     ]
-    engine.dispose()
