@@ -126,6 +126,7 @@ class Runtime:
     directory: MemberDirectory
     moves: Moves
     dependents: Dependents  # what uses each connection's token, as last counted
+    overview: Overview  # status messages and Home views
     repairs: Repairs
     rotations: Rotations
     old_clients: OldClientDeletion
@@ -491,6 +492,7 @@ def build_runtime(
         directory=directory,
         moves=moves,
         dependents=dependents,
+        overview=overview,
         old_clients=deps.old_clients,
         repairs=repairs,
         rotations=rotations,
