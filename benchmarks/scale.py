@@ -27,9 +27,11 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
+from benchmarks.sweep import table_of
 from bot import db
 from bot.config import load_settings
 from bot.connections.model import Connection, ConnectionEvent
+from bot.connections.service import NewConnection
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
 from tests.harness import ROOT, RunningBot, bot_env
@@ -151,9 +153,8 @@ def health_round(url: str, label: str, size: int, replicas: int) -> None:
     )
 
 
-def _person_waiting():
+def _person_waiting() -> NewConnection:
     from bot.connections.model import AccountKind
-    from bot.connections.service import NewConnection
 
     return NewConnection(
         request_ref="scale:waiting",
@@ -175,7 +176,6 @@ def outbox_drain(url: str, label: str, size: int, refuse: bool) -> None:
     service = bot.runtime.service
     from bot.connections.model import AccountKind
     from bot.connections.outbox import Owed
-    from bot.connections.service import NewConnection
 
     for i in range(size):  # each owes its progress message (and App Home)
         service.start(
@@ -262,10 +262,10 @@ def audit_export(url: str, label: str, size: int) -> None:
         for row in events:
             batch.append(row)
             if len(batch) == 20_000:
-                connection.execute(insert(ConnectionEvent.__table__), batch)
+                connection.execute(insert(table_of(ConnectionEvent)), batch)
                 batch = []
         if batch:
-            connection.execute(insert(ConnectionEvent.__table__), batch)
+            connection.execute(insert(table_of(ConnectionEvent)), batch)
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE"))
     engine.dispose()

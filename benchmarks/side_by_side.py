@@ -16,6 +16,7 @@ token-to-notification times.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import statistics
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +49,7 @@ class Server:
     name: str
     pid: int
     url: str
-    stop: object
+    stop: Callable[[], object]
     stranger: bool = False  # commands from people not on the member list
     latencies: dict[int, list[float]] = field(default_factory=dict)
     cpu: dict[int, float] = field(default_factory=dict)
@@ -170,13 +172,13 @@ def side_by_side(tmp: Path) -> None:
         for concurrency in CONCURRENCY:
             for server in servers:
                 ms = server.latencies[concurrency]
-                cpu = server.cpu[concurrency] / server.commands[concurrency] * 1000
+                cpu_ms = server.cpu[concurrency] / server.commands[concurrency] * 1000
                 print(
                     f"  c={concurrency:<2} {server.name:<14}: p50 {statistics.median(ms):6.2f} ms, "
                     f"p99 {_percentile(ms, 0.99):7.2f} ms, max {max(ms):7.2f} ms, "
-                    f"CPU {cpu:.2f} ms/command, RSS {server.rss_mb():.0f} MB"
+                    f"CPU {cpu_ms:.2f} ms/command, RSS {server.rss_mb():.0f} MB"
                 )
-        bot, strangers, bare, peer, checking = servers
+        ours, strangers, bare, peer, checking = servers
 
         def p50(s: Server, c: int) -> float:
             return statistics.median(s.latencies[c])
@@ -188,11 +190,11 @@ def side_by_side(tmp: Path) -> None:
             return sum(s.cpu.values()) / sum(s.commands.values()) * 1000
 
         print(
-            f"  ratios: bot/bare p50 c=1 {p50(bot, 1) / p50(bare, 1):.2f} (goal <= 2); "
-            f"bot/bare p99 c=50 {p99(bot, 50) / p99(bare, 50):.2f} (goal <= 3); "
-            f"bot/peer CPU per command {cpu(bot) / cpu(peer):.2f} (goal <= 1); "
-            f"bot/peer p50 c=1 {p50(bot, 1) / p50(peer, 1):.2f}, "
-            f"p99 c=50 {p99(bot, 50) / p99(peer, 50):.2f} (goal < 1)"
+            f"  ratios: bot/bare p50 c=1 {p50(ours, 1) / p50(bare, 1):.2f} (goal <= 2); "
+            f"bot/bare p99 c=50 {p99(ours, 50) / p99(bare, 50):.2f} (goal <= 3); "
+            f"bot/peer CPU per command {cpu(ours) / cpu(peer):.2f} (goal <= 1); "
+            f"bot/peer p50 c=1 {p50(ours, 1) / p50(peer, 1):.2f}, "
+            f"p99 c=50 {p99(ours, 50) / p99(peer, 50):.2f} (goal < 1)"
         )
         print(
             f"  people the bot does not know (it asks users.info, as the peer+check does): "
@@ -208,9 +210,14 @@ def side_by_side(tmp: Path) -> None:
         )
     finally:
         for server in servers:
-            server.stop()  # type: ignore[operator]
+            server.stop()
         slack.stop()
         tfe.stop()
+
+
+def _connected(slack: FakeSlack) -> bool:
+    """Whether the channel has the completion notice (after the progress message)."""
+    return any("is connected" in m.text for m in slack.channel_messages("C1CHAN")[1:])
 
 
 def token_to_notification(tmp: Path, samples: int = 8) -> None:
@@ -243,12 +250,7 @@ def token_to_notification(tmp: Path, samples: int = 8) -> None:
             time.sleep(random.uniform(0.5, 1.5))
             tfe.authorize(tfe.bitbucket_clients("acme-infra")[0].id)
             at = time.perf_counter()
-            eventually(
-                lambda slack=slack: [
-                    m for m in slack.channel_messages("C1CHAN")[1:] if "is connected" in m.text
-                ],
-                timeout=20,
-            )
+            eventually(functools.partial(_connected, slack), timeout=20)
             delays.append(time.perf_counter() - at)
         finally:
             driver.http.close()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, Table, insert, text
 
 from bot import db
 from bot.clock import ManualClock
@@ -32,6 +32,13 @@ SIZES = (10_000, 100_000)
 DUE_SHARE = 0.01
 BATCH = 50  # what one sweep claims (DueWork's batch)
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def table_of(model: type) -> Table:
+    """A model's table, typed as one (a declarative class's __table__ is a FromClause)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
 
 
 def fill(engine: Engine, count: int, state: str = "awaiting_credentials") -> int:
@@ -62,7 +69,7 @@ def fill(engine: Engine, count: int, state: str = "awaiting_credentials") -> int
         )
     with engine.begin() as connection:
         for start in range(0, count, 5000):
-            connection.execute(insert(Connection.__table__), rows[start : start + 5000])
+            connection.execute(insert(table_of(Connection)), rows[start : start + 5000])
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE connections"))
     return due_count
@@ -147,7 +154,7 @@ def measure_outbox(engine: Engine, label: str, size: int, owed: int) -> None:
             }
             for i in range(2 * owed)
         ]
-        connection.execute(insert(OwedMessage.__table__), rows)
+        connection.execute(insert(table_of(OwedMessage)), rows)
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE outbox"))
     outbox = Outbox(db.make_sessionmaker(engine), ManualClock(NOW))

@@ -111,8 +111,9 @@ class ForkedChild:
     """The few things of `subprocess.Popen` the tests use, for a forked bot process."""
 
     def __init__(self, process: multiprocessing.process.BaseProcess) -> None:
+        assert process.pid is not None  # a started process has one
         self._process = process
-        self.pid = process.pid
+        self.pid: int = process.pid
 
     @property
     def returncode(self) -> int | None:
@@ -123,7 +124,7 @@ class ForkedChild:
 
     def send_signal(self, signum: int) -> None:
         if self._process.exitcode is None:
-            os.kill(self.pid, signum)  # type: ignore[arg-type]
+            os.kill(self.pid, signum)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)

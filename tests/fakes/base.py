@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -136,15 +136,15 @@ class FakeServer:
     @property
     def url(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
+        host, port = _host_port(self._server)
         return f"http://{host}:{port}"
 
     @property
     def port(self) -> int:
         assert self._server is not None
-        return int(self._server.server_address[1])
+        return _host_port(self._server)[1]
 
-    def start(self, host: str = "127.0.0.1") -> FakeServer:
+    def start(self, host: str = "127.0.0.1") -> Self:
         """Serve on loopback; the container test binds every address, for the containers."""
         fake = self
 
@@ -192,7 +192,7 @@ class FakeServer:
             # A connection wakes the loop's select, so it sees the stop now rather than at
             # its next look.
             with contextlib.suppress(OSError):
-                socket.create_connection(server.server_address[:2], timeout=0.5).close()
+                socket.create_connection(_host_port(server), timeout=0.5).close()
             stopping.join(0.02)
         server.server_close()
 
@@ -256,3 +256,10 @@ class FakeServer:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             handler.end_headers()
             handler.wfile.write(data)
+
+
+def _host_port(server: ThreadingHTTPServer) -> tuple[str, int]:
+    """The loopback address a fake serves on (typeshed allows bytes for other families)."""
+    host, port = server.server_address[:2]
+    assert isinstance(host, str)
+    return host, int(port)
