@@ -30,7 +30,8 @@ from sqlalchemy import insert, text
 from benchmarks.sweep import table_of
 from bot import db
 from bot.config import load_settings
-from bot.connections.model import Connection, ConnectionEvent
+from bot.connections.model import AccountKind, Connection, ConnectionEvent
+from bot.connections.outbox import Owed
 from bot.connections.service import NewConnection
 from tests.fakes.slack import FakeSlack
 from tests.fakes.tfe import FakeTFE
@@ -70,11 +71,11 @@ def connections_rows(count: int, *, state: str, clients: list[str] | None, now: 
     ]
 
 
-def insert_rows(url: str, table: object, rows: list, chunk: int = 5000) -> None:
+def insert_rows(url: str, model: type, rows: list, chunk: int = 5000) -> None:
     engine = db.make_engine(url)
     with engine.begin() as connection:
         for start in range(0, len(rows), chunk):
-            connection.execute(insert(table), rows[start : start + chunk])  # type: ignore[arg-type]
+            connection.execute(insert(table_of(model)), rows[start : start + chunk])
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE"))
     engine.dispose()
@@ -90,7 +91,7 @@ def health_round(url: str, label: str, size: int, replicas: int) -> None:
     now = datetime.now(UTC)
     insert_rows(
         url,
-        Connection.__table__,
+        Connection,
         connections_rows(size, state="connected", clients=clients, now=now),
     )
     # One connection a person waits on: due for a reminder 3 s after the round starts.
@@ -154,8 +155,6 @@ def health_round(url: str, label: str, size: int, replicas: int) -> None:
 
 
 def _person_waiting() -> NewConnection:
-    from bot.connections.model import AccountKind
-
     return NewConnection(
         request_ref="scale:waiting",
         team_id="T",
@@ -174,8 +173,6 @@ def outbox_drain(url: str, label: str, size: int, refuse: bool) -> None:
     env = bot_env(slack_url=slack.url, tfe_url=tfe.url, database_url=url)
     bot = RunningBot(load_settings(env), jobs=False)
     service = bot.runtime.service
-    from bot.connections.model import AccountKind
-    from bot.connections.outbox import Owed
 
     for i in range(size):  # each owes its progress message (and App Home)
         service.start(
@@ -242,7 +239,7 @@ def audit_export(url: str, label: str, size: int) -> None:
     owners = max(1, size // 10)
     insert_rows(
         url,
-        Connection.__table__,
+        Connection,
         connections_rows(owners, state="connected", clients=None, now=now),
     )
     events = (
@@ -314,7 +311,7 @@ def status_time(url: str, label: str, size: int) -> None:
     rows = connections_rows(size, state="cancelled", clients=None, now=now)
     for row in rows[: size // 100]:  # 1% still open
         row["state"] = "awaiting_credentials"
-    insert_rows(url, Connection.__table__, rows)
+    insert_rows(url, Connection, rows)
     env = bot_env(slack_url=slack.url, tfe_url=tfe.url, database_url=url)
     bot = RunningBot(load_settings(env), jobs=False)
     builder = bot.runtime.overview

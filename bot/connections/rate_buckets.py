@@ -3,8 +3,9 @@ are the app's, not a replica's, and Slack counts them as a bucket does (a burst 
 then a steady rate), so the replicas together spend one bucket.
 
 Counted in calendar windows instead, two replicas could spend the end of one minute and
-the start of the next in one burst: Slack refused 2 of 132 Home tabs that way, and while a
-window was full nothing went until it turned, though Slack had room again."""
+the start of the next in one burst (Slack refused 2 Home tabs of forty connections that way
+on two replicas), and while a window was full nothing went until it turned, though Slack
+had room again."""
 
 from __future__ import annotations
 

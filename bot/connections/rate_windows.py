@@ -1,5 +1,5 @@
-"""Calls counted per window in the database every replica shares: a service's limit is per
-app (Slack) or per token (Terraform), not per replica."""
+"""Calls counted per window in the database every replica shares: Terraform's limit is per
+token, not per replica (Slack's tiers are a bucket: rate_buckets.py)."""
 
 from __future__ import annotations
 
